@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration comes from environment variables only, validated once at start.
+ * A bad value stops the process with a message naming the variable.
+ */
+const url = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  PUBLIC_URL: url.optional(),
+  TRACKING_URL: url.optional(),
+  SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRUSTED_PROXIES: z.string().default('127.0.0.1,::1'),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
+  LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(10),
+  CLICK_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
+  APPLE_ADSERVICES_URL: url.default('https://api-adservices.apple.com/api/v1/'),
+  EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  publicUrl: string;
+  trackingUrl: string;
+  secretKey: Buffer;
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  trustedProxies: string[];
+  apiRateLimitPerMinute: number;
+  loginRateLimitPerMinute: number;
+  clickRetentionDays: number;
+  appleAdServicesUrl: string;
+  embeddedPgPort: number;
+};
+
+export class ConfigError extends Error {}
+
+const stripSlash = (u: string) => u.replace(/\/+$/, '');
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(e.DATA_DIR);
+  const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    dataDir,
+    databaseUrl: e.DATABASE_URL,
+    publicUrl,
+    trackingUrl: stripSlash(e.TRACKING_URL ?? publicUrl),
+    secretKey: loadSecretKey(e.SECRET_KEY, dataDir),
+    logLevel: e.LOG_LEVEL,
+    trustedProxies: e.TRUSTED_PROXIES.split(',').map((s) => s.trim()).filter(Boolean),
+    apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+    loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    clickRetentionDays: e.CLICK_RETENTION_DAYS,
+    appleAdServicesUrl: e.APPLE_ADSERVICES_URL,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+  };
+}
+
+/** SECRET_KEY from the environment, else one generated once and kept in DATA_DIR. */
+function loadSecretKey(fromEnv: string | undefined, dataDir: string): Buffer {
+  if (fromEnv) return Buffer.from(fromEnv, 'utf8');
+  const file = path.join(dataDir, 'secret.key');
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'utf8');
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(32).toString('base64url');
+  writeFileSync(file, key + '\n', { mode: 0o600, flag: 'wx' });
+  return Buffer.from(key, 'utf8');
+}

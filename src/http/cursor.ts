@@ -1,0 +1,43 @@
+import { hmac, safeEqual } from '../lib/crypto.ts';
+import { ApiError } from './errors.ts';
+
+/**
+ * Opaque keyset cursors: the last row's sort key, signed with the instance secret and bound to
+ * the list it came from (`scope`, e.g. "apps:<orgId>"). A tampered, truncated or foreign cursor
+ * fails the signature and is a 400, never a 500 or a silent wrong page.
+ */
+export type CursorKey = (string | number)[];
+
+export function createCursorCodec(secret: Buffer) {
+  const sign = (scope: string, payload: string) => hmac(secret, `${scope}\n${payload}`).subarray(0, 16);
+
+  return {
+    encode(scope: string, key: CursorKey): string {
+      const payload = Buffer.from(JSON.stringify(key)).toString('base64url');
+      return `${payload}.${sign(scope, payload).toString('base64url')}`;
+    },
+    decode(scope: string, cursor: string | undefined): CursorKey | null {
+      if (cursor === undefined) return null;
+      const bad = () => new ApiError(400, 'validation_error', 'cursor: not a cursor of this list',
+        [{ path: 'cursor', message: 'not a cursor of this list' }]);
+      const [payload, sig] = cursor.split('.');
+      if (!payload || !sig || !safeEqual(Buffer.from(sig, 'base64url'), sign(scope, payload))) throw bad();
+      try {
+        const key = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+        if (Array.isArray(key)) return key;
+      } catch { /* fall through */ }
+      throw bad();
+    },
+  };
+}
+
+export type CursorCodec = ReturnType<typeof createCursorCodec>;
+
+/**
+ * Fetch `limit + 1` rows, return `limit` of them and the cursor of the last one when more exist.
+ */
+export function page<R>(rows: R[], limit: number, keyOf: (row: R) => CursorKey, encode: (k: CursorKey) => string) {
+  const hasMore = rows.length > limit;
+  const items = hasMore ? rows.slice(0, limit) : rows;
+  return { items, cursor: hasMore ? encode(keyOf(items[items.length - 1])) : null };
+}

@@ -1,0 +1,176 @@
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject,
+  serializerCompiler, validatorCompiler, type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { FastifyBaseLogger, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import { randomBase62 } from '../lib/crypto.ts';
+import type { Services } from '../services.ts';
+import { ApiError, type ErrorDetail } from './errors.ts';
+import { createPrincipalResolver, enforceAccess } from '../modules/auth/principal.ts';
+import { authRoutes } from '../modules/auth/routes.ts';
+import { apiKeyRoutes } from '../modules/api-keys/routes.ts';
+import { appRoutes } from '../modules/apps/routes.ts';
+import { dashboardRoutes } from '../modules/dashboard/routes.ts';
+import { healthRoutes } from '../modules/health/routes.ts';
+
+/** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
+export type ApiInstance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Feature modules register here. Each gets the shared services and adds its own routes;
+ * modules under /api/v1 get authentication, rate limiting and the API conventions for free.
+ */
+export type ModuleRegistration = {
+  /** Routes under /api/v1 (authenticated, rate limited). */
+  api?: (app: ApiInstance, services: Services) => Promise<void>;
+  /** Routes outside /api/v1 (tracking, SDK ingestion, pages): they own their conventions. */
+  root?: (app: ApiInstance, services: Services) => Promise<void>;
+};
+
+export async function buildServer(services: Services, modules: ModuleRegistration[] = []): Promise<ApiInstance> {
+  const { config, log } = services;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    trustProxy: config.trustedProxies,
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomBase62(16)}`;
+    },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ reqId: req.id, method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));
+  app.setNotFoundHandler((req, reply) => sendError(new ApiError(404, 'not_found', `No route for ${req.method} ${req.url.split('?')[0]}`), req, reply));
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'AppRefer-compatible attribution platform API',
+        version: '1.0.0',
+        description: OPENAPI_DESCRIPTION,
+      },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', bearerFormat: 'ak_live_…', description: 'A management API key created on the dashboard API page or with `apprefer api-keys create`.' },
+          session: { type: 'apiKey', in: 'cookie', name: 'apprefer_session', description: 'Dashboard session from /auth/login. Mutations also need the X-CSRF-Token header.' },
+        },
+      },
+      security: [{ apiKey: [] }, { session: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true } });
+  app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type('application/yaml; charset=utf-8');
+    return app.swagger({ yaml: true });
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', createPrincipalResolver(services.sql));
+    await v1.register(rateLimit, {
+      max: config.apiRateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        const p = req.principal;
+        return p?.kind === 'api_key' ? `key:${p.keyId}` : p?.kind === 'session' ? `ses:${p.sessionId}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, ctx) => new ApiError(429, 'rate_limited', `Rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+    });
+    v1.addHook('preHandler', enforceAccess);
+    await authRoutes(v1, services);
+    await apiKeyRoutes(v1, services);
+    await appRoutes(v1, services);
+    for (const m of modules) if (m.api) await m.api(v1, services);
+  }, { prefix: '/api/v1' });
+
+  await healthRoutes(app, services);
+  for (const m of modules) if (m.root) await app.register(async (scope) => m.root!(scope, services));
+  await dashboardRoutes(app, services);
+  return app;
+}
+
+function sendError(err: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) {
+  const api = toApiError(err);
+  if (api.statusCode >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
+  if (api.code === 'rate_limited' && !reply.getHeader('retry-after')) reply.header('retry-after', 60);
+  reply.code(api.statusCode).type('application/json; charset=utf-8').send({
+    error: { code: api.code, message: api.message, ...(api.details ? { details: api.details } : {}), requestId: req.id },
+  });
+}
+
+/** Maps everything thrown in a request to the api.md error envelope. */
+export function toApiError(err: FastifyError | ApiError): ApiError {
+  if (err instanceof ApiError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const details: ErrorDetail[] = err.validation.flatMap((v) => {
+      const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
+      const params = v.params as { issue?: { code?: string; keys?: string[] } };
+      const issue = params.issue;
+      if (issue?.code === 'unrecognized_keys' && issue.keys) {
+        return issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'unknown field' }));
+      }
+      return [{ path: path || err.validationContext || 'body', message: v.message ?? 'invalid' }];
+    });
+    return new ApiError(400, 'validation_error', details.map((d) => `${d.path}: ${d.message}`).join('; '), details);
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, 'payload_too_large', `Body over the limit of ${MAX_BODY_BYTES} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'unsupported_media_type', 'Send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError(400, 'validation_error', 'body: empty body with Content-Type application/json', [{ path: 'body', message: 'empty' }]);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError(400, 'validation_error', 'body: not valid JSON', [{ path: 'body', message: 'not valid JSON' }]);
+  }
+  if (err.statusCode === 429) return new ApiError(429, 'rate_limited', err.message);
+  if (err instanceof SyntaxError || (err.statusCode === 400 && err.message?.includes('JSON'))) {
+    return new ApiError(400, 'validation_error', 'body: not valid JSON', [{ path: 'body', message: 'not valid JSON' }]);
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return new ApiError(err.statusCode, err.statusCode === 404 ? 'not_found' : 'validation_error', err.message);
+  }
+  return new ApiError(500, 'internal_error', 'Internal error; quote the request id when reporting it');
+}
+
+const OPENAPI_DESCRIPTION = `
+The management REST API of a self-hosted, AppRefer-compatible mobile attribution platform.
+
+**Authentication.** \`Authorization: Bearer ak_live_…\` (an API key) or the dashboard session cookie.
+Keys carry one permission: \`full\` (everything), \`read_only\` (every GET), \`analytics\` (GET on the
+analytics endpoints, \`/portfolio\` and \`/me\`). A key may be limited to some apps; other apps are then 404.
+API-key management accepts a session only.
+
+**Conventions.** JSON in and out. A single resource is \`{"data": {...}}\`; a list is
+\`{"data": [...], "meta": {"hasMore", "cursor"}}\` with keyset pagination (\`limit\` 1–200, default 50,
+and the opaque \`cursor\` of the previous page; a tampered or foreign cursor is a 400).
+Unknown body or query fields are rejected with a 400 naming them. Errors are
+\`{"error": {"code", "message", "details"?, "requestId"}}\`. Every response carries \`X-Request-Id\`
+and the \`X-RateLimit-Limit\`, \`X-RateLimit-Remaining\` and \`X-RateLimit-Reset\` headers.
+`.trim();

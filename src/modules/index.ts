@@ -1,0 +1,7 @@
+import type { ModuleRegistration } from '../http/server.ts';
+
+/**
+ * Feature modules beyond the foundation (apps, API keys, auth, health, dashboard are built in).
+ * Each adds routes under /api/v1 (`api`) and/or at the root (`root`).
+ */
+export const MODULES: ModuleRegistration[] = [];

@@ -1,0 +1,103 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../src/config.ts';
+import { createSql, type Sql } from '../src/db/client.ts';
+import { buildServer, type ApiInstance } from '../src/http/server.ts';
+import { MODULES } from '../src/modules/index.ts';
+import { createServices } from '../src/runtime.ts';
+import { createOrganizationWithOwner, createSession } from '../src/modules/auth/accounts.ts';
+import { createApiKey } from '../src/modules/api-keys/keys.ts';
+import type { Permission } from '../src/modules/auth/principal.ts';
+import { randomBase62 } from '../src/lib/crypto.ts';
+import { TEMPLATE_DB, withDatabase } from './global-setup.ts';
+
+export type TestServer = { url: string; sql: Sql; app: ApiInstance; config: Config; close: () => Promise<void> };
+
+/** A fresh database cloned from the migrated template, for one test file. */
+export async function createTestDatabase(): Promise<{ url: string; sql: Sql; drop: () => Promise<void> }> {
+  const adminUrl = inject('pgAdminUrl');
+  const name = `t_${randomBase62(12).toLowerCase()}`;
+  const admin = createSql(adminUrl, { max: 1 });
+  await admin.unsafe(`create database ${name} template ${TEMPLATE_DB}`);
+  const url = withDatabase(adminUrl, name);
+  const sql = createSql(url, { max: 10 });
+  return {
+    url, sql,
+    drop: async () => {
+      await sql.end({ timeout: 5 });
+      await admin.unsafe(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
+/** A real server on a random port with its own database. `env` overrides configuration. */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const config = loadConfig({
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'apprefer-data-')),
+    SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789',
+    PUBLIC_URL: 'http://api.test.local',
+    TRACKING_URL: 'http://trk.test.local',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: db.url,
+    ...env,
+  });
+  const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const app = await buildServer(createServices(config, db.sql, log), MODULES);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`, sql: db.sql, app, config,
+    close: async () => { await app.close(); await db.drop(); },
+  };
+}
+
+export type Org = { orgId: string; userId: string; session: { cookie: string; csrfToken: string }; key: (p?: Permission, appIds?: string[] | null) => Promise<string> };
+
+/** An organization with an owner, a logged-in session and a way to mint API keys. */
+export async function createOrg(t: TestServer, name = `Org ${randomBase62(6)}`): Promise<Org> {
+  const email = `${randomBase62(8).toLowerCase()}@example.com`;
+  const { organization, userId } = await createOrganizationWithOwner(t.sql, { org: name, email, password: 'correct horse battery' });
+  const s = await createSession(t.sql, userId, organization.id);
+  return {
+    orgId: organization.id, userId,
+    session: { cookie: `apprefer_session=${s.token}`, csrfToken: s.csrfToken },
+    key: async (permission: Permission = 'full', appIds: string[] | null = null) =>
+      (await createApiKey(t.sql, { orgId: organization.id, name: `k-${permission}`, permission, appIds, createdBy: userId })).key,
+  };
+}
+
+export type ApiResponse<T = any> = { status: number; headers: Headers; body: T };
+
+/** fetch with JSON in and out; `auth` is an API key or a session. */
+export async function api<T = any>(t: TestServer, method: string, path: string, opts: {
+  auth?: string | Org['session']; body?: unknown; rawBody?: string; headers?: Record<string, string>;
+} = {}): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (typeof opts.auth === 'string') headers.authorization = `Bearer ${opts.auth}`;
+  else if (opts.auth) {
+    headers.cookie = opts.auth.cookie;
+    if (method !== 'GET') headers['x-csrf-token'] = opts.auth.csrfToken;
+  }
+  let body: string | undefined = opts.rawBody;
+  if (opts.body !== undefined) { body = JSON.stringify(opts.body); headers['content-type'] ??= 'application/json'; }
+  const res = await fetch(t.url + path, { method, headers, body, redirect: 'manual' });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, body: parsed as T };
+}
+
+/** A valid app body; override fields per test. */
+export const appBody = (over: Record<string, unknown> = {}) => ({
+  name: 'FitTrack',
+  ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' },
+  android: { packageName: 'com.example.fittrack' },
+  timezone: 'America/New_York',
+  currency: 'USD',
+  ...over,
+});
