@@ -21,6 +21,11 @@ import { healthRoutes } from '../modules/health/routes.ts';
 /** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
 export type ApiInstance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 
+export type RegisteredRoute = { method: string; url: string; hidden: boolean };
+declare module 'fastify' {
+  interface FastifyInstance { registeredRoutes: RegisteredRoute[] }
+}
+
 export const MAX_BODY_BYTES = 1024 * 1024;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -49,6 +54,13 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
 
+  // Every route as registered, so a test can check that the OpenAPI document lists them all.
+  const routes: RegisteredRoute[] = [];
+  app.decorate('registeredRoutes', routes);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide) });
+  });
+
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -57,7 +69,7 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   });
   // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ reqId: req.id, method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));
@@ -130,10 +142,9 @@ export function toApiError(err: FastifyError | ApiError): ApiError {
   if (hasZodFastifySchemaValidationErrors(err)) {
     const details: ErrorDetail[] = err.validation.flatMap((v) => {
       const path = v.instancePath.replace(/^\//, '').replaceAll('/', '.');
-      const params = v.params as { issue?: { code?: string; keys?: string[] } };
-      const issue = params.issue;
-      if (issue?.code === 'unrecognized_keys' && issue.keys) {
-        return issue.keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'unknown field' }));
+      const keys = (v.params as { keys?: string[] }).keys;
+      if (v.keyword === 'unrecognized_keys' && keys) {
+        return keys.map((k) => ({ path: path ? `${path}.${k}` : k, message: 'unknown field' }));
       }
       return [{ path: path || err.validationContext || 'body', message: v.message ?? 'invalid' }];
     });

@@ -136,7 +136,7 @@ export async function updateApp(sql: Sql, orgId: string, appId: string, input: A
     input.archived ? sql`, archived_at = coalesce(archived_at, now())` : sql`, archived_at = null`;
   try {
     const [row] = await sql<AppRow[]>`
-      update apps set updated_at = now() ${Object.keys(set).length ? sql`, ${sql(set)}` : sql``} ${archive}
+      update apps set ${sql({ ...set, updated_at: new Date() })} ${archive}
       where id = ${appId} and org_id = ${orgId}
       returning *`;
     if (!row) throw notFound('App');
