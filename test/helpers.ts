@@ -35,8 +35,8 @@ export async function createTestDatabase(): Promise<{ url: string; sql: Sql; dro
 }
 
 /** A real server on a random port with its own database. `env` overrides configuration. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const db = await createTestDatabase();
+export async function startTestServer(env: Record<string, string> = {}, existing?: Awaited<ReturnType<typeof createTestDatabase>>): Promise<TestServer> {
+  const db = existing ?? await createTestDatabase();
   const config = loadConfig({
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'apprefer-data-')),
     SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789',

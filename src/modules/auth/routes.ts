@@ -38,6 +38,7 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
     schema: {
       tags: ['Auth'],
       summary: 'First-run setup: create the first organization and its owner, and log in',
+      security: [],
       description: 'Only while the instance has no user at all; afterwards a 409. Use `apprefer setup` for more organizations.',
       body: z.strictObject({ organizationName: z.string().trim().min(1).max(200), ...Credentials }),
       response: { 200: SessionResponse, ...errors },
@@ -58,6 +59,7 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
     schema: {
       tags: ['Auth'],
       summary: 'Log in with email and password; sets the session cookie',
+      security: [],
       description: `Rate limited to ${config.loginRateLimitPerMinute} attempts per minute per IP address.`,
       body: z.strictObject(Credentials),
       response: { 200: SessionResponse, ...errors },
