@@ -28,7 +28,10 @@ describe('apprefer CLI with DATABASE_URL', () => {
     t = await startTestServer({}, db);
     env = { DATABASE_URL: db.url, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'apprefer-cli-')), SECRET_KEY: 'cli-test-secret-0123456789abcdef0123' };
   });
-  afterAll(() => t?.close());
+  afterAll(async () => {
+    await t?.close();
+    rmSync(env.DATA_DIR, { recursive: true, force: true });
+  });
 
   it('setup, api-keys create --json, list and revoke work against the same database as the server', async () => {
     const setup = await run(['setup', '--org', 'Acme CLI', '--email', 'ops@example.com', '--password', 'a long password', '--json'], env);

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -37,8 +37,9 @@ export async function createTestDatabase(): Promise<{ url: string; sql: Sql; dro
 /** A real server on a random port with its own database. `env` overrides configuration. */
 export async function startTestServer(env: Record<string, string> = {}, existing?: Awaited<ReturnType<typeof createTestDatabase>>): Promise<TestServer> {
   const db = existing ?? await createTestDatabase();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-data-'));
   const config = loadConfig({
-    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'apprefer-data-')),
+    DATA_DIR: dataDir,
     SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789',
     PUBLIC_URL: 'http://api.test.local',
     TRACKING_URL: 'http://trk.test.local',
@@ -52,7 +53,11 @@ export async function startTestServer(env: Record<string, string> = {}, existing
   const { port } = app.server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`, sql: db.sql, app, config,
-    close: async () => { await app.close(); await db.drop(); },
+    close: async () => {
+      await app.close();
+      await db.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
 
