@@ -24,6 +24,17 @@ const EnvSchema = z.object({
   CLICK_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   APPLE_ADSERVICES_URL: url.default('https://api-adservices.apple.com/api/v1/'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  // Analytics currency conversion: value in USD of one unit of each currency, e.g. {"EUR":1.08,"GBP":1.27}.
+  FX_RATES: z.string().default('{}').transform((s, ctx) => {
+    try {
+      const v = JSON.parse(s);
+      const ok = v && typeof v === 'object' && !Array.isArray(v) &&
+        Object.entries(v).every(([k, r]) => /^[A-Z]{3}$/.test(k) && typeof r === 'number' && Number.isFinite(r) && r > 0);
+      if (ok) return v as Record<string, number>;
+    } catch { /* reported below */ }
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of ISO-4217 codes to positive USD rates, e.g. {"EUR":1.08}' });
+    return z.NEVER;
+  }),
 });
 
 export type Config = {
@@ -41,6 +52,8 @@ export type Config = {
   clickRetentionDays: number;
   appleAdServicesUrl: string;
   embeddedPgPort: number;
+  /** USD value of one unit of each currency (USD itself is 1); empty: no conversion. */
+  fxRates: Record<string, number>;
 };
 
 export class ConfigError extends Error {}
@@ -71,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickRetentionDays: e.CLICK_RETENTION_DAYS,
     appleAdServicesUrl: e.APPLE_ADSERVICES_URL,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
+    fxRates: e.FX_RATES,
   };
 }
 
