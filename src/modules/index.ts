@@ -1,7 +1,10 @@
 import type { ModuleRegistration } from '../http/server.ts';
+import { linksModule } from './links/index.ts';
 
 /**
  * Feature modules beyond the foundation (apps, API keys, auth, health, dashboard are built in).
  * Each adds routes under /api/v1 (`api`) and/or at the root (`root`).
  */
-export const MODULES: ModuleRegistration[] = [];
+export const MODULES: ModuleRegistration[] = [
+  linksModule,
+];

@@ -1,0 +1,64 @@
+import { randomBase62 } from '../../lib/crypto.ts';
+import type { LinkTarget } from '../links/cache.ts';
+import { campaignLabel, clean, detectNetwork, type ClickQuery } from './params.ts';
+import type { BotReason, DeviceInfo } from './device.ts';
+import type { ClickRow } from './writer.ts';
+
+/** The ar_click_id: `arc_` + 20 base62 characters (~119 bits), URL-safe and unguessable. */
+export const newClickId = () => `arc_${randomBase62(20)}`;
+
+/** What the HTTP layer read off the request. */
+export type ClickRequest = {
+  at: Date; ip: string | null; userAgent: string | null; referer: string | null; language: string | null; country: string | null;
+  device: DeviceInfo | null; botReason: BotReason | null; source: 'redirect' | 'landing';
+};
+
+/** The clicks row for one request to a link. */
+export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id = newClickId()): ClickRow {
+  return {
+    id, app_id: link.appId, link_id: link.id, environment: q.environment, clicked_at: r.at,
+    network: detectNetwork(q, link.network),
+    campaign: campaignLabel(link.campaignName, q),
+    campaign_id: q.campaignId, campaign_name: q.campaignName,
+    ad_group_id: q.adGroupId, ad_group_name: q.adGroupName, ad_id: q.adId, ad_name: q.adName, keyword: q.keyword,
+    fbclid: q.fbclid, gclid: q.gclid, gbraid: q.gbraid, wbraid: q.wbraid, ttclid: q.ttclid,
+    utm_source: q.utmSource, utm_medium: q.utmMedium, utm_campaign: q.utmCampaign, utm_term: q.utmTerm, utm_content: q.utmContent,
+    idfa: q.idfa, gaid: q.gaid, query_params: q.queryParams,
+    ip: r.ip, user_agent: r.userAgent ? clean(r.userAgent, 1024) : null,
+    platform: r.device?.platform ?? 'web', os_version: r.device?.osVersion ?? null, device_model: r.device?.deviceModel ?? null,
+    language: r.language, country: r.country, referer: r.referer ? clean(r.referer, 2048) : null,
+    source: r.source, is_bot: r.botReason !== null, bot_reason: r.botReason, duplicate_of: null,
+  };
+}
+
+/**
+ * Rapid repeats of a click (same link, environment, IP and User-Agent within `windowMs`: a double
+ * tap, an in-app browser reloading) are still stored, but as `duplicate_of` the first click and
+ * flagged (`bot_reason = 'duplicate'`), so they are neither counted nor attributed twice; the
+ * repeat's redirect carries the first click's id. In-process only: with several server processes
+ * a repeat that lands on another process counts as a new click.
+ */
+export class RepeatDetector {
+  private seen = new Map<string, { clickId: string; at: number }>();
+  constructor(private windowMs = 30_000, private maxEntries = 200_000) {}
+
+  /** The id of the click this one repeats, or null (and then it is remembered as an original). */
+  check(c: Pick<ClickRow, 'id' | 'link_id' | 'environment' | 'ip' | 'user_agent'>, now: number): string | null {
+    this.prune(now);
+    const key = `${c.link_id}\n${c.environment}\n${c.ip ?? ''}\n${c.user_agent ?? ''}`;
+    const prev = this.seen.get(key);
+    if (prev && now - prev.at < this.windowMs) return prev.clickId;
+    this.seen.delete(key);
+    if (this.seen.size >= this.maxEntries) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(key, { clickId: c.id, at: now });
+    return null;
+  }
+
+  // The Map is in insertion order, which is time order: expired entries are at the front.
+  private prune(now: number) {
+    for (const [k, v] of this.seen) {
+      if (now - v.at < this.windowMs) break;
+      this.seen.delete(k);
+    }
+  }
+}

