@@ -1,4 +1,5 @@
 import type { ModuleRegistration } from '../http/server.ts';
+import { trackingModule } from './tracking/routes.ts';
 import { linksModule } from './links/index.ts';
 
 /**

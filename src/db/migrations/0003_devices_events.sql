@@ -98,3 +98,73 @@ create table events (
 create unique index events_event_id_key on events (app_id, environment, event_id) where event_id is not null;
 create index events_log_idx on events (app_id, environment, received_at desc, seq desc);
 create index events_device_idx on events (device_pk);
+
+-- ---------------------------------------------------------------------------------------------
+-- Additions of the tracking / attribution modules (the columns above are a shared contract).
+
+-- Signals derived at configure time, used for probabilistic matching and the debugger.
+alter table devices
+  add column language            text,                          -- ISO 639 primary subtag from locale (iw→he, in→id)
+  add column region              text,                          -- region subtag from locale
+  add column utc_offset_minutes  integer,                       -- from timezone when unambiguous
+  add column bundle_mismatch     boolean not null default false, -- device_info.bundle_id differs from the app's
+  add column user_agent          text;
+
+-- Dedup of events without event_id: one row per fingerprint, refreshed when older than the window.
+create table event_fingerprints (
+  app_id       text not null,
+  environment  text not null,
+  fingerprint  bytea not null,                 -- sha256(device_id, event_name, canonical properties, revenue, currency)
+  seen_at      timestamptz not null,
+  primary key (app_id, environment, fingerprint)
+);
+create index event_fingerprints_seen_idx on event_fingerprints (seen_at);
+
+-- Suppressed duplicates per app and environment (shown in the debugger).
+create table event_dedup_counts (
+  app_id       text not null,
+  environment  text not null,
+  suppressed   bigint not null default 0,
+  updated_at   timestamptz not null default now(),
+  primary key (app_id, environment)
+);
+
+-- Later touches on an installed device: a reinstall carrying a new click (kept, not re-attributed
+-- unless the app's re-attribution window has passed).
+create table attribution_touches (
+  id              bigserial primary key,
+  app_id          text not null,
+  environment     text not null,
+  device_pk       bigint not null references devices(id) on delete cascade,
+  attribution_id  text not null,
+  kind            text not null check (kind in ('reinstall')),
+  click_id        text,
+  network         text,
+  reattributed    boolean not null default false,
+  touched_at      timestamptz not null default now()
+);
+create index attribution_touches_device_idx on attribution_touches (device_pk, touched_at desc);
+
+-- Apple AdServices lookups that did not finish inside the configure request.
+-- A durable retry queue: every server process polls it (for update skip locked).
+create table asa_resolutions (
+  attribution_id   text primary key references attributions(id) on delete cascade,
+  app_id           text not null,
+  environment      text not null,
+  device_pk        bigint not null references devices(id) on delete cascade,
+  token            text not null,                -- sent to Apple byte for byte; erased when done
+  signals          jsonb not null default '{}',   -- what the rest of the waterfall needs (ip erased when done)
+  received_at      timestamptz not null,          -- the token is useless 24 h after this
+  attempts         integer not null default 0,
+  not_found_count  integer not null default 0,
+  next_attempt_at  timestamptz not null,
+  locked_until     timestamptz,
+  state            text not null default 'pending'
+                   check (state in ('pending', 'attributed', 'not_attributed', 'invalid_token', 'expired')),
+  last_error       text,
+  finished_at      timestamptz
+);
+create index asa_resolutions_due_idx on asa_resolutions (next_attempt_at) where state = 'pending';
+
+-- Clicks already credited with an install (probabilistic and device-id matches use a click once).
+create index attributions_click_idx on attributions (click_id) where click_id is not null;

@@ -1,0 +1,107 @@
+/**
+ * The attribution engine: gathers what the waterfall needs from the store (candidate clicks) and
+ * from Apple (time-boxed), then lets `decideAttribution` decide. The only module entry point used
+ * by the SDK endpoints and by the background AdServices job.
+ */
+import { isIP } from 'node:net';
+import type { Sql } from '../../db/client.ts';
+import { callAdServices, type AdServicesAnswer } from './adservices.ts';
+import {
+  decideAttribution, type AsaOutcome, type AttributionSettings, type CandidateClick, type Candidates,
+  type Decision, type Environment, type InstallSignals,
+} from './waterfall.ts';
+
+const CLICK_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** Rows read per rule; the waterfall needs only the newest few. */
+const CANDIDATE_LIMIT = 50;
+
+const CLICK_COLUMNS = (sql: Sql) => sql`
+  c.id, c.app_id, c.link_id, c.environment, c.clicked_at, c.network, c.campaign, c.campaign_id, c.campaign_name,
+  c.ad_group_id, c.ad_group_name, c.ad_id, c.keyword, c.fbclid, c.gclid, c.ttclid, c.utm_campaign, c.idfa, c.gaid,
+  c.query_params, c.platform, c.os_version, c.language, c.user_agent, c.device_model, c.country, c.is_bot,
+  l.custom_data as link_custom_data, l.campaign_name as link_campaign_name,
+  exists (select 1 from attributions a where a.click_id = c.id) as used`;
+
+/** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is stored by the click writer as plain IPv4. */
+export function normaliseIp(ip: string | null | undefined): string | null {
+  if (!ip) return null;
+  const v = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  return isIP(v) ? v : null;
+}
+
+export async function loadCandidates(sql: Sql, appId: string, environment: Environment, s: InstallSignals, settings: AttributionSettings, at: Date): Promise<Candidates> {
+  const clickIds = s.clickIds.filter((id) => CLICK_ID.test(id));
+  const adIds = [s.idfa, s.gaid].filter((v): v is string => !!v).flatMap((v) => [v, v.toLowerCase(), v.toUpperCase()]);
+  const ip = normaliseIp(s.ip);
+  const lookbackStart = new Date(at.getTime() - 30 * 24 * 3600_000);
+  const probStart = new Date(at.getTime() - settings.probabilisticWindowHours * 3600_000);
+  const until = new Date(at.getTime() + 5 * 60_000);
+
+  const [byClickId, byDeviceId, byIp] = await Promise.all([
+    clickIds.length
+      ? sql<CandidateClick[]>`select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id where c.id = any(${clickIds})`
+      : [],
+    adIds.length
+      ? sql<CandidateClick[]>`
+          select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id
+          where c.app_id = ${appId} and c.environment = ${environment}
+            and (c.idfa = any(${adIds}) or c.gaid = any(${adIds}))
+            and c.clicked_at between ${lookbackStart} and ${until}
+          order by c.clicked_at desc limit ${CANDIDATE_LIMIT}`
+      : [],
+    ip && settings.probabilisticEnabled
+      ? sql<CandidateClick[]>`
+          select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id
+          where c.app_id = ${appId} and c.environment = ${environment} and c.ip = ${ip}::inet and not c.is_bot
+            and c.clicked_at between ${probStart} and ${until}
+          order by c.clicked_at desc limit ${CANDIDATE_LIMIT}`
+      : [],
+  ]);
+  return { byClickId: [...byClickId], byDeviceId: [...byDeviceId], byIp: [...byIp] };
+}
+
+export type ResolveInput = {
+  appId: string;
+  environment: Environment;
+  settings: AttributionSettings;
+  signals: InstallSignals;
+  asaToken: string | null;
+  /** Install time: windows are measured back from it. */
+  at: Date;
+  excludeClickIds?: string[];
+};
+
+export type ResolveOptions = { appleUrl: string; appleTimeoutMs: number };
+
+export type Resolution = Decision & {
+  /** What Apple said during the request, when it was asked (drives the background job). */
+  apple: AdServicesAnswer | null;
+};
+
+/** Resolves a new install: click id / referrer, then Apple (time-boxed), then device id, probabilistic, organic. */
+export async function resolveInstall(sql: Sql, input: ResolveInput, opts: ResolveOptions): Promise<Resolution> {
+  const candidates = await loadCandidates(sql, input.appId, input.environment, input.signals, input.settings, input.at);
+  const base = { appId: input.appId, environment: input.environment, signals: input.signals, candidates, settings: input.settings, now: input.at, excludeClickIds: input.excludeClickIds };
+  const first = decideAttribution({ ...base, asa: { kind: 'absent' } });
+  if (!input.asaToken || first.fields.match_type === 'click_id' || first.fields.match_type === 'referrer') {
+    return { ...first, apple: null };
+  }
+  const apple = await callAdServices(opts.appleUrl, input.asaToken, opts.appleTimeoutMs);
+  return { ...decideAttribution({ ...base, asa: asaOutcome(apple) }), apple };
+}
+
+/** Completes the waterfall once Apple's final answer is known (background job). */
+export async function resolveAfterApple(sql: Sql, input: Omit<ResolveInput, 'asaToken'>, asa: AsaOutcome): Promise<Decision> {
+  const candidates = await loadCandidates(sql, input.appId, input.environment, input.signals, input.settings, input.at);
+  return decideAttribution({ appId: input.appId, environment: input.environment, signals: input.signals, candidates, settings: input.settings, now: input.at, asa, excludeClickIds: input.excludeClickIds });
+}
+
+export function asaOutcome(a: AdServicesAnswer): AsaOutcome {
+  switch (a.kind) {
+    case 'attributed': return a;
+    case 'not_attributed': return { kind: 'not_attributed' };
+    case 'invalid_token': return { kind: 'invalid_token' };
+    case 'not_found': return { kind: 'pending', reason: 'not_found' };
+    case 'unavailable': return { kind: 'pending', reason: `unavailable: ${a.detail}` };
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * SDK credential → app, cached in process so the SDK endpoints need no per-request lookup.
+ * Entries drop on `NOTIFY apprefer_app_changed '<appId>'` (sent by updateApp); a reconnect of the
+ * LISTEN connection clears everything, since notifications may have been missed meanwhile.
+ */
+import type { Sql } from '../../db/client.ts';
+import { APP_CHANGED_CHANNEL } from '../apps/queries.ts';
+import type { Environment } from '../attribution/waterfall.ts';
+
+export type SdkApp = {
+  id: string;
+  sdkEnabled: boolean;
+  currency: string;
+  bundleIds: string[];
+  clickWindowHours: number;
+  probabilisticEnabled: boolean;
+  probabilisticWindowHours: number;
+  reattributionWindowDays: number;
+};
+
+export type SdkCredential = { app: SdkApp; environment: Environment };
+
+type AppRowSubset = {
+  id: string; sdk_enabled: boolean; currency: string; ios_bundle_id: string | null; android_package_name: string | null;
+  click_window_hours: number; probabilistic_enabled: boolean; probabilistic_window_hours: number; reattribution_window_days: number;
+  sdk_key_live: string; sdk_key_test: string; legacy_app_id: string | null;
+};
+
+const MAX_ENTRIES = 50_000;
+const NEGATIVE_TTL_MS = 60_000;
+
+export class SdkAppCache {
+  private readonly entries = new Map<string, SdkCredential>();
+  private readonly byApp = new Map<string, Set<string>>();
+  private readonly unknown = new Map<string, number>(); // credential → expiry (ms)
+  private readonly inflight = new Map<string, Promise<SdkCredential | null>>();
+  private unlisten: (() => Promise<void>) | null = null;
+  /** Bumped on every invalidation, so a lookup that raced with one is not cached. */
+  private generation = 0;
+
+  constructor(private readonly sql: Sql) {}
+
+  async start(): Promise<void> {
+    const sub = await this.sql.listen(APP_CHANGED_CHANNEL, (appId) => this.invalidate(appId), () => this.clear());
+    this.unlisten = () => sub.unlisten();
+  }
+
+  async stop(): Promise<void> {
+    await this.unlisten?.().catch(() => {});
+    this.unlisten = null;
+  }
+
+  invalidate(appId: string): void {
+    this.generation++;
+    this.inflight.clear();
+    for (const k of this.byApp.get(appId) ?? []) this.entries.delete(k);
+    this.byApp.delete(appId);
+    this.unknown.clear(); // a legacy alias may have been set
+  }
+
+  clear(): void {
+    this.generation++;
+    this.inflight.clear();
+    this.entries.clear();
+    this.byApp.clear();
+    this.unknown.clear();
+  }
+
+  /** `X-AppRefer-Key` → app and environment; null when unknown, malformed or archived. */
+  bySdkKey(key: string): Promise<SdkCredential | null> {
+    if (!/^pk_(live|test)_[A-Za-z0-9]{1,128}$/.test(key)) return Promise.resolve(null);
+    return this.lookup(`k:${key}`, async () => {
+      const [row] = await this.sql<AppRowSubset[]>`
+        select * from apps where (sdk_key_live = ${key} or sdk_key_test = ${key}) and archived_at is null`;
+      if (!row) return null;
+      return { app: toSdkApp(row), environment: row.sdk_key_live === key ? 'live' : 'sandbox' };
+    });
+  }
+
+  /** Legacy `X-App-Id` (SDK 0.1.0): the app id or its legacy alias; always live. */
+  byLegacyAppId(appId: string): Promise<SdkCredential | null> {
+    if (appId.length > 128) return Promise.resolve(null);
+    return this.lookup(`a:${appId}`, async () => {
+      const [row] = await this.sql<AppRowSubset[]>`
+        select * from apps where (id = ${appId} or legacy_app_id = ${appId}) and archived_at is null
+        order by (id = ${appId}) desc limit 1`;
+      return row ? { app: toSdkApp(row), environment: 'live' } : null;
+    });
+  }
+
+  private lookup(cacheKey: string, load: () => Promise<SdkCredential | null>): Promise<SdkCredential | null> {
+    const hit = this.entries.get(cacheKey);
+    if (hit) return Promise.resolve(hit);
+    const miss = this.unknown.get(cacheKey);
+    if (miss !== undefined && miss > Date.now()) return Promise.resolve(null);
+    const pending = this.inflight.get(cacheKey);
+    if (pending) return pending;
+    const generation = this.generation;
+    const p = load().then((cred) => {
+      if (generation !== this.generation) return cred;
+      if (this.entries.size + this.unknown.size >= MAX_ENTRIES) this.clear();
+      if (cred) {
+        this.entries.set(cacheKey, cred);
+        let keys = this.byApp.get(cred.app.id);
+        if (!keys) this.byApp.set(cred.app.id, (keys = new Set()));
+        keys.add(cacheKey);
+      } else {
+        this.unknown.set(cacheKey, Date.now() + NEGATIVE_TTL_MS);
+      }
+      return cred;
+    }).finally(() => {
+      if (this.inflight.get(cacheKey) === p) this.inflight.delete(cacheKey);
+    });
+    this.inflight.set(cacheKey, p);
+    return p;
+  }
+}
+
+function toSdkApp(r: AppRowSubset): SdkApp {
+  return {
+    id: r.id,
+    sdkEnabled: r.sdk_enabled,
+    currency: r.currency.trim(),
+    bundleIds: [r.ios_bundle_id, r.android_package_name].filter((v): v is string => !!v),
+    clickWindowHours: r.click_window_hours,
+    probabilisticEnabled: r.probabilistic_enabled,
+    probabilisticWindowHours: r.probabilistic_window_hours,
+    reattributionWindowDays: r.reattribution_window_days,
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * configure: the install signal. An idempotent upsert keyed by (app, environment, device_id):
+ * the first accepted call creates the device, resolves attribution and records the `install`
+ * event; every repeat (including a concurrent one) returns the same attribution.
+ */
+import type { Logger } from 'pino';
+import type { Sql } from '../../db/client.ts';
+import { newId } from '../../lib/crypto.ts';
+import { enqueueAsaResolution } from '../attribution/asa-worker.ts';
+import { resolveInstall, type Resolution } from '../attribution/engine.ts';
+import { parseLocale } from '../attribution/locale.ts';
+import { parseInstallReferrer } from '../attribution/referrer.ts';
+import type { AttributionSettings, Environment, InstallSignals } from '../attribution/waterfall.ts';
+import type { SdkApp } from './app-cache.ts';
+import type { ConfigureBody } from './body.ts';
+import { linkUser, upsertConfiguredDevice, type DeviceExtra, type Tx } from './devices.ts';
+import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './response.ts';
+
+export type ConfigureContext = { sql: Sql; log: Logger; appleUrl: string; appleTimeoutMs: number };
+export type RequestMeta = { ip: string | null; userAgent: string | null; sdkVersion: string | null; receivedAt: Date };
+
+const DAY = 24 * 3600_000;
+
+export function installSignals(b: ConfigureBody, ip: string | null): InstallSignals {
+  const referrer = parseInstallReferrer(b.installReferrer);
+  const clickIds: string[] = [];
+  if (b.arClickId) clickIds.push(b.arClickId);
+  if (referrer?.arClickId && referrer.arClickId !== b.arClickId) clickIds.push(referrer.arClickId);
+  return {
+    platform: b.deviceInfo.platform,
+    osVersion: b.deviceInfo.osVersion,
+    language: parseLocale(b.deviceInfo.locale).language,
+    ip,
+    idfa: b.idfa,
+    gaid: b.gaid,
+    clickIds,
+    referrer,
+    referrerClickTs: b.referrerClickTs,
+    referrerInstallTs: b.referrerInstallTs,
+    hasAsaToken: !!b.asaToken,
+  };
+}
+
+const settingsOf = (app: SdkApp): AttributionSettings => ({
+  clickWindowHours: app.clickWindowHours,
+  probabilisticEnabled: app.probabilisticEnabled,
+  probabilisticWindowHours: app.probabilisticWindowHours,
+});
+
+type ExistingRow = StoredAttribution & { device_pk: string; reinstall: boolean };
+
+async function findAttribution(sql: Sql, appId: string, environment: Environment, deviceId: string): Promise<ExistingRow | null> {
+  const [row] = await sql<ExistingRow[]>`
+    select a.*, a.device_pk from attributions a
+    where a.app_id = ${appId} and a.environment = ${environment} and a.device_id = ${deviceId}`;
+  return row ?? null;
+}
+
+/** Handles one configure; returns the response body (always sent with 200). */
+export async function configure(ctx: ConfigureContext, app: SdkApp, environment: Environment, b: ConfigureBody, meta: RequestMeta): Promise<string> {
+  // Kill switch: no install is created; earlier installs keep working for events.
+  if (!app.sdkEnabled) return KILL_SWITCH_BODY;
+
+  const key = { appId: app.id, environment, deviceId: b.deviceId };
+  const bundleMismatch = !!b.deviceInfo.bundleId && app.bundleIds.length > 0 && !app.bundleIds.includes(b.deviceInfo.bundleId);
+  if (bundleMismatch) ctx.log.warn({ appId: app.id, bundleId: b.deviceInfo.bundleId }, 'configure: bundle id differs from the app');
+  const deviceExtra: Omit<DeviceExtra, 'installedAt'> = { now: meta.receivedAt, userAgent: meta.userAgent?.slice(0, 512) ?? null, sdkVersion: b.sdkVersion ?? meta.sdkVersion, bundleMismatch, country: null };
+
+  const existing = await findAttribution(ctx.sql, app.id, environment, b.deviceId);
+  if (existing) return repeat(ctx, app, environment, b, meta, existing, deviceExtra);
+
+  const signals = installSignals(b, meta.ip);
+  const resolution = await resolveInstall(ctx.sql, {
+    appId: app.id, environment, settings: settingsOf(app), signals, asaToken: b.asaToken, at: meta.receivedAt,
+  }, { appleUrl: ctx.appleUrl, appleTimeoutMs: ctx.appleTimeoutMs });
+
+  const stored = await ctx.sql.begin(async (tx) => {
+    const device = await upsertConfiguredDevice(tx, key, b, { ...deviceExtra, installedAt: meta.receivedAt });
+    const inserted = await insertAttribution(tx, newId('att'), device.id, key, signals.platform, resolution, meta.receivedAt);
+    if (!inserted) {
+      // A concurrent configure for the same device won the race: return its attribution.
+      const [row] = await tx<StoredAttribution[]>`select * from attributions where device_pk = ${device.id}`;
+      return row;
+    }
+    await tx`update devices set attribution_id = ${inserted.id}, installed_at = coalesce(installed_at, ${meta.receivedAt}) where id = ${device.id}`;
+    if (b.customerUserId) await linkUser(tx, device.id, app.id, environment, b.customerUserId, meta.receivedAt);
+    await tx`
+      insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
+      select ${newId('evt')}, ${app.id}, ${environment}, ${device.id}, ${b.deviceId}, customer_user_id, 'install', 'system',
+             ${tx.json({ platform: signals.platform })}, ${meta.receivedAt}, ${meta.receivedAt}
+      from devices where id = ${device.id}`;
+    if (resolution.status === 'pending' && b.asaToken) {
+      await enqueueAsaResolution(tx, {
+        attributionId: inserted.id, appId: app.id, environment, devicePk: device.id, token: b.asaToken,
+        signals: { signals, settings: settingsOf(app), excludeClickIds: [] }, receivedAt: meta.receivedAt, firstAnswer: resolution.apple,
+      });
+    }
+    return inserted;
+  });
+  return configureBody(stored);
+}
+
+async function insertAttribution(tx: Tx, id: string, devicePk: string, key: { appId: string; environment: Environment; deviceId: string }, platform: string, r: Resolution, at: Date): Promise<StoredAttribution | null> {
+  const f = r.fields;
+  const sql = tx as Sql;
+  const explanation = r.apple?.kind === 'attributed' && r.apple.record.testData ? { ...r.explanation, asaTestData: true } : r.explanation;
+  const [row] = await sql<StoredAttribution[]>`
+    insert into attributions (
+      id, app_id, environment, device_pk, device_id, platform, status, network, match_type, campaign, campaign_id, campaign_name,
+      ad_group_id, ad_group_name, ad_id, keyword, link_id, click_id, fbclid, gclid, ttclid, query_params, custom_data,
+      clicked_at, installed_at, country, explanation, created_at, updated_at)
+    values (
+      ${id}, ${key.appId}, ${key.environment}, ${devicePk}, ${key.deviceId}, ${platform}, ${r.status}, ${f.network}, ${f.match_type},
+      ${f.campaign}, ${f.campaign_id}, ${f.campaign_name}, ${f.ad_group_id}, ${f.ad_group_name}, ${f.ad_id}, ${f.keyword}, ${f.link_id},
+      ${f.click_id}, ${f.fbclid}, ${f.gclid}, ${f.ttclid}, ${sql.json(f.query_params)}, ${sql.json(f.custom_data)},
+      ${f.clicked_at}, ${at}, ${f.country}, ${sql.json(explanation as never)}, ${at}, ${at})
+    on conflict (device_pk) do nothing
+    returning *`;
+  return row ?? null;
+}
+
+/**
+ * A repeat for a known device: merge new signals, return the original attribution. A new click id
+ * is a reinstall touch; it re-attributes only once the app's re-attribution window has passed.
+ */
+async function repeat(ctx: ConfigureContext, app: SdkApp, environment: Environment, b: ConfigureBody, meta: RequestMeta, existing: ExistingRow,
+  deviceExtra: Omit<DeviceExtra, 'installedAt'>): Promise<string> {
+  const key = { appId: app.id, environment, deviceId: b.deviceId };
+  const signals = installSignals(b, meta.ip);
+  const newClickIds = signals.clickIds.filter((id) => id !== existing.click_id);
+  let touch: Resolution | null = null;
+  if (newClickIds.length) {
+    // Only the click-id rule can trigger a reinstall touch.
+    const clickOnly: InstallSignals = { ...signals, clickIds: newClickIds, idfa: null, gaid: null, ip: null, referrer: null, hasAsaToken: false };
+    const r = await resolveInstall(ctx.sql, {
+      appId: app.id, environment, settings: { ...settingsOf(app), probabilisticEnabled: false }, signals: clickOnly, asaToken: null,
+      at: meta.receivedAt, excludeClickIds: existing.click_id ? [existing.click_id] : [],
+    }, { appleUrl: ctx.appleUrl, appleTimeoutMs: 0 });
+    if (r.fields.match_type === 'click_id') touch = r;
+  }
+
+  const result = await ctx.sql.begin(async (tx) => {
+    await upsertConfiguredDevice(tx, key, b, { ...deviceExtra, installedAt: null });
+    if (b.customerUserId) await linkUser(tx, existing.device_pk, app.id, environment, b.customerUserId, meta.receivedAt);
+    if (!touch) return existing;
+    const windowPassed = meta.receivedAt.getTime() - existing.installed_at.getTime() >= app.reattributionWindowDays * DAY;
+    // The touch is recorded once per click (configure repeats carry the same click id again).
+    const [already] = await tx`select 1 from attribution_touches where device_pk = ${existing.device_pk} and click_id = ${touch.fields.click_id} limit 1`;
+    if (already) return existing;
+    await tx`
+      insert into attribution_touches (app_id, environment, device_pk, attribution_id, kind, click_id, network, reattributed, touched_at)
+      values (${app.id}, ${environment}, ${existing.device_pk}, ${existing.id}, 'reinstall', ${touch.fields.click_id}, ${touch.fields.network}, ${windowPassed}, ${meta.receivedAt})`;
+    if (!windowPassed || existing.status === 'pending') return existing;
+    const f = touch.fields;
+    const [row] = await tx<StoredAttribution[]>`
+      update attributions set
+        network = ${f.network}, match_type = ${f.match_type}, campaign = ${f.campaign}, campaign_id = ${f.campaign_id},
+        campaign_name = ${f.campaign_name}, ad_group_id = ${f.ad_group_id}, ad_group_name = ${f.ad_group_name}, ad_id = ${f.ad_id},
+        keyword = ${f.keyword}, link_id = ${f.link_id}, click_id = ${f.click_id}, fbclid = ${f.fbclid}, gclid = ${f.gclid},
+        ttclid = ${f.ttclid}, query_params = ${tx.json(f.query_params)}, custom_data = ${tx.json(f.custom_data)},
+        clicked_at = ${f.clicked_at}, installed_at = ${meta.receivedAt}, country = coalesce(${f.country}, country), reinstall = true,
+        explanation = ${tx.json({ ...touch.explanation, reattributedFrom: { network: existing.network, matchType: existing.match_type, clickId: existing.click_id, installedAt: existing.installed_at.toISOString() } } as never)},
+        updated_at = now()
+      where id = ${existing.id}
+      returning *`;
+    await tx`
+      insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
+      select ${newId('evt')}, ${app.id}, ${environment}, id, device_id, customer_user_id, 'install', 'system',
+             ${tx.json({ platform: signals.platform, reinstall: true })}, ${meta.receivedAt}, ${meta.receivedAt}
+      from devices where id = ${existing.device_pk}`;
+    return row;
+  });
+  return configureBody(result);
+}
