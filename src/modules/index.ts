@@ -7,5 +7,6 @@ import { linksModule } from './links/index.ts';
  * Each adds routes under /api/v1 (`api`) and/or at the root (`root`).
  */
 export const MODULES: ModuleRegistration[] = [
+  trackingModule,
   linksModule,
 ];
