@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { createTestDatabase } from '../../../test/helpers.ts';
+import { buildClick, newClickId } from './capture.ts';
+import { describeUserAgent } from './device.ts';
+import { parseClickQuery } from './params.ts';
+import { deleteExpiredClicks } from './retention.ts';
+import { ClickWriter, type ClickRow } from './writer.ts';
+import { UA } from './ua.fixtures.ts';
+
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
+beforeAll(async () => { db = await createTestDatabase(); });
+afterAll(() => db?.drop());
+
+const log = pino({ level: 'silent' });
+const link = { id: 'writer-link', appId: 'app_00000000001', appName: 'X', network: 'meta' as const, campaignName: null, destinations: { ios: null, android: null, web: null } };
+const row = (linkId: string, over: Partial<ClickRow> = {}): ClickRow => ({
+  ...buildClick({ ...link, id: linkId }, parseClickQuery('fbclid=x&invite=1'), {
+    at: new Date(), ip: '203.0.113.7', userAgent: UA.iphoneSafari, referer: null, language: 'en', country: null,
+    device: describeUserAgent(UA.iphoneSafari), botReason: null, source: 'redirect',
+  }, newClickId()),
+  ...over,
+});
+const count = async (linkId: string) => Number((await db.sql`select count(*)::int as n from clicks where link_id = ${linkId}`)[0].n);
+
+describe('ClickWriter', () => {
+  it('writes every click in batches, with its jsonb parameters', async () => {
+    const w = new ClickWriter(db.sql, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    for (let i = 0; i < 1_050; i++) w.add(row('batch'));
+    await w.flush();
+    expect(await count('batch')).toBe(1_050);
+    const [c] = await db.sql`select query_params, host(ip) as ip from clicks where link_id = 'batch' limit 1`;
+    expect(c).toEqual({ query_params: { fbclid: 'x', invite: '1' }, ip: '203.0.113.7' });
+  });
+
+  it('applies backpressure: a producer that awaits add() never has more than maxPending clicks in memory', async () => {
+    const w = new ClickWriter(db.sql, log, { batchSize: 20, flushIntervalMs: 5, maxPending: 50, closeTimeoutMs: 5_000 });
+    let maxPending = 0;
+    let waited = 0;
+    // 8 concurrent producers, like requests on several connections.
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let i = 0; i < 250; i++) {
+        const wait = w.add(row('pressure'));
+        maxPending = Math.max(maxPending, w.pending);
+        if (wait) { waited++; await wait; }
+      }
+    }));
+    await w.close();
+    expect(waited).toBeGreaterThan(0);
+    expect(maxPending).toBeLessThanOrEqual(50 + 8);
+    expect(await count('pressure')).toBe(2_000);
+  });
+
+  it('keeps clicks while the database refuses them and writes them once it accepts again', async () => {
+    let failed!: () => void;
+    const firstFailure = new Promise<void>((r) => { failed = r; });
+    const watching = pino({ level: 'error' }, { write: (line: string) => { if (line.includes('insert failed')) failed(); } });
+    const w = new ClickWriter(db.sql, watching, { batchSize: 50, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 10_000 });
+    await db.sql`alter table clicks rename to clicks_away`;
+    try {
+      for (let i = 0; i < 120; i++) w.add(row('outage'));
+      await firstFailure;
+      expect(w.pending).toBe(120); // failed, and nothing dropped
+    } finally {
+      await db.sql`alter table clicks_away rename to clicks`;
+    }
+    await w.close();
+    expect(await count('outage')).toBe(120);
+  });
+
+  it('a row PostgreSQL rejects does not take its batch with it', async () => {
+    const w = new ClickWriter(db.sql, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    for (let i = 0; i < 10; i++) w.add(row('poison', i === 4 ? { ip: 'not-an-ip' } : {}));
+    await w.close();
+    expect(await count('poison')).toBe(9);
+  });
+});
+
+describe('click retention', () => {
+  it('deletes clicks older than the retention period only', async () => {
+    const w = new ClickWriter(db.sql, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const day = 86_400_000;
+    for (const age of [0, 1, 29, 31, 45, 400]) w.add(row(`ret-${age}`, { clicked_at: new Date(Date.now() - age * day - 60_000) }));
+    await w.close();
+    const [a, b] = await Promise.all([deleteExpiredClicks(db.sql, 30), deleteExpiredClicks(db.sql, 30)]);
+    expect(a + b).toBeGreaterThanOrEqual(3);
+    const left = (await db.sql`select link_id from clicks where link_id like 'ret-%' order by link_id`).map((r) => r.link_id);
+    expect(left).toEqual(['ret-0', 'ret-1', 'ret-29']);
+  });
+});
