@@ -1,6 +1,7 @@
 import type { ModuleRegistration } from '../http/server.ts';
 import { trackingModule } from './tracking/routes.ts';
 import { linksModule } from './links/index.ts';
+import { analyticsModule } from './analytics/index.ts';
 
 /**
  * Feature modules beyond the foundation (apps, API keys, auth, health, dashboard are built in).
@@ -9,4 +10,5 @@ import { linksModule } from './links/index.ts';
 export const MODULES: ModuleRegistration[] = [
   trackingModule,
   linksModule,
+  analyticsModule,
 ];

@@ -1,0 +1,169 @@
+/**
+ * Analytics reads. KPIs come from the rollups (plus the not-yet-folded deltas, so answers are
+ * exact and immediate); only the event log and the attributions list read raw rows, by index.
+ */
+import type { Sql } from '../../db/client.ts';
+import { emptySums, type Sums } from './definitions.ts';
+
+export const DIMENSIONS = ['date', 'network', 'campaign', 'adGroup', 'ad', 'linkId', 'platform', 'country', 'matchType', 'eventName'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+/** Rollup column of each API dimension (plus `app` for the portfolio). */
+const COLUMN: Record<Dimension | 'app', string> = {
+  date: 'day', network: 'network', campaign: 'campaign', adGroup: 'ad_group_id', ad: 'ad_id', linkId: 'link_id',
+  platform: 'platform', country: 'country', matchType: 'match_type', eventName: 'event_name', app: 'app_id',
+};
+
+export const FILTERS = ['network', 'campaign', 'platform', 'country', 'linkId'] as const;
+export type FilterName = (typeof FILTERS)[number];
+export type Filters = Partial<Record<FilterName, string[]>>;
+
+/** Dimensions and filters the coarse rollup (analytics_daily_campaign) can answer. */
+const COARSE = new Set<string>(['date', 'network', 'campaign', 'platform', 'app']);
+
+export type Scope = {
+  /** Each app with its own inclusive day range (days are local to each app). */
+  ranges: { appId: string; from: string; to: string }[];
+  environment: 'live' | 'sandbox';
+  filters: Filters;
+};
+
+type GroupKey = Dimension | 'app';
+
+export type SumsRow = { key: Record<string, string | null>; currency: string; sums: Sums };
+
+function filterSql(sql: Sql, filters: Filters) {
+  return Object.entries(filters)
+    .filter(([, v]) => v && v.length)
+    .map(([name, values]) => sql`and r.${sql(COLUMN[name as FilterName])} = any(${values!})`)
+    .reduce((a, b) => sql`${a} ${b}`, sql``);
+}
+
+const rangesSql = (sql: Sql, s: Scope) => sql`
+  unnest(${s.ranges.map((r) => r.appId)}::text[], ${s.ranges.map((r) => r.from)}::date[], ${s.ranges.map((r) => r.to)}::date[])
+    as p(app_id, d0, d1)`;
+
+const selectKey = (sql: Sql, groupBy: GroupKey[]) =>
+  groupBy.map((g) => (g === 'date' ? sql`r.day::text as day` : sql`r.${sql(COLUMN[g])}`));
+
+const groupIdents = (sql: Sql, groupBy: GroupKey[]) => sql(groupBy.map((g) => `r.${COLUMN[g]}`));
+
+const joinFragments = (sql: Sql, parts: ReturnType<typeof selectKey>) =>
+  parts.reduce((a, b, i) => (i === 0 ? b : sql`${a}, ${b}`), sql``);
+
+/** Summed rollup rows grouped by `groupBy` and currency. */
+export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[]): Promise<SumsRow[]> {
+  if (!scope.ranges.length) return [];
+  const filterNames = Object.entries(scope.filters).filter(([, v]) => v && v.length).map(([k]) => k);
+  const coarse = [...groupBy, ...filterNames].every((d) => COARSE.has(d));
+  const table = coarse ? 'analytics_daily_campaign' : 'analytics_daily';
+  const cols = [...new Set(['app_id', ...groupBy.map((g) => COLUMN[g])])];
+  const metrics = sql`clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue`;
+  const where = (t: string) => sql`
+    select ${sql(cols)}, currency, ${metrics} from ${sql(t)} r
+    where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1
+      ${filterSql(sql, scope.filters)}`;
+  const key = selectKey(sql, groupBy);
+  const groupCols = groupBy.length ? sql`${joinFragments(sql, key)}, ` : sql``;
+  const result = await sql<Record<string, string>[]>`
+    select ${groupCols} r.currency,
+           sum(r.clicks)::text as clicks, sum(r.installs)::text as installs,
+           sum(r.attributed_installs)::text as attributed_installs, sum(r.events)::text as events,
+           sum(r.trials)::text as trials, sum(r.qualified_trials)::text as qualified_trials,
+           sum(r.purchases)::text as purchases, sum(r.revenue)::text as revenue
+    from ${rangesSql(sql, scope)}
+    cross join lateral (${where(table)} union all ${where('analytics_pending')}) r
+    group by ${groupBy.length ? sql`${groupIdents(sql, groupBy)}, ` : sql``} r.currency`;
+  return result.map((r) => {
+    const sums = emptySums();
+    sums.clicks = Number(r.clicks); sums.installs = Number(r.installs); sums.attributedInstalls = Number(r.attributed_installs);
+    sums.events = Number(r.events); sums.trials = Number(r.trials); sums.qualifiedTrials = Number(r.qualified_trials);
+    sums.purchases = Number(r.purchases);
+    const revenue = Number(r.revenue);
+    if (revenue !== 0 || r.currency !== '') sums.revenueByCurrency.set(r.currency, revenue);
+    return { key: keyOf(r, groupBy), currency: r.currency, sums };
+  });
+}
+
+/** Distinct paying devices grouped by `groupBy`. */
+export async function countPayers(sql: Sql, scope: Scope, groupBy: GroupKey[]): Promise<{ key: Record<string, string | null>; payers: number }[]> {
+  if (!scope.ranges.length) return [];
+  const key = selectKey(sql, groupBy);
+  const rows = await sql<Record<string, string>[]>`
+    select ${groupBy.length ? sql`${joinFragments(sql, key)}, ` : sql``} count(distinct r.device_pk)::text as payers
+    from ${rangesSql(sql, scope)}
+    join analytics_payers r on r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1
+    where true ${filterSql(sql, scope.filters)}
+    ${groupBy.length ? sql`group by ${groupIdents(sql, groupBy)}` : sql``}`;
+  return rows.map((r) => ({ key: keyOf(r, groupBy), payers: Number(r.payers) }));
+}
+
+function keyOf(r: Record<string, string>, groupBy: GroupKey[]): Record<string, string | null> {
+  const key: Record<string, string | null> = {};
+  for (const g of groupBy) {
+    const v = r[COLUMN[g]];
+    key[g] = v === '' || v === undefined ? null : v;
+  }
+  return key;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw rows: event log and attributions.
+
+/** Local-day bounds as instants: [start of `from`, start of the day after `to`). */
+const dayStart = (sql: Sql, day: string, tz: string) => sql`(${day}::date::timestamp at time zone ${tz})`;
+const dayEnd = (sql: Sql, day: string, tz: string) => sql`((${day}::date + 1)::timestamp at time zone ${tz})`;
+
+export type EventRow = {
+  seq: string; id: string; event_name: string; device_id: string | null; user_id: string | null; source: string;
+  environment: string; revenue: string | null; currency: string | null; properties: unknown;
+  occurred_at: Date; received_at: Date; at: string;
+  network: string | null; campaign: string | null; match_type: string | null;
+};
+
+export async function listEvents(sql: Sql, q: {
+  appId: string; environment: string; timezone: string; from?: string; to?: string;
+  eventNames?: string[]; sources?: string[]; deviceId?: string; after: [string, string] | null; limit: number;
+}): Promise<EventRow[]> {
+  return sql<EventRow[]>`
+    select e.seq::text, e.id, e.event_name, e.device_id, e.user_id, e.source, e.environment, e.revenue::text,
+           e.currency, e.properties, e.occurred_at, e.received_at,
+           to_char(e.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
+           t.network, t.campaign, t.match_type
+    from events e
+    left join attributions t on t.device_pk = e.device_pk
+    where e.app_id = ${q.appId} and e.environment = ${q.environment}
+      ${q.eventNames?.length ? sql`and e.event_name = any(${q.eventNames})` : sql``}
+      ${q.sources?.length ? sql`and e.source = any(${q.sources})` : sql``}
+      ${q.deviceId !== undefined ? sql`and e.device_pk = (select d.id from devices d
+            where d.app_id = ${q.appId} and d.environment = ${q.environment} and d.device_id = ${q.deviceId})` : sql``}
+      ${q.from ? sql`and e.received_at >= ${dayStart(sql, q.from, q.timezone)}` : sql``}
+      ${q.to ? sql`and e.received_at < ${dayEnd(sql, q.to, q.timezone)}` : sql``}
+      ${q.after ? sql`and (e.received_at, e.seq) < (${q.after[0]}::timestamptz, ${q.after[1]}::bigint)` : sql``}
+    order by e.received_at desc, e.seq desc
+    limit ${q.limit + 1}`;
+}
+
+export type AttributionRow = {
+  id: string; device_id: string; platform: string; environment: string; network: string; match_type: string;
+  campaign: string | null; campaign_id: string | null; ad_group_id: string | null; ad_id: string | null;
+  link_id: string | null; click_id: string | null; clicked_at: Date | null; installed_at: Date; country: string | null;
+  reinstall: boolean; explanation: Record<string, unknown>; at: string;
+};
+
+export async function listAttributions(sql: Sql, q: {
+  appId: string; environment: string; timezone: string; from: string; to: string; filters: Filters;
+  after: [string, string] | null; limit: number;
+}): Promise<AttributionRow[]> {
+  return sql<AttributionRow[]>`
+    select r.id, r.device_id, r.platform, r.environment, r.network, r.match_type, r.campaign, r.campaign_id,
+           r.ad_group_id, r.ad_id, r.link_id, r.click_id, r.clicked_at, r.installed_at, r.country, r.reinstall,
+           r.explanation, to_char(r.installed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at
+    from attributions r
+    where r.app_id = ${q.appId} and r.environment = ${q.environment}
+      and r.installed_at >= ${dayStart(sql, q.from, q.timezone)} and r.installed_at < ${dayEnd(sql, q.to, q.timezone)}
+      ${filterSql(sql, q.filters)}
+      ${q.after ? sql`and (r.installed_at, r.id) < (${q.after[0]}::timestamptz, ${q.after[1]})` : sql``}
+    order by r.installed_at desc, r.id desc
+    limit ${q.limit + 1}`;
+}
