@@ -71,7 +71,8 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
     } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 415 && err.statusCode !== 429) {
       status = 400; code = 'invalid_json'; message = 'Body could not be read';
     }
-    if (status >= 500) req.log.error({ err, reqId: req.id, path: req.url.split('?')[0] }, 'sdk request failed');
+    if (status === 500) req.log.error({ err, reqId: req.id, path: req.url.split('?')[0] }, 'sdk request failed');
+    else if (status === 503) req.log.warn({ err: { message: err.message, code: err.code }, reqId: req.id }, 'sdk request shed');
     reply.code(status).type(JSON_UTF8).send(JSON.stringify({ error: { code, message } }));
   });
 
