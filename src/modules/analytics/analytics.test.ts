@@ -133,6 +133,18 @@ describe('overview', () => {
     await t.sql`update attributions set network = 'tiktok', match_type = 'click_id' where app_id = ${appB} and device_id = 'b1'`;
   });
 
+  it('re-dates the history when the app changes time zone', async () => {
+    const c = (await api(t, 'POST', '/api/v1/apps', { auth: key, body: appBody({ timezone: 'UTC' }) })).body.data.id;
+    await sqlInstall(t.sql, { appId: c, deviceId: 'z1', at: '2026-03-08T23:30:00Z' });
+    await sqlEvent(t.sql, { appId: c, deviceId: 'z1', name: 'purchase', revenue: 3, at: '2026-03-08T23:45:00Z' });
+    await foldPending(t.sql);
+    const days = async () => (await get(`/api/v1/apps/${c}/overview?from=2026-03-08&to=2026-03-09`)).body.data.timeseries
+      .map((d: any) => [d.date, d.installs, d.purchases, d.payingUsers]);
+    expect(await days()).toEqual([['2026-03-08', 1, 1, 1], ['2026-03-09', 0, 0, 0]]);
+    expect((await api(t, 'PATCH', `/api/v1/apps/${c}`, { auth: key, body: { timezone: 'Asia/Tokyo' } })).status).toBe(200);
+    expect(await days()).toEqual([['2026-03-08', 0, 0, 0], ['2026-03-09', 1, 1, 1]]);
+  });
+
   it('rejects bad periods and unknown parameters with the field named', async () => {
     const bad = await get(`/api/v1/apps/${appA}/overview?from=2026-03-09&to=2026-03-08`);
     expect(bad.status).toBe(400);
