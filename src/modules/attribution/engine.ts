@@ -79,8 +79,8 @@ export type Resolution = Decision & {
 };
 
 /** Resolves a new install: click id / referrer, then Apple (time-boxed), then device id, probabilistic, organic. */
-export async function resolveInstall(sql: Sql, input: ResolveInput, opts: ResolveOptions): Promise<Resolution> {
-  const candidates = await loadCandidates(sql, input.appId, input.environment, input.signals, input.settings, input.at);
+export async function resolveInstall(sql: Sql, input: ResolveInput, opts: ResolveOptions, preloaded?: Candidates): Promise<Resolution> {
+  const candidates = preloaded ?? await loadCandidates(sql, input.appId, input.environment, input.signals, input.settings, input.at);
   const base = { appId: input.appId, environment: input.environment, signals: input.signals, candidates, settings: input.settings, now: input.at, excludeClickIds: input.excludeClickIds };
   const first = decideAttribution({ ...base, asa: { kind: 'absent' } });
   if (!input.asaToken || first.fields.match_type === 'click_id' || first.fields.match_type === 'referrer') {

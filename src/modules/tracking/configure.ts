@@ -7,13 +7,13 @@ import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
 import { enqueueAsaResolution } from '../attribution/asa-worker.ts';
-import { resolveInstall, type Resolution } from '../attribution/engine.ts';
+import { loadCandidates, resolveInstall, type Resolution } from '../attribution/engine.ts';
 import { parseLocale } from '../attribution/locale.ts';
 import { parseInstallReferrer } from '../attribution/referrer.ts';
 import type { AttributionSettings, Environment, InstallSignals } from '../attribution/waterfall.ts';
 import type { SdkApp } from './app-cache.ts';
 import type { ConfigureBody } from './body.ts';
-import { linkUser, upsertConfiguredDevice, type DeviceExtra, type Tx } from './devices.ts';
+import { deviceUpsert, linkUser, upsertConfiguredDevice, type DeviceExtra, type Tx } from './devices.ts';
 import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './response.ts';
 
 export type ConfigureContext = { sql: Sql; log: Logger; appleUrl: string; appleTimeoutMs: number };
@@ -51,8 +51,8 @@ type ExistingRow = StoredAttribution & { device_pk: string; reinstall: boolean }
 
 async function findAttribution(sql: Sql, appId: string, environment: Environment, deviceId: string): Promise<ExistingRow | null> {
   const [row] = await sql<ExistingRow[]>`
-    select a.*, a.device_pk from attributions a
-    where a.app_id = ${appId} and a.environment = ${environment} and a.device_id = ${deviceId}`;
+    select a.* from devices d join attributions a on a.device_pk = d.id
+    where d.app_id = ${appId} and d.environment = ${environment} and d.device_id = ${deviceId}`;
   return row ?? null;
 }
 
@@ -66,57 +66,78 @@ export async function configure(ctx: ConfigureContext, app: SdkApp, environment:
   if (bundleMismatch) ctx.log.warn({ appId: app.id, bundleId: b.deviceInfo.bundleId }, 'configure: bundle id differs from the app');
   const deviceExtra: Omit<DeviceExtra, 'installedAt'> = { now: meta.receivedAt, userAgent: meta.userAgent?.slice(0, 512) ?? null, sdkVersion: b.sdkVersion ?? meta.sdkVersion, bundleMismatch, country: null };
 
-  const existing = await findAttribution(ctx.sql, app.id, environment, b.deviceId);
+  // Repeats are rare: the candidate clicks are read alongside the device lookup (one round trip).
+  const signals = installSignals(b, meta.ip);
+  const [existing, candidates] = await Promise.all([
+    findAttribution(ctx.sql, app.id, environment, b.deviceId),
+    loadCandidates(ctx.sql, app.id, environment, signals, settingsOf(app), meta.receivedAt),
+  ]);
   if (existing) return repeat(ctx, app, environment, b, meta, existing, deviceExtra);
 
-  const signals = installSignals(b, meta.ip);
   const resolution = await resolveInstall(ctx.sql, {
     appId: app.id, environment, settings: settingsOf(app), signals, asaToken: b.asaToken, at: meta.receivedAt,
-  }, { appleUrl: ctx.appleUrl, appleTimeoutMs: ctx.appleTimeoutMs });
+  }, { appleUrl: ctx.appleUrl, appleTimeoutMs: ctx.appleTimeoutMs }, candidates);
 
-  const stored = await ctx.sql.begin(async (tx) => {
-    const device = await upsertConfiguredDevice(tx, key, b, { ...deviceExtra, installedAt: meta.receivedAt });
-    const inserted = await insertAttribution(tx, newId('att'), device.id, key, signals.platform, resolution, meta.receivedAt);
-    if (!inserted) {
+  const attributionId = newId('att');
+  const pending = resolution.status === 'pending' && !!b.asaToken;
+  // One statement in the common case (one round trip, one commit); a pending Apple lookup is
+  // queued in the same transaction as its attribution.
+  const write = async (tx: Tx) => {
+    const [row] = await (tx as Sql)<(StoredAttribution & { device_pk_out: string })[]>`
+      ${installStatement(tx, attributionId, key, b, signals.platform, resolution, { ...deviceExtra, installedAt: meta.receivedAt })}`;
+    if (!row.id) {
       // A concurrent configure for the same device won the race: return its attribution.
-      const [row] = await tx<StoredAttribution[]>`select * from attributions where device_pk = ${device.id}`;
-      return row;
+      const [winner] = await (tx as Sql)<StoredAttribution[]>`select * from attributions where device_pk = ${row.device_pk_out}`;
+      return winner;
     }
-    await tx`update devices set attribution_id = ${inserted.id}, installed_at = coalesce(installed_at, ${meta.receivedAt}) where id = ${device.id}`;
-    if (b.customerUserId) await linkUser(tx, device.id, app.id, environment, b.customerUserId, meta.receivedAt);
-    await tx`
-      insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
-      select ${newId('evt')}, ${app.id}, ${environment}, ${device.id}, ${b.deviceId}, customer_user_id, 'install', 'system',
-             ${tx.json({ platform: signals.platform })}, ${meta.receivedAt}, ${meta.receivedAt}
-      from devices where id = ${device.id}`;
-    if (resolution.status === 'pending' && b.asaToken) {
+    if (pending) {
       await enqueueAsaResolution(tx, {
-        attributionId: inserted.id, appId: app.id, environment, devicePk: device.id, token: b.asaToken,
+        attributionId, appId: app.id, environment, devicePk: row.device_pk_out, token: b.asaToken!,
         signals: { signals, settings: settingsOf(app), excludeClickIds: [] }, receivedAt: meta.receivedAt, firstAnswer: resolution.apple,
       });
     }
-    return inserted;
-  });
+    return row;
+  };
+  const stored = pending ? await ctx.sql.begin((tx) => write(tx)) : await write(ctx.sql);
   return configureBody(stored);
 }
 
-async function insertAttribution(tx: Tx, id: string, devicePk: string, key: { appId: string; environment: Environment; deviceId: string }, platform: string, r: Resolution, at: Date): Promise<StoredAttribution | null> {
+/**
+ * Device upsert + attribution + user link + the `install` event, as one statement. The attribution
+ * is written only if the device took this attribution id (no concurrent configure got there first).
+ */
+function installStatement(tx: Tx, id: string, key: { appId: string; environment: Environment; deviceId: string }, b: ConfigureBody, platform: string, r: Resolution, extra: DeviceExtra) {
   const f = r.fields;
   const sql = tx as Sql;
+  const at = extra.installedAt!;
   const explanation = r.apple?.kind === 'attributed' && r.apple.record.testData ? { ...r.explanation, asaTestData: true } : r.explanation;
-  const [row] = await sql<StoredAttribution[]>`
-    insert into attributions (
-      id, app_id, environment, device_pk, device_id, platform, status, network, match_type, campaign, campaign_id, campaign_name,
-      ad_group_id, ad_group_name, ad_id, keyword, link_id, click_id, fbclid, gclid, ttclid, query_params, custom_data,
-      clicked_at, installed_at, country, explanation, created_at, updated_at)
-    values (
-      ${id}, ${key.appId}, ${key.environment}, ${devicePk}, ${key.deviceId}, ${platform}, ${r.status}, ${f.network}, ${f.match_type},
-      ${f.campaign}, ${f.campaign_id}, ${f.campaign_name}, ${f.ad_group_id}, ${f.ad_group_name}, ${f.ad_id}, ${f.keyword}, ${f.link_id},
-      ${f.click_id}, ${f.fbclid}, ${f.gclid}, ${f.ttclid}, ${sql.json(f.query_params)}, ${sql.json(f.custom_data)},
-      ${f.clicked_at}, ${at}, ${f.country}, ${sql.json(explanation as never)}, ${at}, ${at})
-    on conflict (device_pk) do nothing
-    returning *`;
-  return row ?? null;
+  return sql`
+    with dev as (${deviceUpsert(tx, key, b, extra, id)}),
+    att as (
+      insert into attributions (
+        id, app_id, environment, device_pk, device_id, platform, status, network, match_type, campaign, campaign_id, campaign_name,
+        ad_group_id, ad_group_name, ad_id, keyword, link_id, click_id, fbclid, gclid, ttclid, query_params, custom_data,
+        clicked_at, installed_at, country, explanation, created_at, updated_at)
+      select
+        ${id}, ${key.appId}, ${key.environment}, dev.id, ${key.deviceId}, ${platform}, ${r.status}, ${f.network}, ${f.match_type},
+        ${f.campaign}, ${f.campaign_id}, ${f.campaign_name}, ${f.ad_group_id}, ${f.ad_group_name}, ${f.ad_id}, ${f.keyword}, ${f.link_id},
+        ${f.click_id}, ${f.fbclid}, ${f.gclid}, ${f.ttclid}, ${sql.json(f.query_params)}, ${sql.json(f.custom_data)},
+        ${f.clicked_at}, ${at}, ${f.country}, ${sql.json(explanation as never)}, ${at}, ${at}
+      from dev where dev.attribution_id = ${id}
+      on conflict (device_pk) do nothing
+      returning *),
+    usr as (
+      insert into device_users (device_pk, user_id, app_id, environment, first_linked_at, linked_at)
+      select dev.id, ${b.customerUserId}, ${key.appId}, ${key.environment}, ${at}, ${at} from dev where ${b.customerUserId}::text is not null
+      on conflict (device_pk, user_id) do update set linked_at = excluded.linked_at
+      returning 1),
+    evt as (
+      insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
+      select ${newId('evt')}, ${key.appId}, ${key.environment}, att.device_pk, ${key.deviceId}, dev.customer_user_id, 'install', 'system',
+             ${sql.json({ platform })}, ${at}, ${at}
+      from att join dev on dev.id = att.device_pk
+      returning 1)
+    select att.*, dev.id as device_pk_out from dev left join att on true`;
 }
 
 /**

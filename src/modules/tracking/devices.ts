@@ -19,19 +19,28 @@ export type DeviceExtra = {
 };
 
 export async function upsertConfiguredDevice(tx: Tx, key: DeviceKey, b: ConfigureBody, extra: DeviceExtra): Promise<{ id: string; attribution_id: string | null }> {
+  const [row] = await (tx as Sql)<{ id: string; attribution_id: string | null }[]>`${deviceUpsert(tx, key, b, extra, null)}`;
+  return row;
+}
+
+/**
+ * The device upsert as a statement fragment (usable inside a CTE). With `attributionId`, a device
+ * without an attribution takes that id; one that has one keeps it (a concurrent configure won).
+ */
+export function deviceUpsert(tx: Tx, key: DeviceKey, b: ConfigureBody, extra: DeviceExtra, attributionId: string | null) {
   const sql = tx as Sql;
   const info = b.deviceInfo;
   const { language, region } = parseLocale(info.locale);
-  const [row] = await sql<{ id: string; attribution_id: string | null }[]>`
+  return sql`
     insert into devices (
       app_id, environment, device_id, platform, installed_at, first_seen_at, last_seen_at, idfa, gaid, customer_user_id,
       app_version, os_version, model, locale, timezone, country, sdk_version, device_info,
-      language, region, utc_offset_minutes, bundle_mismatch, user_agent)
+      language, region, utc_offset_minutes, bundle_mismatch, user_agent, attribution_id)
     values (
       ${key.appId}, ${key.environment}, ${key.deviceId}, ${info.platform}, ${extra.installedAt}, ${extra.now}, ${extra.now},
       ${b.idfa}, ${b.gaid}, ${b.customerUserId}, ${info.appVersion}, ${info.osVersion}, ${info.model}, ${info.locale},
       ${info.timezone}, ${extra.country}, ${extra.sdkVersion}, ${sql.json(info.raw as never)},
-      ${language}, ${region}, ${utcOffsetMinutes(info.timezone, extra.now)}, ${extra.bundleMismatch}, ${extra.userAgent})
+      ${language}, ${region}, ${utcOffsetMinutes(info.timezone, extra.now)}, ${extra.bundleMismatch}, ${extra.userAgent}, ${attributionId})
     on conflict (app_id, environment, device_id) do update set
       platform = case when excluded.platform <> 'unknown' then excluded.platform else devices.platform end,
       installed_at = coalesce(devices.installed_at, excluded.installed_at),
@@ -51,9 +60,9 @@ export async function upsertConfiguredDevice(tx: Tx, key: DeviceKey, b: Configur
       region = coalesce(excluded.region, devices.region),
       utc_offset_minutes = coalesce(excluded.utc_offset_minutes, devices.utc_offset_minutes),
       bundle_mismatch = devices.bundle_mismatch or excluded.bundle_mismatch,
-      user_agent = coalesce(excluded.user_agent, devices.user_agent)
-    returning id, attribution_id`;
-  return row;
+      user_agent = coalesce(excluded.user_agent, devices.user_agent),
+      attribution_id = coalesce(devices.attribution_id, excluded.attribution_id)
+    returning id, attribution_id, customer_user_id`;
 }
 
 /**

@@ -18,6 +18,7 @@ import { eventFingerprint, type EventBody } from './body.ts';
 import { linkUser } from './devices.ts';
 
 export const DEDUP_WINDOW_SECONDS = 120;
+const DEVICE_CACHE_MAX = 200_000;
 
 export type PendingEvent = {
   appId: string;
@@ -43,6 +44,7 @@ export class EventWriter {
   private readonly maxConcurrent: number;
   private readonly maxQueue: number;
   private idle: (() => void) | null = null;
+  private readonly deviceCache = new Map<string, string>();
 
   constructor(private readonly sql: Sql, private readonly log: Logger, opts: WriterOptions = {}) {
     this.maxBatch = opts.maxBatch ?? 1000;
@@ -92,6 +94,41 @@ export class EventWriter {
     }
   }
 
+  /**
+   * (app, environment, device_id) → devices.id, creating stubs for unknown devices. Known ids are
+   * cached in process (a device row is never re-keyed), so steady traffic costs no device write.
+   */
+  private async devicePks(tx: Sql, keys: (readonly [string, string, string])[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const missing = keys.filter((k) => {
+      const pk = this.deviceCache.get(k.join('\u0000'));
+      if (pk) out.set(k.join('\u0000'), pk);
+      return !pk;
+    });
+    if (!missing.length) return out;
+    const col = (i: 0 | 1 | 2) => missing.map((k) => k[i]);
+    const found = await tx<{ id: string; app_id: string; environment: string; device_id: string }[]>`
+      with k as (select * from unnest(${col(0)}::text[], ${col(1)}::text[], ${col(2)}::text[]) as k(app_id, environment, device_id)),
+      ins as (
+        insert into devices (app_id, environment, device_id) select * from k
+        on conflict (app_id, environment, device_id) do nothing
+        returning id, app_id, environment, device_id)
+      select * from ins
+      union all
+      select d.id, d.app_id, d.environment, d.device_id from devices d join k using (app_id, environment, device_id)`;
+    for (const d of found) out.set(`${d.app_id}\u0000${d.environment}\u0000${d.device_id}`, d.id);
+    const late = missing.filter((k) => !out.has(k.join('\u0000')));
+    if (late.length) {
+      // Created by a concurrent transaction after this statement's snapshot: visible now.
+      const rows = await tx<{ id: string; app_id: string; environment: string; device_id: string }[]>`
+        select d.id, d.app_id, d.environment, d.device_id from devices d
+        join unnest(${late.map((k) => k[0])}::text[], ${late.map((k) => k[1])}::text[], ${late.map((k) => k[2])}::text[]) as k(app_id, environment, device_id)
+          using (app_id, environment, device_id)`;
+      for (const d of rows) out.set(`${d.app_id}\u0000${d.environment}\u0000${d.device_id}`, d.id);
+    }
+    return out;
+  }
+
   private async write(batch: Queued[]): Promise<void> {
     // Duplicates inside the batch itself: the first occurrence wins.
     const seen = new Set<string>();
@@ -104,19 +141,16 @@ export class EventWriter {
       unique.push(e);
     }
 
+    let pks = new Map<string, string>();
     await this.sql.begin(async (tx) => {
       // Devices: created lazily for unknown ones (a stub, not an install). Sorted keys keep the
       // row-lock order identical across concurrent batches (no deadlocks).
       const keys = [...new Map(unique.map((e) => [`${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`, e])).values()]
         .map((e) => [e.appId, e.environment, e.body.deviceId] as const)
         .sort((a, b) => (a[0] + '\u0000' + a[1] + '\u0000' + a[2] < b[0] + '\u0000' + b[1] + '\u0000' + b[2] ? -1 : 1));
-      const devices = await tx<{ id: string; app_id: string; environment: string; device_id: string; customer_user_id: string | null }[]>`
-        insert into devices (app_id, environment, device_id)
-        select * from unnest(${keys.map((k) => k[0])}::text[], ${keys.map((k) => k[1])}::text[], ${keys.map((k) => k[2])}::text[])
-        on conflict (app_id, environment, device_id) do update set last_seen_at = now()
-        returning id, app_id, environment, device_id, customer_user_id`;
-      const deviceOf = new Map(devices.map((d) => [`${d.app_id}\u0000${d.environment}\u0000${d.device_id}`, d]));
-      const dev = (e: Queued) => deviceOf.get(`${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`)!;
+      pks = await this.devicePks(tx as unknown as Sql, keys);
+      const key = (e: Queued) => `${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`;
+      const dev = (e: Queued) => ({ id: pks.get(key(e))! });
 
       // Control events act on the device; repeating them is harmless (idempotent by design).
       for (const e of unique) {
@@ -125,7 +159,6 @@ export class EventWriter {
           const userId = e.body.properties.user_id;
           if (typeof userId === 'string' && userId !== '' && userId.length <= 512) {
             await linkUser(tx, d.id, e.appId, e.environment, userId, e.receivedAt);
-            d.customer_user_id = userId;
           }
         } else if (e.body.eventName === '_advanced_matching' && Object.keys(e.body.advancedMatching).length) {
           await tx`update devices set advanced_matching = advanced_matching || ${tx.json(e.body.advancedMatching)} where id = ${d.id}`;
@@ -140,7 +173,7 @@ export class EventWriter {
         if (b.revenue !== null && b.currency === null) flags.push('currency_defaulted');
         const properties = b.eventName === '_advanced_matching' ? { advanced_matching: b.advancedMatching } : b.properties;
         return {
-          id: e.id, app: e.appId, env: e.environment, pk: dev(e).id, device: b.deviceId, user: dev(e).customer_user_id,
+          id: e.id, app: e.appId, env: e.environment, pk: dev(e).id, device: b.deviceId,
           name: b.eventName, source: e.source, revenue: b.revenue === null ? null : String(b.revenue), currency,
           revenueRaw: b.revenueRaw, currencyRaw: b.currencyRaw, props: JSON.stringify(properties), eventId: b.eventId,
           flags: flags.join(','), at: e.receivedAt.toISOString(), fp: e.fingerprint,
@@ -152,10 +185,10 @@ export class EventWriter {
         with input as (
           select * from unnest(
             ${col('id')}::text[], ${col('app')}::text[], ${col('env')}::text[], ${col('pk')}::bigint[], ${col('device')}::text[],
-            ${col('user')}::text[], ${col('name')}::text[], ${col('source')}::text[], ${col('revenue')}::numeric[], ${col('currency')}::text[],
+            ${col('name')}::text[], ${col('source')}::text[], ${col('revenue')}::numeric[], ${col('currency')}::text[],
             ${col('revenueRaw')}::text[], ${col('currencyRaw')}::text[], ${col('props')}::text[], ${col('eventId')}::text[],
             ${col('flags')}::text[], ${col('at')}::timestamptz[], ${col('fp')}::text[]
-          ) with ordinality as t(id, app_id, environment, device_pk, device_id, user_id, event_name, source, revenue, currency,
+          ) with ordinality as t(id, app_id, environment, device_pk, device_id, event_name, source, revenue, currency,
                                  revenue_raw, currency_raw, properties, event_id, flags, at, fp, ord)
         ),
         fresh as (
@@ -167,7 +200,8 @@ export class EventWriter {
         )
         insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, revenue, currency,
                             revenue_raw, currency_raw, properties, event_id, is_control, flags, occurred_at, received_at)
-        select i.id, i.app_id, i.environment, i.device_pk, i.device_id, i.user_id, i.event_name, i.source, i.revenue, i.currency,
+        select i.id, i.app_id, i.environment, i.device_pk, i.device_id,
+               (select dv.customer_user_id from devices dv where dv.id = i.device_pk), i.event_name, i.source, i.revenue, i.currency,
                i.revenue_raw, i.currency_raw, i.properties::jsonb, i.event_id, left(i.event_name, 1) = '_',
                case when i.flags = '' then '{}'::text[] else string_to_array(i.flags, ',') end, i.at, i.at
         from input i
@@ -188,6 +222,9 @@ export class EventWriter {
           on conflict (app_id, environment) do update set suppressed = c.suppressed + excluded.suppressed, updated_at = now()`;
       }
     });
+    // Cached only once committed: a rolled-back stub must not be referenced later.
+    if (this.deviceCache.size > DEVICE_CACHE_MAX) this.deviceCache.clear();
+    for (const [k, pk] of pks) this.deviceCache.set(k, pk);
   }
 }
 

@@ -1,0 +1,177 @@
+/**
+ * SDK ingestion benchmark: `POST /api/track/event` (events/s) and `POST /api/track/configure`
+ * (configures/s) of a real `apprefer serve` process with 1 million stored clicks, beside a bare
+ * node:http server answering the same JSON, in the same run, with autocannon.
+ *
+ * Durable commits: an embedded PostgreSQL with default settings (fsync and synchronous_commit on).
+ * After the run every answered event and configure is counted in the database.
+ *
+ *   npx tsx bench/ingest/run.ts                 # 15 s per measurement
+ *   DURATION=20 CONNECTIONS=100 npx tsx bench/ingest/run.ts
+ *   DATABASE_URL=postgres://… npx tsx bench/ingest/run.ts   # instead of an embedded PostgreSQL
+ */
+import autocannon from 'autocannon';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createSql } from '../../src/db/client.ts';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
+import { createApp } from '../../src/modules/apps/queries.ts';
+import { AppCreate } from '../../src/modules/apps/schemas.ts';
+
+const DURATION = Number(process.env.DURATION ?? 15);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
+const CLICKS = Number(process.env.CLICKS ?? 1_000_000);
+const WARMUP = 3;
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const RUN = Date.now().toString(36);
+
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+});
+
+async function waitUntilUp(port: number, child: ChildProcess) {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('server exited during start');
+    try { await fetch(`http://127.0.0.1:${port}/healthz`); return; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+}
+
+const ip = (n: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+
+/** Events: a distinct device per 20 events and a distinct body per request (no dedup shortcut). */
+function measureEvents(port: number, key: string, seconds: number, tag: string) {
+  let n = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds,
+    requests: [{
+      method: 'POST', path: '/api/track/event',
+      setupRequest: (req) => {
+        n++;
+        return {
+          ...req,
+          headers: { ...req.headers, 'content-type': 'application/json; charset=utf-8', 'x-apprefer-key': key, 'x-sdk-version': '0.4.0' },
+          body: JSON.stringify({ device_id: `bench-${tag}-${RUN}-${n % 5000}`, event_name: 'level_complete', properties: { level: n, mode: 'hard' }, revenue: n % 10 ? undefined : 4.99, currency: 'usd' }),
+        };
+      },
+    }],
+  });
+}
+
+/**
+ * Configures: every request a new device. Half carry the click id of a stored click (click_id
+ * match); the others come from an IP with stored clicks (probabilistic lookup over 1 M clicks).
+ */
+function measureConfigures(port: number, key: string, seconds: number, tag: string) {
+  let n = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds,
+    requests: [{
+      method: 'POST', path: '/api/track/configure',
+      setupRequest: (req) => {
+        n++;
+        const click = 1 + Math.floor(Math.random() * CLICKS);
+        const withClick = n % 2 === 0;
+        return {
+          ...req,
+          headers: { ...req.headers, 'content-type': 'application/json', 'x-apprefer-key': key, 'x-sdk-version': '0.4.1', 'x-forwarded-for': ip(click) },
+          body: JSON.stringify({
+            device_id: `cfg-${tag}-${RUN}-${n}`,
+            device_info: { platform: click % 2 ? 'ios' : 'android', os_version: '17.5.1', locale: 'en_US', timezone: 'Europe/London', model: 'Pixel 8', bundle_id: 'com.example.fittrack' },
+            ar_click_id: withClick ? `arc_${String(click).padStart(20, '0')}` : null,
+            gaid: null, install_referrer: null, sdk_version: '0.4.1', is_debug: false,
+          }),
+        };
+      },
+    }],
+  });
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'apprefer-bench-'));
+chmodSync(dir, 0o755);
+let stopPg = async () => {};
+let dbUrl = process.env.DATABASE_URL;
+if (!dbUrl) {
+  const pg = await startEmbeddedPostgres(path.join(dir, 'pg')); // default durability: fsync and synchronous_commit on
+  dbUrl = pg.url;
+  stopPg = pg.stop;
+}
+const sql = createSql(dbUrl, { max: 2 });
+const children: ChildProcess[] = [];
+try {
+  await migrate(sql);
+  const [{ fsync, sc }] = await sql<{ fsync: string; sc: string }[]>`select current_setting('fsync') as fsync, current_setting('synchronous_commit') as sc`;
+  const { organization } = await createOrganizationWithOwner(sql, { org: `Bench ${RUN}`, email: `bench${RUN}@example.com`, password: 'correct horse battery' });
+  const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' }, android: { packageName: 'com.example.fittrack' } }));
+  await sql`insert into links (id, app_id, name, network, custom_data) values (${`bench-${RUN}`}, ${app.id}, 'bench', 'meta', ${sql.json({ screen: 'paywall' })})`;
+
+  const seedStart = Date.now();
+  await sql`
+    insert into clicks (id, app_id, link_id, environment, clicked_at, network, campaign, fbclid, query_params, ip, user_agent, platform, os_version, language)
+    select 'arc_' || lpad(g::text, 20, '0'), ${app.id}, ${`bench-${RUN}`}, 'live',
+           now() - (g % (6 * 24 * 3600)) * interval '1 second', 'meta', 'summer_launch', 'IwAR' || g,
+           jsonb_build_object('fbclid', 'IwAR' || g, 'invite_code', 'K7P2QX'),
+           ('10.' || ((g >> 16) & 255) || '.' || ((g >> 8) & 255) || '.' || (g & 255))::inet,
+           'Mozilla/5.0', case when g % 2 = 1 then 'ios' else 'android' end, '17.5', 'en-US'
+    from generate_series(1, ${CLICKS}::int) g`;
+  await sql`analyze clicks`;
+  const seedSeconds = (Date.now() - seedStart) / 1000;
+
+  // Baseline: bare node:http.
+  const barePort = await freePort();
+  const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), { env: { ...process.env, PORT: String(barePort) } });
+  children.push(bare);
+  await waitUntilUp(barePort, bare).catch(() => {});
+  await measureEvents(barePort, 'x', WARMUP, 'bare');
+  const baseEvents = await measureEvents(barePort, 'x', DURATION, 'bare');
+  const baseConfigures = await measureConfigures(barePort, 'x', DURATION, 'bare');
+  bare.kill('SIGTERM');
+
+  // The platform: a real `apprefer serve` process.
+  const port = await freePort();
+  const server = spawn(process.execPath, ['bin/apprefer.js', 'serve'], {
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn' },
+  });
+  children.push(server);
+  const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
+  await waitUntilUp(port, server);
+  const warm = await measureEvents(port, app.sdk_key_live, WARMUP, 'warm');
+  const events = await measureEvents(port, app.sdk_key_live, DURATION, 'run');
+  const configures = await measureConfigures(port, app.sdk_key_live, DURATION, 'run');
+  server.kill('SIGTERM');
+  const code = await exited;
+
+  const [counts] = await sql<{ events: number; installs: number; click: number; prob: number }[]>`
+    select (select count(*)::int from events where app_id = ${app.id} and source = 'sdk') as events,
+           (select count(*)::int from attributions where app_id = ${app.id}) as installs,
+           (select count(*)::int from attributions where app_id = ${app.id} and match_type = 'click_id') as click,
+           (select count(*)::int from attributions where app_id = ${app.id} and match_type = 'probabilistic') as prob`;
+  const answeredEvents = warm['2xx'] + events['2xx'];
+  const answeredConfigures = configures['2xx'];
+  const row = (name: string, r: autocannon.Result) =>
+    `${name.padEnd(30)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
+  console.log(`\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}`);
+  console.log(row('bare node:http, event body', baseEvents));
+  console.log(row('POST /api/track/event', events));
+  console.log(`ratio (events / bare)          ${(events.requests.average / baseEvents.requests.average).toFixed(2)}   (target ≥ 5 000 events/s)`);
+  console.log(row('bare node:http, configure body', baseConfigures));
+  console.log(row('POST /api/track/configure', configures));
+  console.log(`ratio (configures / bare)      ${(configures.requests.average / baseConfigures.requests.average).toFixed(2)}`);
+  // autocannon stops with up to CONNECTIONS requests in flight per measurement: the server still
+  // commits those, so the store may hold a few more than were answered, never fewer.
+  const slack = 2 * CONNECTIONS;
+  const durable = (answered: number, stored: number) => stored >= answered && stored - answered <= slack;
+  console.log(`events answered 200 / stored   ${answeredEvents} / ${counts.events}   ${durable(answeredEvents, counts.events) ? 'every answered event stored' : 'MISMATCH'}`);
+  console.log(`configures answered / installs ${answeredConfigures} / ${counts.installs}   (click_id ${counts.click}, probabilistic ${counts.prob})   ${durable(answeredConfigures, counts.installs) ? 'every answered install stored' : 'MISMATCH'}   server exit ${code} after SIGTERM`);
+  process.exitCode = durable(answeredEvents, counts.events) && durable(answeredConfigures, counts.installs) ? 0 : 1;
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await sql.end();
+  await stopPg();
+  rmSync(dir, { recursive: true, force: true });
+}
