@@ -240,6 +240,17 @@ describe('reinstall', () => {
   });
 });
 
+describe('country', () => {
+  it('comes from the install IP (offline DB-IP lookup) when no click or Apple record gives one', async () => {
+    const d = dev();
+    await track(t, 'configure', app.live, { device_id: d }, fromIp('8.8.8.8'));
+    const a = await attributionOf(d);
+    expect(a.country).toBe('US');
+    const [device] = await t.sql`select country from devices where device_id = ${d}`;
+    expect(device.country).toBe('US');
+  });
+});
+
 describe('customer user id', () => {
   it('configure customer_user_id links the device like _set_user_id', async () => {
     const d = dev();

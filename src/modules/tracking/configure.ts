@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
 import { enqueueAsaResolution } from '../attribution/asa-worker.ts';
+import { countryOf } from '../clicks/device.ts';
 import { loadCandidates, resolveInstall, type Resolution } from '../attribution/engine.ts';
 import { parseLocale } from '../attribution/locale.ts';
 import { parseInstallReferrer } from '../attribution/referrer.ts';
@@ -64,7 +65,7 @@ export async function configure(ctx: ConfigureContext, app: SdkApp, environment:
   const key = { appId: app.id, environment, deviceId: b.deviceId };
   const bundleMismatch = !!b.deviceInfo.bundleId && app.bundleIds.length > 0 && !app.bundleIds.includes(b.deviceInfo.bundleId);
   if (bundleMismatch) ctx.log.warn({ appId: app.id, bundleId: b.deviceInfo.bundleId }, 'configure: bundle id differs from the app');
-  const deviceExtra: Omit<DeviceExtra, 'installedAt'> = { now: meta.receivedAt, userAgent: meta.userAgent?.slice(0, 512) ?? null, sdkVersion: b.sdkVersion ?? meta.sdkVersion, bundleMismatch, country: null };
+  const deviceExtra: Omit<DeviceExtra, 'installedAt'> = { now: meta.receivedAt, userAgent: meta.userAgent?.slice(0, 512) ?? null, sdkVersion: b.sdkVersion ?? meta.sdkVersion, bundleMismatch, country: meta.ip ? countryOf(meta.ip) : null };
 
   // Repeats are rare: the candidate clicks are read alongside the device lookup (one round trip).
   const signals = installSignals(b, meta.ip);
@@ -122,7 +123,7 @@ function installStatement(tx: Tx, id: string, key: { appId: string; environment:
         ${id}, ${key.appId}, ${key.environment}, dev.id, ${key.deviceId}, ${platform}, ${r.status}, ${f.network}, ${f.match_type},
         ${f.campaign}, ${f.campaign_id}, ${f.campaign_name}, ${f.ad_group_id}, ${f.ad_group_name}, ${f.ad_id}, ${f.keyword}, ${f.link_id},
         ${f.click_id}, ${f.fbclid}, ${f.gclid}, ${f.ttclid}, ${sql.json(f.query_params)}, ${sql.json(f.custom_data)},
-        ${f.clicked_at}, ${at}, ${f.country}, ${sql.json(explanation as never)}, ${at}, ${at}
+        ${f.clicked_at}, ${at}, ${f.country ?? extra.country}, ${sql.json(explanation as never)}, ${at}, ${at}
       from dev where dev.attribution_id = ${id}
       on conflict (device_pk) do nothing
       returning *),

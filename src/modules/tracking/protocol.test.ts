@@ -29,6 +29,12 @@ describe('routing', () => {
     }
   });
 
+  it('HEAD is a 405 too', async () => {
+    const r = await fetch(`${t.url}/api/track/configure`, { method: 'HEAD' });
+    expect(r.status).toBe(405);
+    expect(r.headers.get('allow')).toBe('POST');
+  });
+
   it('a trailing slash is served by the same handler', async () => {
     const r = await track(t, 'event', app.live, { device_id: 'slash-device', event_name: 'x' });
     expect(r.status).toBe(200);
