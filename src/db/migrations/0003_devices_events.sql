@@ -144,6 +144,8 @@ create table attribution_touches (
   touched_at      timestamptz not null default now()
 );
 create index attribution_touches_device_idx on attribution_touches (device_pk, touched_at desc);
+-- A click is one touch per device, however often the configure carrying it repeats.
+create unique index attribution_touches_click_key on attribution_touches (device_pk, click_id);
 
 -- Apple AdServices lookups that did not finish inside the configure request.
 -- A durable retry queue: every server process polls it (for update skip locked).

@@ -52,7 +52,7 @@ export function storableJson(v: unknown, depth = 0): unknown {
   if (typeof v !== 'object') return null;
   if (depth >= MAX_DEPTH) return null;
   if (Array.isArray(v)) return v.map((x) => storableJson(x, depth + 1));
-  const out: Obj = {};
+  const out: Obj = Object.create(null); // a "__proto__" key stays an ordinary key
   for (const [k, x] of Object.entries(v as Obj)) out[storable(k)] = storableJson(x, depth + 1);
   return out;
 }
@@ -108,7 +108,7 @@ export type ConfigureBody = {
 function readDeviceInfo(v: unknown): DeviceInfo {
   const d = isObj(v) ? v : {};
   const s = (k: string) => (typeof d[k] === 'string' ? storable(d[k] as string).slice(0, 256) : null);
-  const raw: Obj = {};
+  const raw: Obj = Object.create(null);
   for (const [k, x] of Object.entries(d)) if (x !== null) raw[storable(k)] = storableJson(x, 1);
   const platform = s('platform')?.trim().toLowerCase();
   return {

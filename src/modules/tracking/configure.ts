@@ -166,12 +166,17 @@ async function repeat(ctx: ConfigureContext, app: SdkApp, environment: Environme
     if (b.customerUserId) await linkUser(tx, existing.device_pk, app.id, environment, b.customerUserId, meta.receivedAt);
     if (!touch) return existing;
     const windowPassed = meta.receivedAt.getTime() - existing.installed_at.getTime() >= app.reattributionWindowDays * DAY;
-    // The touch is recorded once per click (configure repeats carry the same click id again).
-    const [already] = await tx`select 1 from attribution_touches where device_pk = ${existing.device_pk} and click_id = ${touch.fields.click_id} limit 1`;
-    if (already) return existing;
-    await tx`
+    // One touch per click (configure repeats, even concurrent ones, carry the same click id again).
+    const [recorded] = await tx`
       insert into attribution_touches (app_id, environment, device_pk, attribution_id, kind, click_id, network, reattributed, touched_at)
-      values (${app.id}, ${environment}, ${existing.device_pk}, ${existing.id}, 'reinstall', ${touch.fields.click_id}, ${touch.fields.network}, ${windowPassed}, ${meta.receivedAt})`;
+      values (${app.id}, ${environment}, ${existing.device_pk}, ${existing.id}, 'reinstall', ${touch.fields.click_id}, ${touch.fields.network},
+              ${windowPassed && existing.status !== 'pending'}, ${meta.receivedAt})
+      on conflict (device_pk, click_id) do nothing
+      returning id`;
+    if (!recorded) {
+      const [current] = await tx<StoredAttribution[]>`select * from attributions where id = ${existing.id}`;
+      return current;
+    }
     if (!windowPassed || existing.status === 'pending') return existing;
     const f = touch.fields;
     const [row] = await tx<StoredAttribution[]>`

@@ -41,6 +41,16 @@ describe('storage', () => {
     expect(e.source).toBe('s2s'); // no X-SDK-Version: a server caller
   });
 
+  it('a "__proto__" key is stored as an ordinary key', async () => {
+    const d = dev();
+    const raw = JSON.stringify({ device_id: d, event_name: 'proto' }).replace(/}$/, ',"properties":{"__proto__":{"polluted":1},"ok":1}}');
+    const r = await fetch(`${t.url}/api/track/event`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-apprefer-key': app.live }, body: raw });
+    expect(r.status).toBe(200);
+    const [e] = await t.sql`select properties::text as p from events where device_id = ${d}`;
+    expect(JSON.parse(e.p)).toEqual(JSON.parse('{"__proto__":{"polluted":1},"ok":1}'));
+    expect(({} as any).polluted).toBeUndefined();
+  });
+
   it('a non-object properties value is ignored', async () => {
     const d = dev();
     await track(t, 'event', app.live, { device_id: d, event_name: 'x', properties: 'nope' });
