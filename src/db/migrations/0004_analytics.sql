@@ -65,8 +65,12 @@ select t.device_pk, t.app_id, t.environment, t.installed_at as at,
 from attributions t;
 
 -- Events are credited to their device's install attribution (dimensions '' when it has none yet).
+-- same_statement: the event and its device's attribution were written by the same statement (the
+-- tracking module writes device, attribution and install event in one): the events trigger then
+-- already counts the event under that attribution, so attribution triggers must not move it.
 create view analytics_event_facts as
 select e.seq, e.device_pk, e.app_id, e.environment, e.received_at as at,
+       coalesce(e.xmin = t.xmin and e.cmin = t.cmin, false) as same_statement,
        coalesce(t.network, '') as network, coalesce(t.campaign, '') as campaign,
        coalesce(t.ad_group_id, '') as ad_group_id, coalesce(t.ad_id, '') as ad_id,
        coalesce(t.link_id, '') as link_id, coalesce(t.platform, '') as platform,
@@ -120,6 +124,7 @@ create table analytics_daily (
   qualified_trials     bigint not null default 0,
   purchases            bigint not null default 0,
   revenue              numeric not null default 0,
+  paying_users         bigint not null default 0,  -- device-days with a purchase, on the event_name '' row
   primary key (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country,
                match_type, event_name, currency)
 );
@@ -142,6 +147,7 @@ create table analytics_daily_campaign (
   qualified_trials     bigint not null default 0,
   purchases            bigint not null default 0,
   revenue              numeric not null default 0,
+  paying_users         bigint not null default 0,
   primary key (app_id, environment, day, network, campaign, platform, currency)
 );
 
@@ -168,11 +174,14 @@ create table analytics_pending (
   trials               bigint not null default 0,
   qualified_trials     bigint not null default 0,
   purchases            bigint not null default 0,
-  revenue              numeric not null default 0
+  revenue              numeric not null default 0,
+  paying_users         bigint not null default 0
 );
 create index analytics_pending_app_idx on analytics_pending (app_id, environment, day);
 
--- Paying users are a distinct count: one row per device, day and purchase event name.
+-- Paying users are a distinct count: one row per device, day and purchase event name, for distinct
+-- counts over periods. Within one day a device is in one group, so the rollups also carry an
+-- additive daily count (paying_users: device-days), kept with these rows.
 create table analytics_payers (
   app_id       text not null,
   environment  text not null,
@@ -208,11 +217,18 @@ begin
   end loop;
 end $$;
 
-create function analytics_lock_devices(device_pks bigint[], exclusive boolean) returns void language plpgsql as $$
-declare k int;
+-- One sorted pass: a bucket wanted both ways is taken exclusively (never upgraded later).
+create function analytics_lock_devices(shared_pks bigint[], exclusive_pks bigint[]) returns void language plpgsql as $$
+declare k int; x boolean;
 begin
-  for k in select distinct (d % 1024)::int from unnest(device_pks) d where d is not null order by 1 loop
-    if exclusive then perform pg_advisory_xact_lock(727005, k); else perform pg_advisory_xact_lock_shared(727005, k); end if;
+  for k, x in
+    select b, bool_or(ex) from (
+      select (d % 1024)::int as b, false as ex from unnest(shared_pks) d where d is not null
+      union all
+      select (d % 1024)::int, true from unnest(exclusive_pks) d where d is not null
+    ) s group by b order by b
+  loop
+    if x then perform pg_advisory_xact_lock(727005, k); else perform pg_advisory_xact_lock_shared(727005, k); end if;
   end loop;
 end $$;
 
@@ -226,9 +242,9 @@ begin
                                  country, match_type, event_name, currency, clicks)
   select f.app_id, f.environment, (f.at at time zone a.timezone)::date, f.network, f.campaign, f.ad_group_id, f.ad_id,
          f.link_id, f.platform, f.country, f.match_type, f.event_name, f.currency, count(*)
-  from new_rows n
-  join analytics_click_facts f on f.seq = n.seq
+  from analytics_click_facts f
   join apps a on a.id = f.app_id
+  where f.seq = any(array(select seq from new_rows))  -- an array: always the index, whatever the estimate
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
   return null;
 end $$;
@@ -237,27 +253,46 @@ create trigger analytics_clicks_insert after insert on clicks
   referencing new table as new_rows for each statement execute function analytics_on_clicks_insert();
 
 create function analytics_on_events_insert() returns trigger language plpgsql as $$
+declare
+  -- A device with a purchase is locked exclusively: "is this device-day new?" must not race.
+  paying bigint[] := array(select distinct device_pk from new_rows
+                           where not is_control and analytics_is_purchase(event_name, revenue));
 begin
   perform analytics_lock_apps(array(select distinct app_id from new_rows), false);
-  perform analytics_lock_devices(array(select distinct device_pk from new_rows), false);
+  perform analytics_lock_devices(array(select distinct device_pk from new_rows), paying);
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, events, trials, qualified_trials, purchases, revenue)
   select f.app_id, f.environment, (f.at at time zone a.timezone)::date, f.network, f.campaign, f.ad_group_id, f.ad_id,
          f.link_id, f.platform, f.country, f.match_type, f.event_name, f.currency,
          sum(f.events), sum(f.trials), sum(f.qualified_trials), sum(f.purchases), sum(f.revenue)
-  from new_rows n
-  join analytics_event_facts f on f.seq = n.seq
+  from analytics_event_facts f
   join apps a on a.id = f.app_id
+  where f.seq = any(array(select seq from new_rows))
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
+
+  if paying = '{}' then return null; end if;
+  -- New paying device-days (none of the device's payer rows on that day yet).
+  insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
+                                 country, match_type, event_name, currency, paying_users)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', count(*)
+  from (
+    select distinct f.app_id, f.environment, (f.at at time zone a.timezone)::date as day, f.device_pk, f.network, f.campaign,
+           f.ad_group_id, f.ad_id, f.link_id, f.platform, f.country, f.match_type
+    from analytics_event_facts f
+    join apps a on a.id = f.app_id
+    where f.seq = any(array(select seq from new_rows)) and f.purchases > 0 and f.device_pk is not null
+  ) d
+  where not exists (select 1 from analytics_payers p where p.app_id = d.app_id and p.environment = d.environment
+                    and p.day = d.day and p.device_pk = d.device_pk)
+  group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
 
   insert into analytics_payers (app_id, environment, day, device_pk, event_name, network, campaign, ad_group_id, ad_id,
                                 link_id, platform, country, match_type)
   select distinct f.app_id, f.environment, (f.at at time zone a.timezone)::date, f.device_pk, f.event_name, f.network,
          f.campaign, f.ad_group_id, f.ad_id, f.link_id, f.platform, f.country, f.match_type
-  from new_rows n
-  join analytics_event_facts f on f.seq = n.seq
+  from analytics_event_facts f
   join apps a on a.id = f.app_id
-  where f.purchases > 0 and f.device_pk is not null
+  where f.seq = any(array(select seq from new_rows)) and f.purchases > 0 and f.device_pk is not null
   on conflict do nothing;
   return null;
 end $$;
@@ -268,9 +303,10 @@ create trigger analytics_events_insert after insert on events
 -- A new attribution: count the install, and move the device's earlier events (a stub device's,
 -- counted without attribution) to it.
 create function analytics_on_attributions_insert() returns trigger language plpgsql as $$
+declare added bigint[] := array(select device_pk from new_rows);
 begin
   perform analytics_lock_apps(array(select distinct app_id from new_rows), false);
-  perform analytics_lock_devices(array(select distinct device_pk from new_rows), true);
+  perform analytics_lock_devices('{}', added);
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, installs, attributed_installs,
                                  events, trials, qualified_trials, purchases, revenue)
@@ -281,24 +317,41 @@ begin
     select f.app_id, f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.ad_group_id,
            f.ad_id, f.link_id, f.platform, f.country, f.match_type, f.event_name, f.currency, f.installs,
            f.attributed_installs, f.events, f.trials, f.qualified_trials, f.purchases, f.revenue
-    from new_rows n join analytics_install_facts f on f.device_pk = n.device_pk join apps a on a.id = f.app_id
+    from analytics_install_facts f join apps a on a.id = f.app_id where f.device_pk = any(added)
     union all
     select f.app_id, f.environment, (f.at at time zone a.timezone)::date, '', '', '', '', '', '', '', '',
            f.event_name, f.currency, 0, 0, -f.events, -f.trials, -f.qualified_trials, -f.purchases, -f.revenue
-    from new_rows n join analytics_event_facts f on f.device_pk = n.device_pk join apps a on a.id = f.app_id
+    from analytics_event_facts f join apps a on a.id = f.app_id where f.device_pk = any(added) and not f.same_statement
     union all
     select f.app_id, f.environment, (f.at at time zone a.timezone)::date, f.network, f.campaign, f.ad_group_id,
            f.ad_id, f.link_id, f.platform, f.country, f.match_type, f.event_name, f.currency, 0, 0,
            f.events, f.trials, f.qualified_trials, f.purchases, f.revenue
-    from new_rows n join analytics_event_facts f on f.device_pk = n.device_pk join apps a on a.id = f.app_id
+    from analytics_event_facts f join apps a on a.id = f.app_id where f.device_pk = any(added) and not f.same_statement
   ) d
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
+
+  -- paying device-days move with the device (payer rows still carry the old dimensions here)
+  insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
+                                 country, match_type, event_name, currency, paying_users)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', sum(n)
+  from (
+    select distinct p.app_id, p.environment, p.day, p.device_pk, p.network, p.campaign, p.ad_group_id, p.ad_id, p.link_id,
+           p.platform, p.country, p.match_type, -1 as n
+    from analytics_payers p where p.device_pk = any(added)
+    union all
+    select distinct p.app_id, p.environment, p.day, p.device_pk, coalesce(t.network, ''), coalesce(t.campaign, ''),
+           coalesce(t.ad_group_id, ''), coalesce(t.ad_id, ''), coalesce(t.link_id, ''), coalesce(t.platform, ''),
+           coalesce(t.country, ''), coalesce(t.match_type, ''), 1
+    from analytics_payers p join attributions t on t.device_pk = p.device_pk where p.device_pk = any(added)
+  ) d
+  group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+  having sum(n) <> 0;
 
   update analytics_payers p
   set network = coalesce(n.network, ''), campaign = coalesce(n.campaign, ''), ad_group_id = coalesce(n.ad_group_id, ''),
       ad_id = coalesce(n.ad_id, ''), link_id = coalesce(n.link_id, ''), platform = coalesce(n.platform, ''),
       country = coalesce(n.country, ''), match_type = coalesce(n.match_type, '')
-  from new_rows n where p.device_pk = n.device_pk;
+  from new_rows n where p.device_pk = n.device_pk and p.device_pk = any(added);
   return null;
 end $$;
 
@@ -319,7 +372,7 @@ begin
          n.installed_at, n.environment, n.device_pk);
   if moved is null then return null; end if;
   perform analytics_lock_apps(array(select distinct app_id from new_rows where device_pk = any(moved)), false);
-  perform analytics_lock_devices(moved || array(select device_pk from old_rows), true);
+  perform analytics_lock_devices('{}', moved || array(select device_pk from old_rows));
 
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, installs, attributed_installs,
@@ -348,22 +401,39 @@ begin
            coalesce(o.ad_group_id, ''), coalesce(o.ad_id, ''), coalesce(o.link_id, ''), coalesce(o.platform, ''),
            coalesce(o.country, ''), coalesce(o.match_type, ''), f.event_name, f.currency, 0, 0,
            -f.events, -f.trials, -f.qualified_trials, -f.purchases, -f.revenue
-    from old_rows o join analytics_event_facts f on f.device_pk = o.device_pk join apps a on a.id = f.app_id
-    where o.device_pk = any(moved)
+    from analytics_event_facts f join old_rows o on o.device_pk = f.device_pk join apps a on a.id = f.app_id
+    where f.device_pk = any(moved) and not f.same_statement
     union all
     -- and into the new ones
     select f.app_id, f.environment, (f.at at time zone a.timezone)::date, f.network, f.campaign, f.ad_group_id,
            f.ad_id, f.link_id, f.platform, f.country, f.match_type, f.event_name, f.currency, 0, 0,
            f.events, f.trials, f.qualified_trials, f.purchases, f.revenue
-    from analytics_event_facts f join apps a on a.id = f.app_id where f.device_pk = any(moved)
+    from analytics_event_facts f join apps a on a.id = f.app_id where f.device_pk = any(moved) and not f.same_statement
   ) d
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
+
+  -- paying device-days move with the device (payer rows still carry the old dimensions here)
+  insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
+                                 country, match_type, event_name, currency, paying_users)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', sum(n)
+  from (
+    select distinct p.app_id, p.environment, p.day, p.device_pk, p.network, p.campaign, p.ad_group_id, p.ad_id, p.link_id,
+           p.platform, p.country, p.match_type, -1 as n
+    from analytics_payers p where p.device_pk = any(moved)
+    union all
+    select distinct p.app_id, p.environment, p.day, p.device_pk, coalesce(t.network, ''), coalesce(t.campaign, ''),
+           coalesce(t.ad_group_id, ''), coalesce(t.ad_id, ''), coalesce(t.link_id, ''), coalesce(t.platform, ''),
+           coalesce(t.country, ''), coalesce(t.match_type, ''), 1
+    from analytics_payers p join attributions t on t.device_pk = p.device_pk where p.device_pk = any(moved)
+  ) d
+  group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+  having sum(n) <> 0;
 
   update analytics_payers p
   set network = coalesce(n.network, ''), campaign = coalesce(n.campaign, ''), ad_group_id = coalesce(n.ad_group_id, ''),
       ad_id = coalesce(n.ad_id, ''), link_id = coalesce(n.link_id, ''), platform = coalesce(n.platform, ''),
       country = coalesce(n.country, ''), match_type = coalesce(n.match_type, '')
-  from new_rows n where p.device_pk = n.device_pk and n.device_pk = any(moved);
+  from new_rows n where p.device_pk = n.device_pk and p.device_pk = any(moved);
   return null;
 end $$;
 
@@ -384,10 +454,10 @@ begin
   ), fine as (
     insert into analytics_daily as r (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                       country, match_type, event_name, currency, clicks, installs, attributed_installs,
-                                      events, trials, qualified_trials, purchases, revenue)
+                                      events, trials, qualified_trials, purchases, revenue, paying_users)
     select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type,
            event_name, currency, sum(clicks), sum(installs), sum(attributed_installs), sum(events), sum(trials),
-           sum(qualified_trials), sum(purchases), sum(revenue)
+           sum(qualified_trials), sum(purchases), sum(revenue), sum(paying_users)
     from moved
     group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
     order by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
@@ -396,12 +466,15 @@ begin
       clicks = r.clicks + excluded.clicks, installs = r.installs + excluded.installs,
       attributed_installs = r.attributed_installs + excluded.attributed_installs, events = r.events + excluded.events,
       trials = r.trials + excluded.trials, qualified_trials = r.qualified_trials + excluded.qualified_trials,
-      purchases = r.purchases + excluded.purchases, revenue = r.revenue + excluded.revenue
+      purchases = r.purchases + excluded.purchases, revenue = r.revenue + excluded.revenue,
+      paying_users = r.paying_users + excluded.paying_users
   ), coarse as (
     insert into analytics_daily_campaign as r (app_id, environment, day, network, campaign, platform, currency, clicks,
-                                               installs, attributed_installs, events, trials, qualified_trials, purchases, revenue)
+                                               installs, attributed_installs, events, trials, qualified_trials, purchases, revenue,
+                                               paying_users)
     select app_id, environment, day, network, campaign, platform, currency, sum(clicks), sum(installs),
-           sum(attributed_installs), sum(events), sum(trials), sum(qualified_trials), sum(purchases), sum(revenue)
+           sum(attributed_installs), sum(events), sum(trials), sum(qualified_trials), sum(purchases), sum(revenue),
+           sum(paying_users)
     from moved
     group by 1, 2, 3, 4, 5, 6, 7
     order by 1, 2, 3, 4, 5, 6, 7
@@ -409,7 +482,8 @@ begin
       clicks = r.clicks + excluded.clicks, installs = r.installs + excluded.installs,
       attributed_installs = r.attributed_installs + excluded.attributed_installs, events = r.events + excluded.events,
       trials = r.trials + excluded.trials, qualified_trials = r.qualified_trials + excluded.qualified_trials,
-      purchases = r.purchases + excluded.purchases, revenue = r.revenue + excluded.revenue
+      purchases = r.purchases + excluded.purchases, revenue = r.revenue + excluded.revenue,
+      paying_users = r.paying_users + excluded.paying_users
   )
   select count(*) into n from moved;
   return n;
@@ -438,17 +512,26 @@ begin
          sum(qualified_trials), sum(purchases), sum(revenue)
   from analytics_facts where app_id = p_app
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
-  insert into analytics_daily_campaign (app_id, environment, day, network, campaign, platform, currency, clicks, installs,
-                                        attributed_installs, events, trials, qualified_trials, purchases, revenue)
-  select app_id, environment, day, network, campaign, platform, currency, sum(clicks), sum(installs),
-         sum(attributed_installs), sum(events), sum(trials), sum(qualified_trials), sum(purchases), sum(revenue)
-  from analytics_daily where app_id = p_app
-  group by 1, 2, 3, 4, 5, 6, 7;
   insert into analytics_payers (app_id, environment, day, device_pk, event_name, network, campaign, ad_group_id, ad_id,
                                 link_id, platform, country, match_type)
   select distinct app_id, environment, (at at time zone tz)::date, device_pk, event_name, network, campaign, ad_group_id,
          ad_id, link_id, platform, country, match_type
   from analytics_event_facts where app_id = p_app and purchases > 0 and device_pk is not null;
+  insert into analytics_daily as r (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country,
+                                    match_type, event_name, currency, paying_users)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
+         count(distinct device_pk)
+  from analytics_payers where app_id = p_app
+  group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+  on conflict (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type,
+               event_name, currency) do update set paying_users = excluded.paying_users;
+  insert into analytics_daily_campaign (app_id, environment, day, network, campaign, platform, currency, clicks, installs,
+                                        attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users)
+  select app_id, environment, day, network, campaign, platform, currency, sum(clicks), sum(installs),
+         sum(attributed_installs), sum(events), sum(trials), sum(qualified_trials), sum(purchases), sum(revenue),
+         sum(paying_users)
+  from analytics_daily where app_id = p_app
+  group by 1, 2, 3, 4, 5, 6, 7;
 end $$;
 
 -- A time-zone change re-dates the app's history: every raw row still kept moves from its day in
@@ -479,15 +562,38 @@ begin
   having (sum(clicks), sum(installs), sum(attributed_installs), sum(events), sum(trials), sum(qualified_trials),
           sum(purchases), sum(revenue)) <> (0, 0, 0, 0, 0, 0, 0, 0);
 
-  delete from analytics_payers p using analytics_event_facts f
-  where f.app_id = new.id and f.purchases > 0 and p.app_id = new.id and p.environment = f.environment
-    and p.device_pk = f.device_pk and p.event_name = f.event_name and p.day = (f.at at time zone old.timezone)::date;
-  insert into analytics_payers (app_id, environment, day, device_pk, event_name, network, campaign, ad_group_id, ad_id,
-                                link_id, platform, country, match_type)
-  select distinct app_id, environment, (at at time zone new.timezone)::date, device_pk, event_name, network, campaign,
-         ad_group_id, ad_id, link_id, platform, country, match_type
-  from analytics_event_facts where app_id = new.id and purchases > 0 and device_pk is not null
-  on conflict do nothing;
+  -- Paying device-days: out of their old-zone days…
+  with old_days as (
+    select distinct f.environment, (f.at at time zone old.timezone)::date as day, f.device_pk
+    from analytics_event_facts f where f.app_id = new.id and f.purchases > 0 and f.device_pk is not null
+  ), gone as (
+    delete from analytics_payers p using old_days o
+    where p.app_id = new.id and p.environment = o.environment and p.day = o.day and p.device_pk = o.device_pk
+    returning p.*
+  )
+  insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
+                                 country, match_type, event_name, currency, paying_users)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
+         -count(distinct device_pk)
+  from gone group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
+  -- …into the new ones (a device-day counts once, whatever rows it already had).
+  with fresh as (
+    insert into analytics_payers (app_id, environment, day, device_pk, event_name, network, campaign, ad_group_id, ad_id,
+                                  link_id, platform, country, match_type)
+    select distinct app_id, environment, (at at time zone new.timezone)::date, device_pk, event_name, network, campaign,
+           ad_group_id, ad_id, link_id, platform, country, match_type
+    from analytics_event_facts where app_id = new.id and purchases > 0 and device_pk is not null
+    on conflict do nothing
+    returning *
+  )
+  insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
+                                 country, match_type, event_name, currency, paying_users)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
+         count(distinct device_pk)
+  from fresh f
+  where not exists (select 1 from analytics_payers p where p.app_id = f.app_id and p.environment = f.environment
+                    and p.day = f.day and p.device_pk = f.device_pk)
+  group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
   return null;
 end $$;
 

@@ -35,6 +35,8 @@ export const ENVIRONMENT_RULE = 'Only live data unless environment=sandbox; the 
 export type Sums = {
   clicks: number; installs: number; attributedInstalls: number; events: number;
   trials: number; qualifiedTrials: number; purchases: number;
+  /** Paying device-days: equals payingUsers for a single day (a device is in one group per day). */
+  payerDays: number;
   revenueByCurrency: Map<string, number>;
 };
 
@@ -46,13 +48,14 @@ export type Kpis = {
 };
 
 export const emptySums = (): Sums => ({
-  clicks: 0, installs: 0, attributedInstalls: 0, events: 0, trials: 0, qualifiedTrials: 0, purchases: 0,
+  clicks: 0, installs: 0, attributedInstalls: 0, events: 0, trials: 0, qualifiedTrials: 0, purchases: 0, payerDays: 0,
   revenueByCurrency: new Map(),
 });
 
 export function addSums(into: Sums, s: Sums): Sums {
   into.clicks += s.clicks; into.installs += s.installs; into.attributedInstalls += s.attributedInstalls;
   into.events += s.events; into.trials += s.trials; into.qualifiedTrials += s.qualifiedTrials; into.purchases += s.purchases;
+  into.payerDays += s.payerDays;
   for (const [c, a] of s.revenueByCurrency) into.revenueByCurrency.set(c, (into.revenueByCurrency.get(c) ?? 0) + a);
   return into;
 }

@@ -31,22 +31,23 @@ export async function overview(sql: Sql, fx: FxRates, app: AppRow, q: { from?: s
   const period = resolvePeriod(q, app.timezone);
   const prev = previousPeriod(period);
   const scope = (p: Period) => ({ ranges: [{ appId: app.id, ...p }], environment: q.environment, filters: q.filters });
-  const [rows, payersNow, payersPrev, payersDaily] = await Promise.all([
+  const [rows, payersNow, payersPrev] = await Promise.all([
     sumRollups(sql, scope({ from: prev.from, to: period.to }), ['date']),
     countPayers(sql, scope(period), []),
     countPayers(sql, scope(prev), []),
-    countPayers(sql, scope(period), ['date']),
   ]);
   const byDay = mergeByKey(rows, () => app.currency);
   const daily = new Map([...byDay.values()].map((g) => [g.key.date!, g.sums]));
-  const payersByDay = new Map(payersDaily.map((r) => [r.key.date!, r.payers]));
   const total = (p: Period) => daysOf(p).reduce((acc, d) => (daily.has(d) ? addSums(acc, daily.get(d)!) : acc), emptySums());
   const kpis = (s: Sums, payers: number) => computeKpis(s, payers, app.currency, fx);
   return {
     period: { ...period, timezone: app.timezone },
     kpis: kpis(total(period), payersNow[0]?.payers ?? 0),
     previousPeriod: kpis(total(prev), payersPrev[0]?.payers ?? 0),
-    timeseries: daysOf(period).map((date) => ({ date, ...kpis(daily.get(date) ?? emptySums(), payersByDay.get(date) ?? 0) })),
+    timeseries: daysOf(period).map((date) => {
+      const s = daily.get(date) ?? emptySums();
+      return { date, ...kpis(s, s.payerDays) };
+    }),
   };
 }
 
@@ -61,15 +62,17 @@ export async function stats(sql: Sql, fx: FxRates, app: AppRow, q: {
 }): Promise<{ period: Period; rows: StatsResult[] }> {
   const period = resolvePeriod(q, app.timezone);
   const scope = { ranges: [{ appId: app.id, ...period }], environment: q.environment, filters: q.filters };
+  // Grouped by day (and not by event name) every group is one day: its device-days are its paying users.
+  const daily = q.groupBy.includes('date') && !q.groupBy.includes('eventName');
   const [rows, payers] = await Promise.all([
     sumRollups(sql, scope, q.groupBy),
-    q.metrics.includes('payingUsers') ? countPayers(sql, scope, q.groupBy) : Promise.resolve([]),
+    q.metrics.includes('payingUsers') && !daily ? countPayers(sql, scope, q.groupBy) : Promise.resolve([]),
   ]);
   const payersByKey = new Map(payers.map((p) => [keyString(p.key), p.payers]));
   const groups = [...mergeByKey(rows, () => app.currency).values()].map((g) => ({
     dimensions: g.key,
     installs: g.sums.installs,
-    metrics: pickMetrics(computeKpis(g.sums, payersByKey.get(keyString(g.key)) ?? 0, app.currency, fx), q.metrics),
+    metrics: pickMetrics(computeKpis(g.sums, daily ? g.sums.payerDays : payersByKey.get(keyString(g.key)) ?? 0, app.currency, fx), q.metrics),
   }));
   groups.sort((a, b) => compareStats(sortKey(a, q.groupBy), sortKey(b, q.groupBy)));
   return { period, rows: groups };

@@ -66,6 +66,30 @@ describe('rollups stay equal to a recount of the raw rows', () => {
     await expectExact(appId);
   });
 
+  it('when one statement writes the device, its attribution and events (as configure does), or changes it and adds events', async () => {
+    const appId = await newApp('Europe/Berlin');
+    await sqlEvent(t.sql, { appId, deviceId: 'stub', name: 'purchase', revenue: 3, at: '2026-04-01T10:00:00Z' }); // before configure
+    const cte = (deviceId: string, network: string) => t.sql`
+      with dev as (
+        insert into devices (app_id, environment, device_id, platform) values (${appId}, 'live', ${deviceId}, 'ios')
+        on conflict (app_id, environment, device_id) do update set last_seen_at = now() returning id),
+      att as (
+        insert into attributions (id, app_id, environment, device_pk, device_id, platform, network, match_type, installed_at)
+        select 'att_' || ${deviceId}, ${appId}, 'live', id, ${deviceId}, 'ios', ${network}, 'click_id', '2026-04-01T12:00:00Z' from dev
+        returning device_pk)
+      insert into events (id, app_id, environment, device_pk, device_id, event_name, source, revenue, currency, occurred_at, received_at)
+      select 'evt_' || ${deviceId} || n, ${appId}, 'live', device_pk, ${deviceId}, e, 'system', r, 'USD', '2026-04-01T12:00:00Z', '2026-04-01T12:00:00Z'
+      from att, (values (1, 'install', null::numeric), (2, 'purchase', 5)) v(n, e, r)`;
+    await cte('stub', 'meta');
+    await cte('fresh', 'tiktok');
+    await expectExact(appId);
+    await t.sql`
+      with moved as (update attributions set network = 'google' where id = 'att_fresh' returning device_pk)
+      insert into events (id, app_id, environment, device_pk, device_id, event_name, source, revenue, currency, occurred_at, received_at)
+      select 'evt_fresh3', ${appId}, 'live', device_pk, 'fresh', 'purchase', 'sdk', 7, 'USD', '2026-04-02T12:00:00Z', '2026-04-02T12:00:00Z' from moved`;
+    await expectExact(appId);
+  });
+
   it('under concurrent event writes and attribution changes (no lost or doubled event)', async () => {
     const appId = await newApp('UTC');
     const installs = await Promise.all(Array.from({ length: 8 }, (_, i) =>

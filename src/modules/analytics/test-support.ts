@@ -76,20 +76,26 @@ export async function rollupVersusRaw(sql: Sql, appId: string) {
   const key = 'environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, event_name, currency';
   const metrics = `sum(clicks)::int as clicks, sum(installs)::int as installs, sum(attributed_installs)::int as attributed,
     sum(events)::int as events, sum(trials)::int as trials, sum(qualified_trials)::int as qualified, sum(purchases)::int as purchases,
-    sum(revenue)::text as revenue`;
-  const nonZero = 'having (sum(clicks), sum(installs), sum(events), sum(revenue)) <> (0, 0, 0, 0)';
+    sum(revenue)::text as revenue, sum(paying_users)::int as paying_users`;
+  const nonZero = 'having (sum(clicks), sum(installs), sum(events), sum(revenue), sum(paying_users)) <> (0, 0, 0, 0, 0)';
   const both = await sql.unsafe(`
     select ${key}, ${metrics} from (
-      select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue from analytics_daily where app_id = $1
+      select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users from analytics_daily where app_id = $1
       union all
-      select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue from analytics_pending where app_id = $1
+      select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users from analytics_pending where app_id = $1
     ) x group by ${key} ${nonZero} order by ${key}`, [appId]);
   const raw = await sql.unsafe(`
     select ${key}, ${metrics} from (
       select f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.ad_group_id, f.ad_id, f.link_id,
              f.platform, f.country, f.match_type, f.event_name, f.currency, f.clicks, f.installs, f.attributed_installs, f.events,
-             f.trials, f.qualified_trials, f.purchases, f.revenue
+             f.trials, f.qualified_trials, f.purchases, f.revenue, 0 as paying_users
       from analytics_facts f join apps a on a.id = f.app_id where f.app_id = $1
+      union all
+      select environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
+             0, 0, 0, 0, 0, 0, 0, 0, 1
+      from (select distinct f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.ad_group_id,
+                   f.ad_id, f.link_id, f.platform, f.country, f.match_type, f.device_pk
+            from analytics_event_facts f join apps a on a.id = f.app_id where f.app_id = $1 and f.purchases > 0) d
     ) x group by ${key} ${nonZero} order by ${key}`, [appId]);
   const norm = (rows: Record<string, unknown>[]) => rows.map((r) => ({ ...r, day: String(r.day instanceof Date ? r.day.toISOString() : r.day), revenue: Number(r.revenue) }));
   return { rollup: norm(both), raw: norm(raw) };
