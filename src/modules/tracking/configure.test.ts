@@ -200,6 +200,22 @@ describe('idempotent upsert', () => {
     expect(device.attribution_id).toBe(r.json.attribution.attribution_id);
   });
 
+  it('infers a missing platform from the signals and the User-Agent', async () => {
+    const cases: [Record<string, unknown>, Record<string, string>, string][] = [
+      [{ idfa: '6D92078A-8246-4BA4-AE5B-76104861E7DC' }, {}, 'ios'],
+      [{}, { 'user-agent': 'FitTrack/57 CFNetwork/1496.0.7 Darwin/23.5.0' }, 'ios'],
+      [{ install_referrer: 'utm_source=google-play&utm_medium=organic' }, {}, 'android'],
+      [{}, { 'user-agent': 'Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP2A)' }, 'android'],
+      [{}, { 'user-agent': 'curl/8' }, 'unknown'],
+    ];
+    for (const [body, headers, platform] of cases) {
+      const d = dev();
+      await track(t, 'configure', app.live, { device_id: d, device_info: { app_version: '1.0' }, ...body }, headers);
+      const [row] = await t.sql`select platform from devices where device_id = ${d}`;
+      expect(row.platform, JSON.stringify([body, headers])).toBe(platform);
+    }
+  });
+
   it('flags (never rejects) a bundle id that differs from the app', async () => {
     const d = dev();
     const r = await track(t, 'configure', app.live, { device_id: d, device_info: { ...iosInfo, bundle_id: 'com.other.app' } });

@@ -42,6 +42,13 @@ export function installSignals(b: ConfigureBody, ip: string | null): InstallSign
   };
 }
 
+/** `device_info.platform` missing (collection failed): infer it from the signals, else `unknown`. */
+export function inferPlatform(b: ConfigureBody, userAgent: string | null): string {
+  if (b.asaToken || b.idfa || /CFNetwork|Darwin/.test(userAgent ?? '')) return 'ios';
+  if (b.gaid || b.installReferrer || b.referrerClickTs !== null || /Dalvik|okhttp|Android/i.test(userAgent ?? '')) return 'android';
+  return 'unknown';
+}
+
 const settingsOf = (app: SdkApp): AttributionSettings => ({
   clickWindowHours: app.clickWindowHours,
   probabilisticEnabled: app.probabilisticEnabled,
@@ -62,6 +69,7 @@ export async function configure(ctx: ConfigureContext, app: SdkApp, environment:
   // Kill switch: no install is created; earlier installs keep working for events.
   if (!app.sdkEnabled) return KILL_SWITCH_BODY;
 
+  if (b.deviceInfo.platform === 'unknown') b.deviceInfo.platform = inferPlatform(b, meta.userAgent);
   const key = { appId: app.id, environment, deviceId: b.deviceId };
   const bundleMismatch = !!b.deviceInfo.bundleId && app.bundleIds.length > 0 && !app.bundleIds.includes(b.deviceInfo.bundleId);
   if (bundleMismatch) ctx.log.warn({ appId: app.id, bundleId: b.deviceInfo.bundleId }, 'configure: bundle id differs from the app');
