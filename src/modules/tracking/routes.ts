@@ -91,6 +91,13 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
     return cred;
   }
 
+  /** With a key, a bad key is a 401 whatever the body; the legacy form needs the body's app_id. */
+  async function credentialAndBody(req: FastifyRequest) {
+    const keyed = header(req, 'x-apprefer-key') ? await authenticate(req, null) : null;
+    const raw = parseJsonObject(req.body as Buffer | undefined);
+    return { cred: keyed ?? await authenticate(req, raw), raw };
+  }
+
   const withDeadline = <T>(p: Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout;
     const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new DeadlineError('deadline')), REQUEST_DEADLINE_MS); });
@@ -100,9 +107,7 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
   async function configureHandler(req: FastifyRequest, reply: FastifyReply) {
     const receivedAt = new Date();
     const work = (async () => {
-      if (header(req, 'x-apprefer-key')) await authenticate(req, null); // a bad key is a 401 before the body matters
-      const raw = parseJsonObject(req.body as Buffer | undefined);
-      const cred = await authenticate(req, raw);
+      const { cred, raw } = await credentialAndBody(req);
       const body = readConfigureBody(raw);
       return configure({ sql, log, appleUrl: config.appleAdServicesUrl, appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS }, cred.app, cred.environment, body, {
         ip: normaliseIp(req.ip), userAgent: header(req, 'user-agent'), sdkVersion: header(req, 'x-sdk-version'), receivedAt,
@@ -114,9 +119,7 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
 
   async function eventHandler(req: FastifyRequest, reply: FastifyReply) {
     const receivedAt = new Date();
-    if (header(req, 'x-apprefer-key')) await authenticate(req, null);
-    const raw = parseJsonObject(req.body as Buffer | undefined);
-    const cred = await authenticate(req, raw);
+    const { cred, raw } = await credentialAndBody(req);
     const body = readEventBody(raw);
     const flags = cred.app.sdkEnabled ? [] : ['after_kill_switch'];
     await withDeadline(writer.submit({
