@@ -176,3 +176,25 @@ describe('reserved events', () => {
     expect(sys.n).toBe(0);
   });
 });
+
+describe('durability', () => {
+  it('every event answered 200 is in the database, also when the server shuts down mid-load', async () => {
+    const t2 = await startTestServer();
+    const a = await createSdkApp(t2);
+    let settled = 0;
+    let flowing: () => void;
+    const trafficFlows = new Promise<void>((r) => { flowing = r; });
+    const replies = Array.from({ length: 400 }, (_, i) =>
+      track(t2, 'event', a.live, { device_id: `dur-${i % 30}`, event_name: 'level_complete', properties: { level: i } })
+        .catch(() => null)
+        .finally(() => { if (++settled === 50) flowing(); }));
+    await trafficFlows; // shut down while the rest is still in flight
+    const closing = t2.app.close();
+    const answered = (await Promise.all(replies)).filter((r) => r?.status === 200).length;
+    await closing;
+    const [{ n }] = await t2.sql`select count(*)::int as n from events where app_id = ${a.appId}`;
+    expect(answered).toBeGreaterThan(0);
+    expect(n).toBeGreaterThanOrEqual(answered);
+    await t2.close();
+  });
+});
