@@ -200,6 +200,36 @@ create table analytics_payers (
 );
 create index analytics_payers_device_idx on analytics_payers (device_pk);
 
+-- Paying device-days with the device's previous paying day: the distinct paying devices of
+-- [from, to] are its device-days with prev_day < from (or none): each device's first one in the
+-- period. A count, not a distinct, served from one index; dimensions as in analytics_payers.
+create table analytics_payer_days (
+  device_pk    bigint not null,
+  day          date not null,
+  prev_day     date,
+  app_id       text not null,
+  environment  text not null,
+  network      text not null,
+  campaign     text not null,
+  ad_group_id  text not null,
+  ad_id        text not null,
+  link_id      text not null,
+  platform     text not null,
+  country      text not null,
+  match_type   text not null,
+  primary key (device_pk, day)
+);
+create index analytics_payer_days_period_idx on analytics_payer_days (app_id, environment, day)
+  include (prev_day, network, campaign, platform);
+
+-- Recomputes prev_day of these devices' paying days (after days were added or removed).
+create function analytics_link_payer_days(devices bigint[]) returns void language sql as $$
+  update analytics_payer_days p set prev_day = w.prev
+  from (select device_pk, day, lag(day) over (partition by device_pk order by day) as prev
+        from analytics_payer_days where device_pk = any(devices)) w
+  where p.device_pk = w.device_pk and p.day = w.day and p.prev_day is distinct from w.prev
+$$;
+
 -- Raw-row reads: the event log filtered by event name.
 create index events_log_name_idx on events (app_id, environment, event_name, received_at desc, seq desc);
 
@@ -271,20 +301,24 @@ begin
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
 
   if paying = '{}' then return null; end if;
-  -- New paying device-days (none of the device's payer rows on that day yet).
-  insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
-                                 country, match_type, event_name, currency, paying_users)
-  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', count(*)
-  from (
-    select distinct f.app_id, f.environment, (f.at at time zone a.timezone)::date as day, f.device_pk, f.network, f.campaign,
+  -- New paying device-days count once in the daily rollup.
+  with fresh as (
+    insert into analytics_payer_days (device_pk, day, app_id, environment, network, campaign, ad_group_id, ad_id, link_id,
+                                      platform, country, match_type)
+    select distinct f.device_pk, (f.at at time zone a.timezone)::date, f.app_id, f.environment, f.network, f.campaign,
            f.ad_group_id, f.ad_id, f.link_id, f.platform, f.country, f.match_type
     from analytics_event_facts f
     join apps a on a.id = f.app_id
     where f.seq = any(array(select seq from new_rows)) and f.purchases > 0 and f.device_pk is not null
-  ) d
-  where not exists (select 1 from analytics_payers p where p.app_id = d.app_id and p.environment = d.environment
-                    and p.day = d.day and p.device_pk = d.device_pk)
+    on conflict do nothing
+    returning *
+  )
+  insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
+                                 country, match_type, event_name, currency, paying_users)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', count(*)
+  from fresh
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
+  perform analytics_link_payer_days(paying);
 
   insert into analytics_payers (app_id, environment, day, device_pk, event_name, network, campaign, ad_group_id, ad_id,
                                 link_id, platform, country, match_type)
@@ -330,24 +364,29 @@ begin
   ) d
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
 
-  -- paying device-days move with the device (payer rows still carry the old dimensions here)
+  -- paying device-days move with the device (their rows still carry the old dimensions here)
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, paying_users)
   select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', sum(n)
   from (
-    select distinct p.app_id, p.environment, p.day, p.device_pk, p.network, p.campaign, p.ad_group_id, p.ad_id, p.link_id,
+    select p.app_id, p.environment, p.day, p.network, p.campaign, p.ad_group_id, p.ad_id, p.link_id,
            p.platform, p.country, p.match_type, -1 as n
-    from analytics_payers p where p.device_pk = any(added)
+    from analytics_payer_days p where p.device_pk = any(added)
     union all
-    select distinct p.app_id, p.environment, p.day, p.device_pk, coalesce(t.network, ''), coalesce(t.campaign, ''),
+    select p.app_id, p.environment, p.day, coalesce(t.network, ''), coalesce(t.campaign, ''),
            coalesce(t.ad_group_id, ''), coalesce(t.ad_id, ''), coalesce(t.link_id, ''), coalesce(t.platform, ''),
            coalesce(t.country, ''), coalesce(t.match_type, ''), 1
-    from analytics_payers p join attributions t on t.device_pk = p.device_pk where p.device_pk = any(added)
+    from analytics_payer_days p join attributions t on t.device_pk = p.device_pk where p.device_pk = any(added)
   ) d
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
   having sum(n) <> 0;
 
   update analytics_payers p
+  set network = coalesce(n.network, ''), campaign = coalesce(n.campaign, ''), ad_group_id = coalesce(n.ad_group_id, ''),
+      ad_id = coalesce(n.ad_id, ''), link_id = coalesce(n.link_id, ''), platform = coalesce(n.platform, ''),
+      country = coalesce(n.country, ''), match_type = coalesce(n.match_type, '')
+  from new_rows n where p.device_pk = n.device_pk and p.device_pk = any(added);
+  update analytics_payer_days p
   set network = coalesce(n.network, ''), campaign = coalesce(n.campaign, ''), ad_group_id = coalesce(n.ad_group_id, ''),
       ad_id = coalesce(n.ad_id, ''), link_id = coalesce(n.link_id, ''), platform = coalesce(n.platform, ''),
       country = coalesce(n.country, ''), match_type = coalesce(n.match_type, '')
@@ -412,24 +451,29 @@ begin
   ) d
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13;
 
-  -- paying device-days move with the device (payer rows still carry the old dimensions here)
+  -- paying device-days move with the device (their rows still carry the old dimensions here)
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, paying_users)
   select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', sum(n)
   from (
-    select distinct p.app_id, p.environment, p.day, p.device_pk, p.network, p.campaign, p.ad_group_id, p.ad_id, p.link_id,
+    select p.app_id, p.environment, p.day, p.network, p.campaign, p.ad_group_id, p.ad_id, p.link_id,
            p.platform, p.country, p.match_type, -1 as n
-    from analytics_payers p where p.device_pk = any(moved)
+    from analytics_payer_days p where p.device_pk = any(moved)
     union all
-    select distinct p.app_id, p.environment, p.day, p.device_pk, coalesce(t.network, ''), coalesce(t.campaign, ''),
+    select p.app_id, p.environment, p.day, coalesce(t.network, ''), coalesce(t.campaign, ''),
            coalesce(t.ad_group_id, ''), coalesce(t.ad_id, ''), coalesce(t.link_id, ''), coalesce(t.platform, ''),
            coalesce(t.country, ''), coalesce(t.match_type, ''), 1
-    from analytics_payers p join attributions t on t.device_pk = p.device_pk where p.device_pk = any(moved)
+    from analytics_payer_days p join attributions t on t.device_pk = p.device_pk where p.device_pk = any(moved)
   ) d
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
   having sum(n) <> 0;
 
   update analytics_payers p
+  set network = coalesce(n.network, ''), campaign = coalesce(n.campaign, ''), ad_group_id = coalesce(n.ad_group_id, ''),
+      ad_id = coalesce(n.ad_id, ''), link_id = coalesce(n.link_id, ''), platform = coalesce(n.platform, ''),
+      country = coalesce(n.country, ''), match_type = coalesce(n.match_type, '')
+  from new_rows n where p.device_pk = n.device_pk and p.device_pk = any(moved);
+  update analytics_payer_days p
   set network = coalesce(n.network, ''), campaign = coalesce(n.campaign, ''), ad_group_id = coalesce(n.ad_group_id, ''),
       ad_id = coalesce(n.ad_id, ''), link_id = coalesce(n.link_id, ''), platform = coalesce(n.platform, ''),
       country = coalesce(n.country, ''), match_type = coalesce(n.match_type, '')
@@ -504,6 +548,7 @@ begin
   delete from analytics_daily where app_id = p_app;
   delete from analytics_daily_campaign where app_id = p_app;
   delete from analytics_payers where app_id = p_app;
+  delete from analytics_payer_days where app_id = p_app;
   insert into analytics_daily (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country,
                                match_type, event_name, currency, clicks, installs, attributed_installs, events, trials,
                                qualified_trials, purchases, revenue)
@@ -517,11 +562,17 @@ begin
   select distinct app_id, environment, (at at time zone tz)::date, device_pk, event_name, network, campaign, ad_group_id,
          ad_id, link_id, platform, country, match_type
   from analytics_event_facts where app_id = p_app and purchases > 0 and device_pk is not null;
+  insert into analytics_payer_days (device_pk, day, prev_day, app_id, environment, network, campaign, ad_group_id, ad_id,
+                                    link_id, platform, country, match_type)
+  select device_pk, day, lag(day) over (partition by device_pk order by day), app_id, environment, network, campaign,
+         ad_group_id, ad_id, link_id, platform, country, match_type
+  from (select distinct device_pk, day, app_id, environment, network, campaign, ad_group_id, ad_id, link_id, platform, country,
+               match_type from analytics_payers where app_id = p_app) d;
   insert into analytics_daily as r (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country,
                                     match_type, event_name, currency, paying_users)
   select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
-         count(distinct device_pk)
-  from analytics_payers where app_id = p_app
+         count(*)
+  from analytics_payer_days where app_id = p_app
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
   on conflict (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type,
                event_name, currency) do update set paying_users = excluded.paying_users;
@@ -562,38 +613,43 @@ begin
   having (sum(clicks), sum(installs), sum(attributed_installs), sum(events), sum(trials), sum(qualified_trials),
           sum(purchases), sum(revenue)) <> (0, 0, 0, 0, 0, 0, 0, 0);
 
-  -- Paying device-days: out of their old-zone days…
+  -- Payer rows and paying device-days: out of their old-zone days…
   with old_days as (
     select distinct f.environment, (f.at at time zone old.timezone)::date as day, f.device_pk
     from analytics_event_facts f where f.app_id = new.id and f.purchases > 0 and f.device_pk is not null
-  ), gone as (
+  ), gone_rows as (
     delete from analytics_payers p using old_days o
     where p.app_id = new.id and p.environment = o.environment and p.day = o.day and p.device_pk = o.device_pk
+  ), gone as (
+    delete from analytics_payer_days p using old_days o
+    where p.device_pk = o.device_pk and p.day = o.day
     returning p.*
   )
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, paying_users)
-  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
-         -count(distinct device_pk)
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', -count(*)
   from gone group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
-  -- …into the new ones (a device-day counts once, whatever rows it already had).
+  -- …into the new ones.
+  insert into analytics_payers (app_id, environment, day, device_pk, event_name, network, campaign, ad_group_id, ad_id,
+                                link_id, platform, country, match_type)
+  select distinct app_id, environment, (at at time zone new.timezone)::date, device_pk, event_name, network, campaign,
+         ad_group_id, ad_id, link_id, platform, country, match_type
+  from analytics_event_facts where app_id = new.id and purchases > 0 and device_pk is not null
+  on conflict do nothing;
   with fresh as (
-    insert into analytics_payers (app_id, environment, day, device_pk, event_name, network, campaign, ad_group_id, ad_id,
-                                  link_id, platform, country, match_type)
-    select distinct app_id, environment, (at at time zone new.timezone)::date, device_pk, event_name, network, campaign,
-           ad_group_id, ad_id, link_id, platform, country, match_type
+    insert into analytics_payer_days (device_pk, day, app_id, environment, network, campaign, ad_group_id, ad_id, link_id,
+                                      platform, country, match_type)
+    select distinct device_pk, (at at time zone new.timezone)::date, app_id, environment, network, campaign, ad_group_id,
+           ad_id, link_id, platform, country, match_type
     from analytics_event_facts where app_id = new.id and purchases > 0 and device_pk is not null
     on conflict do nothing
     returning *
   )
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, paying_users)
-  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
-         count(distinct device_pk)
-  from fresh f
-  where not exists (select 1 from analytics_payers p where p.app_id = f.app_id and p.environment = f.environment
-                    and p.day = f.day and p.device_pk = f.device_pk)
-  group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
+  select app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '', count(*)
+  from fresh group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
+  perform analytics_link_payer_days(array(select distinct device_pk from analytics_payer_days where app_id = new.id));
   return null;
 end $$;
 

@@ -96,6 +96,17 @@ describe('overview', () => {
       ]);
   });
 
+  it('counts a device paying on several days of the period once', async () => {
+    const d = (await get(`/api/v1/apps/${appA}/overview?from=2026-03-07&to=2026-03-09`)).body.data;
+    expect(d.timeseries.map((x: any) => x.payingUsers)).toEqual([1, 1, 2]); // d1 | d2 | d1, d3
+    expect(d.kpis.payingUsers).toBe(3);
+    const byNetwork = (await get(`/api/v1/apps/${appA}/stats?from=2026-03-07&to=2026-03-09&groupBy=network&metrics=payingUsers`)).body.data;
+    expect(Object.fromEntries(byNetwork.map((x: any) => [x.dimensions.network, x.metrics.payingUsers]))).toEqual({ google: 1, meta: 1, organic: 1 });
+    const byName = (await get(`/api/v1/apps/${appA}/stats?from=2026-03-07&to=2026-03-09&groupBy=eventName&metrics=payingUsers`)).body.data;
+    expect(Object.fromEntries(byName.filter((x: any) => x.metrics.payingUsers).map((x: any) => [x.dimensions.eventName, x.metrics.payingUsers])))
+      .toEqual({ purchase: 2, subscribe: 1 });
+  });
+
   it('gives the same answer after the pending deltas are folded into the rollups', async () => {
     const before = await get(`/api/v1/apps/${appA}/overview?${P}`);
     await foldPending(t.sql);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, appBody, createOrg, startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { foldPending, rebuildApp } from './rollups.ts';
-import { rollupVersusRaw, sqlClick, sqlEvent, sqlInstall } from './test-support.ts';
+import { payerDaysVersusRaw, rollupVersusRaw, sqlClick, sqlEvent, sqlInstall } from './test-support.ts';
 
 let t: TestServer;
 let key: string;
@@ -22,6 +22,8 @@ async function expectExact(appId: string) {
   const { rollup, raw } = await rollupVersusRaw(t.sql, appId);
   expect(raw.length).toBeGreaterThan(0);
   expect(rollup).toEqual(raw);
+  const payers = await payerDaysVersusRaw(t.sql, appId);
+  expect(payers.stored).toEqual(payers.raw);
 }
 
 describe('rollups stay equal to a recount of the raw rows', () => {

@@ -100,3 +100,16 @@ export async function rollupVersusRaw(sql: Sql, appId: string) {
   const norm = (rows: Record<string, unknown>[]) => rows.map((r) => ({ ...r, day: String(r.day instanceof Date ? r.day.toISOString() : r.day), revenue: Number(r.revenue) }));
   return { rollup: norm(both), raw: norm(raw) };
 }
+
+/** Paying device-days as stored, and as recomputed from raw purchases (with each previous paying day). */
+export async function payerDaysVersusRaw(sql: Sql, appId: string) {
+  const stored = await sql`
+    select device_pk::text, day::text, prev_day::text, network, campaign, platform, country
+    from analytics_payer_days where app_id = ${appId} order by device_pk, day`;
+  const raw = await sql`
+    select device_pk::text, day::text, (lag(day) over (partition by device_pk order by day))::text as prev_day, network, campaign, platform, country
+    from (select distinct f.device_pk, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.platform, f.country
+          from analytics_event_facts f join apps a on a.id = f.app_id where f.app_id = ${appId} and f.purchases > 0) d
+    order by device_pk, day`;
+  return { stored: [...stored], raw: [...raw] };
+}
