@@ -95,13 +95,15 @@ describe('authentication', () => {
     expect((await track(t, 'configure', a.live, { device_id: 'before-kill' })).status).toBe(200);
     const off = await api(t, 'PATCH', `/api/v1/apps/${a.appId}`, { auth: a.apiKey, body: { sdkEnabled: false } });
     expect(off.status).toBe(200);
+    // The change reaches the key cache through NOTIFY: poll with a fresh device each time.
+    let attempt = 0;
     const killed = await eventually(async () => {
-      const r = await track(t, 'configure', a.live, { device_id: 'after-kill' });
+      const r = await track(t, 'configure', a.live, { device_id: `after-kill-${++attempt}` });
       return r.json.sdkEnabled === false ? r : null;
     });
     expect(killed.status).toBe(200);
     expect(killed.text).toBe('{"sdkEnabled":false,"sdk_enabled":false,"attribution":null}');
-    const [none] = await t.sql`select count(*)::int as n from devices where app_id = ${a.appId} and device_id = 'after-kill'`;
+    const [none] = await t.sql`select count(*)::int as n from devices where app_id = ${a.appId} and device_id = ${`after-kill-${attempt}`}`;
     expect(none.n).toBe(0);
     // An install from before keeps sending events: kept, flagged.
     expect((await track(t, 'event', a.live, { device_id: 'before-kill', event_name: 'late' })).status).toBe(200);
