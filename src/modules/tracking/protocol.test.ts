@@ -45,7 +45,8 @@ describe('routing', () => {
   it('unknown paths are 404 JSON', async () => {
     const r = await sdkPost(t, '/api/track/nope', '{}', { 'x-apprefer-key': app.live });
     expect(r.status).toBe(404);
-    expect(r.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expectJsonHeaders(r);
+    expect(r.json.error.code).toBe('not_found');
   });
 });
 

@@ -143,6 +143,13 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
     app.route({ method: 'POST', url, schema: { hide: true }, handler });
     app.route({ method: ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url, schema: { hide: true }, handler: methodNotAllowed });
   }
+  // Unknown paths under /api/track get the protocol's headers too (a 404 is final for clients).
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/api/track/*', schema: { hide: true },
+    handler: async (_req, reply) => {
+      reply.code(404).type(JSON_UTF8).send(JSON.stringify({ error: { code: 'not_found', message: 'Unknown path' } }));
+    },
+  });
 }
 
 export const trackingModule: ModuleRegistration = { root: trackingRoutes };
