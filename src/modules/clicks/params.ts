@@ -61,23 +61,37 @@ export function deviceId(raw: string | null, kind: 'idfa' | 'gaid'): string | nu
   return kind === 'idfa' ? raw.toUpperCase() : raw.toLowerCase();
 }
 
-/** Parses the raw query string (without `?`). `+` is a space; repeated keys: first value wins. */
+/** Parses a raw query string (without `?`): `+` is a space; repeated keys: first value wins. */
 export function parseClickQuery(rawQuery: string): ClickQuery {
+  const parsed: Record<string, string | string[]> = Object.create(null);
+  for (const [k, v] of new URLSearchParams(rawQuery)) {
+    const prev = parsed[k];
+    parsed[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return parseClickParams(parsed);
+}
+
+/**
+ * Reads an already parsed query (the HTTP server's `req.query`: repeated keys as arrays, in
+ * order). Every parameter is kept for the app, first value winning; `ar_env` is removed.
+ */
+export function parseClickParams(query: Record<string, string | string[] | undefined>): ClickQuery {
   // No prototype: a parameter named __proto__ or constructor is just a parameter.
   const params: Record<string, string> = Object.create(null);
   let environment: Environment = 'live';
   let count = 0;
-  if (rawQuery) {
-    for (const [k, v] of new URLSearchParams(rawQuery)) {
-      if (k === ENV_PARAM) {
-        if (v === 'sandbox') environment = 'sandbox';
-        continue;
-      }
-      const key = clean(k, MAX_KEY_LENGTH);
-      if (!key || Object.hasOwn(params, key)) continue;
-      if (count++ >= MAX_PARAMS) break;
-      params[key] = clean(v, MAX_VALUE_LENGTH);
+  for (const k in query) {
+    const raw = query[k];
+    const v = Array.isArray(raw) ? raw[0] : raw;
+    if (v === undefined) continue;
+    if (k === ENV_PARAM) {
+      if (v === 'sandbox') environment = 'sandbox';
+      continue;
     }
+    const key = clean(k, MAX_KEY_LENGTH);
+    if (!key || Object.hasOwn(params, key)) continue;
+    if (count++ >= MAX_PARAMS) break;
+    params[key] = clean(v, MAX_VALUE_LENGTH);
   }
   const get = (k: string) => {
     const v = Object.hasOwn(params, k) ? params[k].trim() : '';

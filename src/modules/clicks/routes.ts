@@ -6,7 +6,7 @@ import { buildClick, type RepeatDetector } from './capture.ts';
 import { chooseDestination, playUrl, withParam, type ReferrerValues } from './destination.ts';
 import { botReason, countryOf, describeUserAgent, normalizeIp, primaryLanguage } from './device.ts';
 import { landingPage, notFoundPage } from './pages.ts';
-import { parseClickQuery } from './params.ts';
+import { parseClickParams } from './params.ts';
 import type { ClickRow, ClickWriter } from './writer.ts';
 
 export type ClickDeps = { cache: LinkCache; writer: ClickWriter; repeats: RepeatDetector };
@@ -44,7 +44,8 @@ export async function clickRoutes(app: ApiInstance, { cache, writer, repeats }: 
     const userAgent = h['user-agent'] || null;
     const device = userAgent ? describeUserAgent(userAgent) : null;
     const ip = normalizeIp(req.ip);
-    const click = buildClick(link, parseClickQuery(rawQuery(req.url)), {
+    // Fastify has parsed the query string already (fast-querystring: repeats as arrays, + as space).
+    const click = buildClick(link, parseClickParams(req.query as Record<string, string | string[]>), {
       at: new Date(), ip, userAgent, referer: h.referer ?? null,
       language: primaryLanguage(h['accept-language']), country: countryOf(ip),
       device, botReason: botReason(req.method, h, device), source,
@@ -98,11 +99,6 @@ function landing(link: LinkTarget, clickId: string, click: ClickRow): string {
 const referrerValues = (c: ClickRow): ReferrerValues => ({
   utmSource: c.network, utmMedium: c.utm_medium, utmCampaign: c.campaign, utmTerm: c.utm_term, utmContent: c.utm_content,
 });
-
-const rawQuery = (url: string) => {
-  const i = url.indexOf('?');
-  return i < 0 ? '' : url.slice(i + 1);
-};
 
 function sendHtml(reply: FastifyReply, status: number, html: string) {
   return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);

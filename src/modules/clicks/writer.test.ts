@@ -33,6 +33,15 @@ describe('ClickWriter', () => {
     expect(c).toEqual({ query_params: { fbclid: 'x', invite: '1' }, ip: '203.0.113.7' });
   });
 
+  it('keeps tabs, newlines, backslashes, \\N and Unicode intact', async () => {
+    const w = new ClickWriter(db.sql, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const tricky = 'a\tb\nc\rd\\e \\N "q" 東京 🚀';
+    w.add(row('tricky', { user_agent: tricky, campaign: '\\N', query_params: { [tricky]: tricky, quote: '"\\' } }));
+    await w.close();
+    const [c] = await db.sql`select user_agent, campaign, query_params from clicks where link_id = 'tricky'`;
+    expect(c).toEqual({ user_agent: tricky, campaign: '\\N', query_params: { [tricky]: tricky, quote: '"\\' } });
+  });
+
   it('applies backpressure: a producer that awaits add() never has more than maxPending clicks in memory', async () => {
     const w = new ClickWriter(db.sql, log, { batchSize: 20, flushIntervalMs: 5, maxPending: 50, closeTimeoutMs: 5_000 });
     let maxPending = 0;

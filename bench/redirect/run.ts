@@ -1,0 +1,174 @@
+/**
+ * Redirect benchmark: `/api/c/{linkId}` of a real `apprefer serve` process against a bare node:http
+ * server answering the same 302, in the same run, with autocannon (100 connections). Then SIGTERM
+ * the server and count the clicks in the database: every answered click must be there.
+ *
+ *   npx tsx bench/redirect/run.ts            # 3 rounds of 10 s per server
+ *   DURATION=20 ROUNDS=5 npx tsx bench/redirect/run.ts
+ *   DATABASE_URL=postgres://… npx tsx bench/redirect/run.ts   # instead of an embedded PostgreSQL
+ */
+import autocannon from 'autocannon';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createSql } from '../../src/db/client.ts';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
+import { createApp } from '../../src/modules/apps/queries.ts';
+import { AppCreate } from '../../src/modules/apps/schemas.ts';
+import { createLink } from '../../src/modules/links/queries.ts';
+
+const step = (msg: string) => process.stderr.write(`… ${msg}\n`);
+const DURATION = Number(process.env.DURATION ?? 10);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const CONNECTIONS = 100;
+const WARMUP = 3;
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1';
+const PATH = '/api/c/bench-meta?fbclid=IwAR3kLmNoPq&campaign_id=120214455667788001&campaign_name=Summer%20Launch&adset_id=2&ad_id=3&invite_code=K7P2QX';
+
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
+});
+
+async function waitUntilUp(port: number, child: ChildProcess) {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('server exited during start');
+    try { await fetch(`http://127.0.0.1:${port}/healthz`, { redirect: 'manual' }); return; } catch { await new Promise((r) => setTimeout(r, 100)); }
+  }
+}
+
+/** CPU time (user + system, ms) of some processes, from /proc (Linux only; 0 elsewhere). */
+function cpuMs(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime
+    } catch { /* exited */ }
+  }
+  return ticks * 10; // USER_HZ = 100
+}
+
+/** The embedded PostgreSQL's processes (postmaster and its backends), to charge their CPU to the clicks. */
+function postgresPids(pgDir: string | null): number[] {
+  const pidFile = pgDir && path.join(pgDir, 'postgres', 'postmaster.pid');
+  if (!pidFile || !existsSync(pidFile) || !existsSync('/proc')) return [];
+  const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(postmaster); } catch { return false; }
+  }).map(Number);
+  return [postmaster, ...children];
+}
+
+/** autocannon with a distinct client IP per request (X-Forwarded-For from the trusted local proxy), so no click is a rapid repeat. */
+async function measure(port: number, seconds: number) {
+  let n = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds,
+    requests: [{
+      method: 'GET', path: PATH,
+      setupRequest: (req) => {
+        n++;
+        return { ...req, headers: { ...req.headers, 'user-agent': UA, 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` } };
+      },
+    }],
+  });
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'apprefer-bench-'));
+chmodSync(dir, 0o755);
+let stopPg = async () => {};
+let dbUrl = process.env.DATABASE_URL;
+let pgDir: string | null = null;
+if (!dbUrl) {
+  pgDir = path.join(dir, 'pg');
+  step('starting an embedded PostgreSQL');
+  const pg = await startEmbeddedPostgres(pgDir); // default durability: fsync and synchronous_commit on
+  dbUrl = pg.url;
+  stopPg = pg.stop;
+}
+const sql = createSql(dbUrl, { max: 2 });
+const children: ChildProcess[] = [];
+try {
+  await migrate(sql);
+  const { organization } = await createOrganizationWithOwner(sql, { org: `Bench ${Date.now()}`, email: `bench${Date.now()}@example.com`, password: 'correct horse battery' });
+  const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' }, android: { packageName: 'com.example.fittrack' } }));
+  await sql`delete from links where id = 'bench-meta'`;
+  await createLink(sql, app, { id: 'bench-meta', network: 'meta', campaignName: 'summer_launch' });
+  await sql`delete from clicks where link_id = 'bench-meta'`;
+
+  // Both servers run side by side; the measurements alternate (bare, redirect, bare, …) so that
+  // noise from other work on the machine hits both alike. Medians over the rounds are reported.
+  const barePort = await freePort();
+  const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), { env: { ...process.env, PORT: String(barePort) } });
+  children.push(bare);
+  const port = await freePort();
+  const server = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/apprefer.js', 'serve'], {
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn' },
+  });
+  children.push(server);
+  const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
+  await waitUntilUp(barePort, bare); // the bare server answers its 302 on any path
+  await waitUntilUp(port, server);
+
+  step(`warming up (${WARMUP} s each)`);
+  await measure(barePort, WARMUP);
+  let answered = (await measure(port, WARMUP))['3xx'];
+  const bareRuns: autocannon.Result[] = [];
+  const redirectRuns: autocannon.Result[] = [];
+  const cpu = { bare: 0, server: 0, postgres: 0, bareRequests: 0, serverRequests: 0 };
+  for (let round = 1; round <= ROUNDS; round++) {
+    step(`round ${round}/${ROUNDS}: bare node:http, then /api/c/{linkId} (${DURATION} s each)`);
+    let before = cpuMs([bare.pid!]);
+    const b = await measure(barePort, DURATION);
+    cpu.bare += cpuMs([bare.pid!]) - before;
+    cpu.bareRequests += b.requests.total;
+    bareRuns.push(b);
+    const pg = postgresPids(pgDir);
+    before = cpuMs([server.pid!]);
+    const pgBefore = cpuMs(pg);
+    const r = await measure(port, DURATION);
+    cpu.server += cpuMs([server.pid!]) - before;
+    cpu.postgres += cpuMs(pg) - pgBefore;
+    cpu.serverRequests += r.requests.total;
+    redirectRuns.push(r);
+    answered += r['3xx'];
+  }
+  step('SIGTERM, then counting clicks');
+  server.kill('SIGTERM');
+  const code = await exited;
+
+  const [{ n: stored }] = await sql<{ n: number }[]>`select count(*)::int as n from clicks where link_id = 'bench-meta'`;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const failures = (rs: autocannon.Result[]) => rs.reduce((n, r) => n + r.non2xx - r['3xx'] + r.errors + r.timeouts, 0);
+  const row = (name: string, rs: autocannon.Result[]) => {
+    const rps = median(rs.map((r) => r.requests.average));
+    return { rps, line: `${name.padEnd(24)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${String(median(rs.map((r) => r.latency.p50))).padStart(3)} ms   p99 ${String(median(rs.map((r) => r.latency.p99))).padStart(4)} ms   `
+      + `(rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')} req/s; not 302: ${failures(rs)})` };
+  };
+  const b = row('bare node:http 302', bareRuns);
+  const a = row('GET /api/c/{linkId}', redirectRuns);
+  console.log(`\nredirect benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s, medians`);
+  console.log(b.line);
+  console.log(a.line);
+  console.log(`ratio (redirect / bare)  ${(a.rps / b.rps).toFixed(2)}   (target ≥ 0.70)`);
+  const us = (ms: number, n: number) => `${Math.round((ms * 1000) / Math.max(n, 1))} µs`;
+  console.log(`CPU per request          bare ${us(cpu.bare, cpu.bareRequests)}; redirect: server ${us(cpu.server, cpu.serverRequests)}`
+    + (pgDir ? ` + PostgreSQL ${us(cpu.postgres, cpu.serverRequests)} (writing the click)` : ''));
+  // autocannon stops counting with up to CONNECTIONS requests in flight, which the server still
+  // answers and stores: so the database may hold up to CONNECTIONS more per measurement, never fewer.
+  const ok = stored >= answered && stored <= answered + CONNECTIONS * (ROUNDS + 1);
+  console.log(`clicks answered with 302 ${answered} counted by autocannon`);
+  console.log(`clicks in the database   ${stored}   ${ok ? 'every answered click stored' : 'CLICKS MISSING'} (server exit code ${code} after SIGTERM)`);
+  process.exitCode = ok ? 0 : 1;
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await sql.end();
+  await stopPg();
+  rmSync(dir, { recursive: true, force: true });
+}
