@@ -3,8 +3,16 @@
  * 500, 400. The configure response never waits on Apple past the time box; the background job
  * finishes the attribution and updates the stored record.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../../test/helpers.ts';
+import { createTestDatabase, startTestServer, type TestServer } from '../../../test/helpers.ts';
+import { loadConfig } from '../../config.ts';
+import { buildServer } from '../../http/server.ts';
+import { MODULES } from '../index.ts';
+import { createServices } from '../../runtime.ts';
 import { createSdkApp, eventually, insertClick, startAppleFake, track, type SdkApp } from '../tracking/test-support.ts';
 import { nextAttemptAt } from './asa-worker.ts';
 
@@ -128,6 +136,46 @@ describe('Apple does not answer in time', () => {
     expect(done).toMatchObject({ match_type: 'organic', network: 'organic' });
     const [job] = await t.sql`select state from asa_resolutions where attribution_id = ${done.id}`;
     expect(job.state).toBe('expired');
+  });
+});
+
+describe('restarts', () => {
+  it('a pending lookup survives a restart: the next server process finishes it', async () => {
+    const db = await createTestDatabase();
+    const config = loadConfig({
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'apprefer-asa-')), SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789',
+      LOG_LEVEL: 'silent', DATABASE_URL: db.url, APPLE_ADSERVICES_URL: apple.url,
+    });
+    const start = async () => {
+      const server = await buildServer(createServices(config, db.sql, pino({ level: 'silent' })), MODULES);
+      await server.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = server.server.address() as { port: number };
+      return { app: server, sql: db.sql, config, url: `http://127.0.0.1:${port}`, close: async () => {} } as TestServer;
+    };
+    try {
+      const first = await start();
+      const a = await createSdkApp(first);
+      apple.state.fallback = { status: 500 };
+      const d = dev();
+      const r = await track(first, 'configure', a.live, { device_id: d, asa_token: TOKEN, device_info: ios });
+      expect(r.json.attribution).toBeNull();
+      await first.app.close(); // the process stops with the lookup still pending
+
+      apple.state.fallback = { status: 200, body: ATTRIBUTED };
+      await db.sql`update asa_resolutions set next_attempt_at = now(), locked_until = null`;
+      const second = await start();
+      try {
+        const done = await eventually(async () => {
+          const [row] = await db.sql`select * from attributions where device_id = ${d}`;
+          return row?.status === 'resolved' ? row : null;
+        }, 45_000);
+        expect(done.match_type).toBe('adservices');
+      } finally {
+        await second.app.close();
+      }
+    } finally {
+      await db.drop();
+    }
   });
 });
 
