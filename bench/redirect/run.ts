@@ -1,6 +1,7 @@
 /**
  * Redirect benchmark: `/api/c/{linkId}` of a real `apprefer serve` process against a bare node:http
- * server answering the same 302, in the same run, with autocannon (100 connections). Then SIGTERM
+ * server answering the same 302, in the same run, with autocannon (100 connections); `/healthz` of the
+ * same server shows the framework's own floor. Then SIGTERM
  * the server and count the clicks in the database: every answered click must be there.
  *
  *   npx tsx bench/redirect/run.ts            # 3 rounds of 10 s per server
@@ -65,12 +66,12 @@ function postgresPids(pgDir: string | null): number[] {
 }
 
 /** autocannon with a distinct client IP per request (X-Forwarded-For from the trusted local proxy), so no click is a rapid repeat. */
-async function measure(port: number, seconds: number) {
+async function measure(port: number, seconds: number, urlPath = PATH) {
   let n = 0;
   return autocannon({
     url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds,
     requests: [{
-      method: 'GET', path: PATH,
+      method: 'GET', path: urlPath,
       setupRequest: (req) => {
         n++;
         return { ...req, headers: { ...req.headers, 'user-agent': UA, 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` } };
@@ -121,14 +122,20 @@ try {
   let answered = (await measure(port, WARMUP))['3xx'];
   const bareRuns: autocannon.Result[] = [];
   const redirectRuns: autocannon.Result[] = [];
-  const cpu = { bare: 0, server: 0, postgres: 0, bareRequests: 0, serverRequests: 0 };
+  const floorRuns: autocannon.Result[] = [];
+  const cpu = { bare: 0, floor: 0, server: 0, postgres: 0, bareRequests: 0, floorRequests: 0, serverRequests: 0 };
   for (let round = 1; round <= ROUNDS; round++) {
-    step(`round ${round}/${ROUNDS}: bare node:http, then /api/c/{linkId} (${DURATION} s each)`);
+    step(`round ${round}/${ROUNDS}: bare node:http, /healthz, /api/c/{linkId} (${DURATION} s each)`);
     let before = cpuMs([bare.pid!]);
     const b = await measure(barePort, DURATION);
     cpu.bare += cpuMs([bare.pid!]) - before;
     cpu.bareRequests += b.requests.total;
     bareRuns.push(b);
+    before = cpuMs([server.pid!]);
+    const f = await measure(port, DURATION, '/healthz'); // the same server without the click work
+    cpu.floor += cpuMs([server.pid!]) - before;
+    cpu.floorRequests += f.requests.total;
+    floorRuns.push(f);
     const pg = postgresPids(pgDir);
     before = cpuMs([server.pid!]);
     const pgBefore = cpuMs(pg);
@@ -148,17 +155,19 @@ try {
   const failures = (rs: autocannon.Result[]) => rs.reduce((n, r) => n + r.non2xx - r['3xx'] + r.errors + r.timeouts, 0);
   const row = (name: string, rs: autocannon.Result[]) => {
     const rps = median(rs.map((r) => r.requests.average));
-    return { rps, line: `${name.padEnd(24)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${String(median(rs.map((r) => r.latency.p50))).padStart(3)} ms   p99 ${String(median(rs.map((r) => r.latency.p99))).padStart(4)} ms   `
+    return { rps, line: `${name.padEnd(26)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${String(median(rs.map((r) => r.latency.p50))).padStart(3)} ms   p99 ${String(median(rs.map((r) => r.latency.p99))).padStart(4)} ms   `
       + `(rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')} req/s; not 302: ${failures(rs)})` };
   };
   const b = row('bare node:http 302', bareRuns);
+  const fl = row('GET /healthz (same server)', floorRuns);
   const a = row('GET /api/c/{linkId}', redirectRuns);
   console.log(`\nredirect benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s, medians`);
   console.log(b.line);
+  console.log(fl.line);
   console.log(a.line);
   console.log(`ratio (redirect / bare)  ${(a.rps / b.rps).toFixed(2)}   (target ≥ 0.70)`);
   const us = (ms: number, n: number) => `${Math.round((ms * 1000) / Math.max(n, 1))} µs`;
-  console.log(`CPU per request          bare ${us(cpu.bare, cpu.bareRequests)}; redirect: server ${us(cpu.server, cpu.serverRequests)}`
+  console.log(`CPU per request          bare ${us(cpu.bare, cpu.bareRequests)}; /healthz ${us(cpu.floor, cpu.floorRequests)}; redirect: server ${us(cpu.server, cpu.serverRequests)}`
     + (pgDir ? ` + PostgreSQL ${us(cpu.postgres, cpu.serverRequests)} (writing the click)` : ''));
   // autocannon stops counting with up to CONNECTIONS requests in flight, which the server still
   // answers and stores: so the database may hold up to CONNECTIONS more per measurement, never fewer.

@@ -40,7 +40,7 @@ export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id 
  */
 export class RepeatDetector {
   private seen = new Map<string, { clickId: string; at: number }>();
-  constructor(private windowMs = 30_000, private maxEntries = 200_000) {}
+  constructor(private windowMs = 30_000, private maxEntries = 100_000) {}
 
   /** The id of the click this one repeats, or null (and then it is remembered as an original). */
   check(c: Pick<ClickRow, 'id' | 'link_id' | 'environment' | 'ip' | 'user_agent'>, now: number): string | null {
