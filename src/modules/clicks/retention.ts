@@ -31,8 +31,8 @@ export async function deleteExpiredClicks(sql: Sql, days: number): Promise<numbe
   }
 }
 
-/** Runs the retention job now and then every `intervalMs`; returns a stop function. */
-export function scheduleClickRetention(sql: Sql, log: Logger, days: number, intervalMs: number): () => void {
+/** Runs the retention job after `firstRunMs`, then every `intervalMs`; returns a stop function. */
+export function scheduleClickRetention(sql: Sql, log: Logger, days: number, intervalMs: number, firstRunMs = 5_000): () => void {
   let running: Promise<void> | null = null;
   const run = () => {
     if (running) return;
@@ -41,7 +41,7 @@ export function scheduleClickRetention(sql: Sql, log: Logger, days: number, inte
       .catch((err) => log.error({ err }, 'click retention failed; retrying at the next interval'))
       .finally(() => { running = null; });
   };
-  const first = setTimeout(run, 5_000);
+  const first = setTimeout(run, firstRunMs);
   const timer = setInterval(run, intervalMs);
   first.unref();
   timer.unref();

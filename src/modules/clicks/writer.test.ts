@@ -4,7 +4,7 @@ import { createTestDatabase } from '../../../test/helpers.ts';
 import { buildClick, newClickId } from './capture.ts';
 import { describeUserAgent } from './device.ts';
 import { parseClickQuery } from './params.ts';
-import { deleteExpiredClicks } from './retention.ts';
+import { deleteExpiredClicks, scheduleClickRetention } from './retention.ts';
 import { ClickWriter, type ClickRow } from './writer.ts';
 import { UA } from './ua.fixtures.ts';
 
@@ -95,5 +95,16 @@ describe('click retention', () => {
     expect(a + b).toBeGreaterThanOrEqual(3);
     const left = (await db.sql`select link_id from clicks where link_id like 'ret-%' order by link_id`).map((r) => r.link_id);
     expect(left).toEqual(['ret-0', 'ret-1', 'ret-29']);
+  });
+
+  it('runs on a schedule', async () => {
+    await db.sql`insert into clicks (id, app_id, link_id, clicked_at, network) values ('arc_scheduledOld00000001', 'a', 'sched', now() - interval '40 days', 'meta')`;
+    const stop = scheduleClickRetention(db.sql, log, 30, 60_000, 10);
+    try {
+      for (let i = 0; i < 400 && (await count('sched')) > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await count('sched')).toBe(0);
+    } finally {
+      stop();
+    }
   });
 });
