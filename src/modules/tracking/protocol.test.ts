@@ -211,6 +211,13 @@ describe('body decoding and leniency', () => {
 
   it('Android\'s "{}" for a NaN revenue is a 400, and a NaN-like revenue string is ignored', async () => {
     expect((await track(t, 'event', app.live, {})).status).toBe(400);
+    // A literal NaN / Infinity is not JSON: 400 invalid_json, never a 5xx.
+    for (const literal of ['NaN', 'Infinity', '-Infinity']) {
+      const raw = `{"device_id":"nan","event_name":"purchase","revenue":${literal},"currency":"USD"}`;
+      const bad = await sdkPost(t, '/api/track/event', raw, { 'content-type': 'application/json', 'x-apprefer-key': app.live });
+      expect(bad.status).toBe(400);
+      expect(bad.json.error.code).toBe('invalid_json');
+    }
     const r = await track(t, 'event', app.live, { device_id: 'nan', event_name: 'purchase', revenue: 'NaN', currency: 'USD' });
     expect(r.status).toBe(200);
     const [e] = await t.sql`select revenue, revenue_raw from events where device_id = 'nan'`;
