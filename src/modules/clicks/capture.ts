@@ -40,12 +40,13 @@ export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id 
  */
 export class RepeatDetector {
   private seen = new Map<string, { clickId: string; at: number }>();
-  constructor(private windowMs = 30_000, private maxEntries = 100_000) {}
+  constructor(private windowMs = 30_000, private maxEntries = 100_000) {} // ≤ ~40 MB of keys
 
   /** The id of the click this one repeats, or null (and then it is remembered as an original). */
   check(c: Pick<ClickRow, 'id' | 'link_id' | 'environment' | 'ip' | 'user_agent'>, now: number): string | null {
     this.prune(now);
-    const key = `${c.link_id}\n${c.environment}\n${c.ip ?? ''}\n${c.user_agent ?? ''}`;
+    // The User-Agent's first 256 characters: enough to tell browsers apart, and a bounded key.
+    const key = `${c.link_id}\n${c.environment}\n${c.ip ?? ''}\n${c.user_agent?.slice(0, 256) ?? ''}`;
     const prev = this.seen.get(key);
     if (prev && now - prev.at < this.windowMs) return prev.clickId;
     this.seen.delete(key);

@@ -9,6 +9,7 @@ export type Platform = 'ios' | 'android' | 'web';
 export type DeviceInfo = { platform: Platform; osVersion: string | null; deviceModel: string | null; botUserAgent: boolean };
 
 const UA_CACHE_MAX = 5_000;
+const UA_CACHE_MAX_LENGTH = 512;
 const uaCache = new Map<string, DeviceInfo>();
 
 /** Platform, OS version, model and whether the User-Agent is a crawler or link unfurler. */
@@ -23,8 +24,10 @@ export function describeUserAgent(ua: string): DeviceInfo {
     deviceModel: r.device.model?.slice(0, 64) ?? null,
     botUserAgent: isbot(ua),
   };
-  if (uaCache.size >= UA_CACHE_MAX) uaCache.delete(uaCache.keys().next().value!);
-  uaCache.set(ua, info);
+  if (ua.length <= UA_CACHE_MAX_LENGTH) { // odd, huge User-Agents are parsed every time, not kept
+    if (uaCache.size >= UA_CACHE_MAX) uaCache.delete(uaCache.keys().next().value!);
+    uaCache.set(ua, info);
+  }
   return info;
 }
 

@@ -60,6 +60,23 @@ describe('ClickWriter', () => {
     expect(await count('pressure')).toBe(2_000);
   });
 
+  it('also bounds the bytes held: big clicks make producers wait sooner', async () => {
+    const w = new ClickWriter(db.sql, log, { batchSize: 20, flushIntervalMs: 5, maxPending: 100_000, maxPendingBytes: 64 * 1024, closeTimeoutMs: 5_000 });
+    let maxBytes = 0;
+    let waited = 0;
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let i = 0; i < 100; i++) {
+        const wait = w.add(row('bytes'), 16 * 1024);
+        maxBytes = Math.max(maxBytes, w.pending * 16 * 1024);
+        if (wait) { waited++; await wait; }
+      }
+    }));
+    await w.close();
+    expect(waited).toBeGreaterThan(0);
+    expect(maxBytes).toBeLessThanOrEqual(64 * 1024 + 4 * 16 * 1024);
+    expect(await count('bytes')).toBe(400);
+  });
+
   it('keeps clicks while the database refuses them and writes them once it accepts again', async () => {
     let failed!: () => void;
     const firstFailure = new Promise<void>((r) => { failed = r; });

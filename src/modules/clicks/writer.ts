@@ -38,11 +38,13 @@ export type ClickWriterOptions = {
   flushIntervalMs: number;
   /** Clicks held in memory before callers are made to wait (backpressure). */
   maxPending: number;
+  /** The same bound in (approximate) bytes, so that clicks with long URLs cannot exhaust memory. */
+  maxPendingBytes: number;
   /** On shutdown, how long to keep retrying a failing database before giving up (logged). */
   closeTimeoutMs: number;
 };
 
-export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = { batchSize: 500, flushIntervalMs: 20, maxPending: 20_000, closeTimeoutMs: 20_000 };
+export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = { batchSize: 500, flushIntervalMs: 20, maxPending: 20_000, maxPendingBytes: 64 * 1024 * 1024, closeTimeoutMs: 20_000 };
 
 // SQLSTATE classes where retrying the same rows cannot help: data exceptions, constraint violations.
 const isDataError = (e: unknown) => /^(22|23)/.test(String((e as { code?: string }).code ?? ''));
@@ -50,12 +52,14 @@ const isDataError = (e: unknown) => /^(22|23)/.test(String((e as { code?: string
 /**
  * Writes clicks in batches in the background, so a redirect never waits for the database.
  * Clicks stay in memory until their INSERT commits: a failing database is retried with backoff
- * (never dropped), `close()` drains everything, and when `maxPending` clicks are waiting `add()`
+ * (never dropped), `close()` drains everything, and when `maxPending` clicks (or `maxPendingBytes`) are waiting `add()`
  * returns a promise that resolves only when the queue has room, so requests slow down instead of
  * memory growing without bound.
  */
 export class ClickWriter {
   private queue: ClickRow[] = [];
+  private sizes: number[] = [];
+  private pendingBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private pumping: Promise<void> | null = null;
   private waiters: (() => void)[] = [];
@@ -65,16 +69,24 @@ export class ClickWriter {
   /** Clicks written so far (for logs and benchmarks). */
   written = 0;
 
-  constructor(private sql: Sql, private log: Logger, private opts: ClickWriterOptions = DEFAULT_WRITER_OPTIONS) {}
+  private opts: ClickWriterOptions;
+
+  constructor(private sql: Sql, private log: Logger, opts: Partial<ClickWriterOptions> = {}) {
+    this.opts = { ...DEFAULT_WRITER_OPTIONS, ...opts };
+  }
 
   get pending() { return this.queue.length; }
 
-  /** Queues a click. Returns a promise only when the caller must wait for room. */
-  add(row: ClickRow): void | Promise<void> {
+  /** Queues a click (`approxBytes`: its rough size in memory). Returns a promise only when the caller must wait for room. */
+  add(row: ClickRow, approxBytes = 2_048): void | Promise<void> {
     this.queue.push(row);
+    this.sizes.push(approxBytes);
+    this.pendingBytes += approxBytes;
     if (this.queue.length >= this.opts.batchSize) this.kick();
     else if (!this.timer && !this.pumping) this.timer = setTimeout(() => this.kick(), this.opts.flushIntervalMs);
-    if (this.queue.length > this.opts.maxPending) return new Promise((resolve) => this.waiters.push(resolve));
+    if (this.queue.length > this.opts.maxPending || this.pendingBytes > this.opts.maxPendingBytes) {
+      return new Promise((resolve) => this.waiters.push(resolve));
+    }
   }
 
   /** Writes everything queued so far. */
@@ -99,6 +111,8 @@ export class ClickWriter {
       if (Date.now() > deadline) {
         this.log.error({ lost: this.queue.length }, 'click writer: database unavailable at shutdown; clicks lost');
         this.queue = [];
+        this.sizes = [];
+        this.pendingBytes = 0;
         break;
       }
       this.kick();
@@ -136,6 +150,7 @@ export class ClickWriter {
         continue;
       }
       this.queue.splice(0, batch.length);
+      for (const size of this.sizes.splice(0, batch.length)) this.pendingBytes -= size;
       this.written += batch.length;
       this.release();
       if (this.queue.length < this.opts.batchSize && !this.draining) return;
@@ -159,7 +174,8 @@ export class ClickWriter {
   }
 
   private release() {
-    if (this.queue.length > this.opts.maxPending / 2 && !this.closing) return;
+    const full = this.queue.length > this.opts.maxPending / 2 || this.pendingBytes > this.opts.maxPendingBytes / 2;
+    if (full && !this.closing) return;
     const w = this.waiters;
     this.waiters = [];
     for (const resolve of w) resolve();
