@@ -7,6 +7,7 @@
  *   npx tsx bench/redirect/run.ts            # 3 rounds of 10 s per server
  *   DURATION=20 ROUNDS=5 npx tsx bench/redirect/run.ts
  *   DATABASE_URL=postgres://… npx tsx bench/redirect/run.ts   # instead of an embedded PostgreSQL
+ *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/redirect/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
