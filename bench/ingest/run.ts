@@ -131,6 +131,13 @@ try {
   const baseConfigures = await measureConfigures(barePort, 'x', DURATION, 'bare');
   bare.kill('SIGTERM');
 
+  // Sequential scans of the big tables during the run: a plan that scans them per request or per
+  // batch makes ingestion slow down as the tables grow.
+  const scanTables = ['clicks', 'devices', 'attributions', 'events', 'event_fingerprints'];
+  const scans = () => sql<{ relname: string; seq_scan: string; seq_tup_read: string }[]>`
+    select relname, seq_scan, seq_tup_read from pg_stat_user_tables where relname = any(${scanTables})`;
+  const scansBefore = await scans();
+
   // The platform: a real `apprefer serve` process.
   const port = await freePort();
   const server = spawn(process.execPath, ['bin/apprefer.js', 'serve'], {
@@ -168,6 +175,13 @@ try {
   const durable = (answered: number, stored: number) => stored >= answered && stored - answered <= slack;
   console.log(`events answered 200 / stored   ${answeredEvents} / ${counts.events}   ${durable(answeredEvents, counts.events) ? 'every answered event stored' : 'MISMATCH'}`);
   console.log(`configures answered / installs ${answeredConfigures} / ${counts.installs}   (click_id ${counts.click}, probabilistic ${counts.prob})   ${durable(answeredConfigures, counts.installs) ? 'every answered install stored' : 'MISMATCH'}   server exit ${code} after SIGTERM`);
+  await new Promise((r) => setTimeout(r, 600)); // statistics are reported with a short delay
+  const scansAfter = await scans();
+  console.log(`sequential scans in the run   ${scanTables.map((tbl) => {
+    const b = scansBefore.find((x) => x.relname === tbl);
+    const a = scansAfter.find((x) => x.relname === tbl);
+    return `${tbl} ${Number(a?.seq_scan ?? 0) - Number(b?.seq_scan ?? 0)} (${Number(a?.seq_tup_read ?? 0) - Number(b?.seq_tup_read ?? 0)} rows)`;
+  }).join(', ')}`);
   process.exitCode = durable(answeredEvents, counts.events) && durable(answeredConfigures, counts.installs) ? 0 : 1;
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

@@ -106,25 +106,32 @@ export class EventWriter {
       return !pk;
     });
     if (!missing.length) return out;
-    const col = (i: 0 | 1 | 2) => missing.map((k) => k[i]);
-    const found = await tx<{ id: string; app_id: string; environment: string; device_id: string }[]>`
-      with k as (select * from unnest(${col(0)}::text[], ${col(1)}::text[], ${col(2)}::text[]) as k(app_id, environment, device_id)),
-      ins as (
-        insert into devices (app_id, environment, device_id) select * from k
-        on conflict (app_id, environment, device_id) do nothing
-        returning id, app_id, environment, device_id)
-      select * from ins
-      union all
-      select d.id, d.app_id, d.environment, d.device_id from devices d join k using (app_id, environment, device_id)`;
-    for (const d of found) out.set(`${d.app_id}\u0000${d.environment}\u0000${d.device_id}`, d.id);
-    const late = missing.filter((k) => !out.has(k.join('\u0000')));
-    if (late.length) {
-      // Created by a concurrent transaction after this statement's snapshot: visible now.
-      const rows = await tx<{ id: string; app_id: string; environment: string; device_id: string }[]>`
-        select d.id, d.app_id, d.environment, d.device_id from devices d
-        join unnest(${late.map((k) => k[0])}::text[], ${late.map((k) => k[1])}::text[], ${late.map((k) => k[2])}::text[]) as k(app_id, environment, device_id)
-          using (app_id, environment, device_id)`;
-      for (const d of rows) out.set(`${d.app_id}\u0000${d.environment}\u0000${d.device_id}`, d.id);
+    // Per (app, environment): `device_id = any(…)` keeps the lookup on the unique index whatever
+    // the planner guesses about the batch size.
+    const groups = new Map<string, { app: string; env: string; ids: string[] }>();
+    for (const [app, env, id] of missing) {
+      const g = groups.get(`${app}\u0000${env}`) ?? { app, env, ids: [] };
+      g.ids.push(id);
+      groups.set(`${app}\u0000${env}`, g);
+    }
+    for (const { app, env, ids } of groups.values()) {
+      const found = await tx<{ id: string; device_id: string }[]>`
+        with ins as (
+          insert into devices (app_id, environment, device_id)
+          select ${app}, ${env}, unnest(${ids}::text[])
+          on conflict (app_id, environment, device_id) do nothing
+          returning id, device_id)
+        select id, device_id from ins
+        union all
+        select id, device_id from devices where app_id = ${app} and environment = ${env} and device_id = any(${ids}::text[])`;
+      for (const d of found) out.set(`${app}\u0000${env}\u0000${d.device_id}`, d.id);
+      const late = ids.filter((id) => !out.has(`${app}\u0000${env}\u0000${id}`));
+      if (late.length) {
+        // Created by a concurrent transaction after this statement's snapshot: visible now.
+        const rows = await tx<{ id: string; device_id: string }[]>`
+          select id, device_id from devices where app_id = ${app} and environment = ${env} and device_id = any(${late}::text[])`;
+        for (const d of rows) out.set(`${app}\u0000${env}\u0000${d.device_id}`, d.id);
+      }
     }
     return out;
   }
