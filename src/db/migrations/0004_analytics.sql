@@ -222,12 +222,44 @@ create table analytics_payer_days (
 create index analytics_payer_days_period_idx on analytics_payer_days (app_id, environment, day)
   include (prev_day, network, campaign, platform);
 
--- Recomputes prev_day of these devices' paying days (after days were added or removed).
+-- The same as counts per (day, prev_day) without dimensions: a few thousand rows per app answer
+-- the unfiltered questions (overview, portfolio). prev_day '-infinity': no previous paying day.
+-- Maintained as deltas like the rollups (no hot counter row for concurrent purchases).
+create table analytics_payer_counts (
+  app_id       text not null,
+  environment  text not null,
+  day          date not null,
+  prev_day     date not null,
+  payers       bigint not null,
+  primary key (app_id, environment, day, prev_day)
+);
+create table analytics_payer_counts_pending (
+  id           bigserial primary key,
+  app_id       text not null,
+  environment  text not null,
+  day          date not null,
+  prev_day     date not null,
+  payers       bigint not null
+);
+create index analytics_payer_counts_pending_app_idx on analytics_payer_counts_pending (app_id, environment, day);
+
+-- Recomputes prev_day of these devices' paying days (after days were added or removed), with the
+-- matching count deltas.
 create function analytics_link_payer_days(devices bigint[]) returns void language sql as $$
-  update analytics_payer_days p set prev_day = w.prev
-  from (select device_pk, day, lag(day) over (partition by device_pk order by day) as prev
-        from analytics_payer_days where device_pk = any(devices)) w
-  where p.device_pk = w.device_pk and p.day = w.day and p.prev_day is distinct from w.prev
+  with w as (
+    select device_pk, day, prev_day as old_prev, lag(day) over (partition by device_pk order by day) as new_prev
+    from analytics_payer_days where device_pk = any(devices)
+  ), changed as (
+    update analytics_payer_days p set prev_day = w.new_prev
+    from w where p.device_pk = w.device_pk and p.day = w.day and p.prev_day is distinct from w.new_prev
+    returning p.app_id, p.environment, p.day, w.old_prev, w.new_prev
+  )
+  insert into analytics_payer_counts_pending (app_id, environment, day, prev_day, payers)
+  select app_id, environment, day, prev_day, sum(n) from (
+    select app_id, environment, day, coalesce(old_prev, '-infinity') as prev_day, -1 as n from changed
+    union all
+    select app_id, environment, day, coalesce(new_prev, '-infinity'), 1 from changed
+  ) d group by 1, 2, 3, 4 having sum(n) <> 0
 $$;
 
 -- Raw-row reads: the event log filtered by event name.
@@ -312,6 +344,9 @@ begin
     where f.seq = any(array(select seq from new_rows)) and f.purchases > 0 and f.device_pk is not null
     on conflict do nothing
     returning *
+  ), counted as (
+    insert into analytics_payer_counts_pending (app_id, environment, day, prev_day, payers)
+    select app_id, environment, day, '-infinity', count(*) from fresh group by 1, 2, 3
   )
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, paying_users)
@@ -530,6 +565,15 @@ begin
       paying_users = r.paying_users + excluded.paying_users
   )
   select count(*) into n from moved;
+  with moved as (
+    delete from analytics_payer_counts_pending
+    where id in (select id from analytics_payer_counts_pending order by id limit max_rows)
+    returning *
+  )
+  insert into analytics_payer_counts as r (app_id, environment, day, prev_day, payers)
+  select app_id, environment, day, prev_day, sum(payers) from moved
+  group by 1, 2, 3, 4 order by 1, 2, 3, 4
+  on conflict (app_id, environment, day, prev_day) do update set payers = r.payers + excluded.payers;
   return n;
 end $$;
 
@@ -549,6 +593,8 @@ begin
   delete from analytics_daily_campaign where app_id = p_app;
   delete from analytics_payers where app_id = p_app;
   delete from analytics_payer_days where app_id = p_app;
+  delete from analytics_payer_counts where app_id = p_app;
+  delete from analytics_payer_counts_pending where app_id = p_app;
   insert into analytics_daily (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country,
                                match_type, event_name, currency, clicks, installs, attributed_installs, events, trials,
                                qualified_trials, purchases, revenue)
@@ -576,6 +622,9 @@ begin
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
   on conflict (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type,
                event_name, currency) do update set paying_users = excluded.paying_users;
+  insert into analytics_payer_counts (app_id, environment, day, prev_day, payers)
+  select app_id, environment, day, coalesce(prev_day, '-infinity'), count(*)
+  from analytics_payer_days where app_id = p_app group by 1, 2, 3, 4;
   insert into analytics_daily_campaign (app_id, environment, day, network, campaign, platform, currency, clicks, installs,
                                         attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users)
   select app_id, environment, day, network, campaign, platform, currency, sum(clicks), sum(installs),
@@ -624,6 +673,9 @@ begin
     delete from analytics_payer_days p using old_days o
     where p.device_pk = o.device_pk and p.day = o.day
     returning p.*
+  ), uncounted as (
+    insert into analytics_payer_counts_pending (app_id, environment, day, prev_day, payers)
+    select app_id, environment, day, coalesce(prev_day, '-infinity'), -count(*) from gone group by 1, 2, 3, 4
   )
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, paying_users)
@@ -644,6 +696,9 @@ begin
     from analytics_event_facts where app_id = new.id and purchases > 0 and device_pk is not null
     on conflict do nothing
     returning *
+  ), counted as (
+    insert into analytics_payer_counts_pending (app_id, environment, day, prev_day, payers)
+    select app_id, environment, day, '-infinity', count(*) from fresh group by 1, 2, 3
   )
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                  country, match_type, event_name, currency, paying_users)

@@ -93,6 +93,20 @@ export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[]): P
  */
 export async function countPayers(sql: Sql, scope: Scope, groupBy: GroupKey[]): Promise<{ key: Record<string, string | null>; payers: number }[]> {
   if (!scope.ranges.length) return [];
+  const filtered = Object.values(scope.filters).some((v) => v && v.length);
+  if (!filtered && groupBy.every((g) => g === 'app')) {
+    // Unfiltered: a few rows per app and day in analytics_payer_counts (+ its pending deltas).
+    const counts = (t: string) => sql`
+      select r.app_id, r.payers from ${sql(t)} r
+      where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1 and r.prev_day < p.d0`;
+    const rows = await sql<Record<string, string>[]>`
+      select r.app_id, sum(r.payers)::text as payers
+      from ${rangesSql(sql, scope)}
+      cross join lateral (${counts('analytics_payer_counts')} union all ${counts('analytics_payer_counts_pending')}) r
+      group by r.app_id`;
+    if (!groupBy.length) return [{ key: {}, payers: rows.reduce((n, r) => n + Number(r.payers), 0) }];
+    return rows.map((r) => ({ key: keyOf(r, groupBy), payers: Number(r.payers) }));
+  }
   const key = selectKey(sql, groupBy);
   const byName = groupBy.includes('eventName');
   const cols = [...new Set(['app_id', ...groupBy.map((g) => COLUMN[g]), ...(byName ? ['device_pk'] : [])])];

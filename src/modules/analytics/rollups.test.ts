@@ -24,6 +24,7 @@ async function expectExact(appId: string) {
   expect(rollup).toEqual(raw);
   const payers = await payerDaysVersusRaw(t.sql, appId);
   expect(payers.stored).toEqual(payers.raw);
+  expect(payers.counts).toEqual(payers.countsFromDays);
 }
 
 describe('rollups stay equal to a recount of the raw rows', () => {

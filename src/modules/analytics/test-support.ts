@@ -111,5 +111,13 @@ export async function payerDaysVersusRaw(sql: Sql, appId: string) {
     from (select distinct f.device_pk, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.platform, f.country
           from analytics_event_facts f join apps a on a.id = f.app_id where f.app_id = ${appId} and f.purchases > 0) d
     order by device_pk, day`;
-  return { stored: [...stored], raw: [...raw] };
+  const counts = await sql`
+    select day::text, prev_day::text, sum(payers)::int as payers from (
+      select day, prev_day, payers from analytics_payer_counts where app_id = ${appId}
+      union all select day, prev_day, payers from analytics_payer_counts_pending where app_id = ${appId}) c
+    group by 1, 2 having sum(payers) <> 0 order by 1, 2`;
+  const countsFromDays = await sql`
+    select day::text, coalesce(prev_day, '-infinity')::text as prev_day, count(*)::int as payers
+    from analytics_payer_days where app_id = ${appId} group by 1, 2 order by 1, 2`;
+  return { stored: [...stored], raw: [...raw], counts: [...counts], countsFromDays: [...countsFromDays] };
 }
