@@ -9,6 +9,7 @@
  *   npx tsx bench/ingest/run.ts                 # 15 s per measurement
  *   DURATION=20 CONNECTIONS=100 npx tsx bench/ingest/run.ts
  *   DATABASE_URL=postgres://… npx tsx bench/ingest/run.ts   # instead of an embedded PostgreSQL
+ *   WITHOUT_ANALYTICS_TRIGGERS=1 npx tsx bench/ingest/run.ts  # diagnostic: rollup triggers off
  */
 import autocannon from 'autocannon';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
@@ -136,6 +137,9 @@ try {
   const scanTables = ['clicks', 'devices', 'attributions', 'events', 'event_fingerprints'];
   const scans = () => sql<{ relname: string; seq_scan: string; seq_tup_read: string }[]>`
     select relname, seq_scan, seq_tup_read from pg_stat_user_tables where relname = any(${scanTables})`;
+  // Diagnostic only: the analytics rollup triggers off, to separate their cost from ingestion's.
+  const withoutTriggers = !!process.env.WITHOUT_ANALYTICS_TRIGGERS;
+  if (withoutTriggers) for (const tbl of ['events', 'attributions', 'clicks']) await sql.unsafe(`alter table ${tbl} disable trigger user`);
   const scansBefore = await scans();
 
   // The platform: a real `apprefer serve` process.
@@ -162,7 +166,7 @@ try {
   const answeredConfigures = configures['2xx'];
   const row = (name: string, r: autocannon.Result) =>
     `${name.padEnd(30)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
-  console.log(`\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}`);
+  console.log(`\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`);
   console.log(row('bare node:http, event body', baseEvents));
   console.log(row('POST /api/track/event', events));
   console.log(`ratio (events / bare)          ${(events.requests.average / baseEvents.requests.average).toFixed(2)}   (target ≥ 5 000 events/s)`);
