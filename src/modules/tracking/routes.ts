@@ -73,7 +73,8 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
     else if (err instanceof OverloadedError || err instanceof DeadlineError || isTransient(err)) {
       status = 503; code = 'service_unavailable'; message = 'Temporarily unavailable; retry later';
       reply.header('retry-after', '5');
-    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500 && err.statusCode !== 415 && err.statusCode !== 429) {
+    } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      // Any other client-side failure of Fastify (malformed length, aborted body…): never a 415 or 429.
       status = 400; code = 'invalid_json'; message = 'Body could not be read';
     }
     if (status === 500) req.log.error({ err, reqId: req.id, path: req.url.split('?')[0] }, 'sdk request failed');
