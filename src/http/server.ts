@@ -64,8 +64,17 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
+  });
+  // Shutting down: answers still in flight end their keep-alive connection, so closing does not
+  // wait for clients to drop connections that were busy when it began (Fastify closes idle ones).
+  let closing = false;
+  app.addHook('preClose', (done) => { closing = true; done(); });
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.
   app.addHook('onResponse', async (req, reply) => {

@@ -53,13 +53,9 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
 
-  // Shutting down: answers in flight end their keep-alive connection, so closing the server does
-  // not wait for clients to drop idle connections (Fastify closes only those idle at that moment).
-  let closing = false;
-  app.addHook('preClose', async () => { closing = true; });
+  // Closing the server adds `Connection: close` to answers in flight (src/http/server.ts).
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('cache-control', 'no-store');
-    if (closing) reply.header('connection', 'close');
     return payload;
   });
 
