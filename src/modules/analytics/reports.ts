@@ -51,7 +51,8 @@ export async function overview(sql: Sql, fx: FxRates, app: AppRow, q: { from?: s
   };
 }
 
-export type StatsResult = { dimensions: Record<string, string | null>; metrics: Partial<Kpis>; installs: number };
+/** A group; `metrics()` computes its KPIs (only for the rows of the page asked for). */
+export type StatsResult = { dimensions: Record<string, string | null>; installs: number; metrics: () => Partial<Kpis> };
 
 /**
  * Every group of the period, sorted by the first dimension, then installs descending, then the
@@ -69,10 +70,10 @@ export async function stats(sql: Sql, fx: FxRates, app: AppRow, q: {
     q.metrics.includes('payingUsers') && !daily ? countPayers(sql, scope, q.groupBy) : Promise.resolve([]),
   ]);
   const payersByKey = new Map(payers.map((p) => [keyString(p.key), p.payers]));
-  const groups = [...mergeByKey(rows, () => app.currency).values()].map((g) => ({
+  const groups: StatsResult[] = [...mergeByKey(rows, () => app.currency).values()].map((g) => ({
     dimensions: g.key,
     installs: g.sums.installs,
-    metrics: pickMetrics(computeKpis(g.sums, daily ? g.sums.payerDays : payersByKey.get(keyString(g.key)) ?? 0, app.currency, fx), q.metrics),
+    metrics: () => pickMetrics(computeKpis(g.sums, daily ? g.sums.payerDays : payersByKey.get(keyString(g.key)) ?? 0, app.currency, fx), q.metrics),
   }));
   groups.sort((a, b) => compareStats(sortKey(a, q.groupBy), sortKey(b, q.groupBy)));
   return { period, rows: groups };

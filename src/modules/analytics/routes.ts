@@ -75,7 +75,7 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
     const start = after ? rows.findIndex((r) => compareStats(sortKey(r, groupBy), after) > 0) : 0;
     const rest = start < 0 ? [] : rows.slice(start, start + q.limit + 1);
     const { items, cursor } = page(rest, q.limit, (r) => sortKey(r, groupBy), (k) => cursors.encode(scope, k));
-    return list(items.map((r) => ({ dimensions: r.dimensions, metrics: r.metrics })), cursor);
+    return list(items.map((r) => ({ dimensions: r.dimensions, metrics: r.metrics() })), cursor);
   });
 
   app.get('/apps/:appId/events', {
