@@ -245,7 +245,8 @@ create index analytics_payer_counts_pending_app_idx on analytics_payer_counts_pe
 
 -- Recomputes prev_day of these devices' paying days (after days were added or removed), with the
 -- matching count deltas.
-create function analytics_link_payer_days(devices bigint[]) returns void language sql as $$
+create function analytics_link_payer_days(devices bigint[]) returns void language sql
+  set enable_seqscan = off as $$
   with w as (
     select device_pk, day, prev_day as old_prev, lag(day) over (partition by device_pk order by day) as new_prev
     from analytics_payer_days where device_pk = any(devices)
@@ -296,8 +297,11 @@ end $$;
 
 -- ---------------------------------------------------------------------------------------------
 -- Triggers (statement level, with transition tables: one aggregated insert per statement).
+-- They look rows up by key only; plans cached while a table was small (or never analyzed) must
+-- not become sequential scans of a large table, hence enable_seqscan = off inside them.
 
-create function analytics_on_clicks_insert() returns trigger language plpgsql as $$
+create function analytics_on_clicks_insert() returns trigger language plpgsql
+  set enable_seqscan = off as $$
 begin
   perform analytics_lock_apps(array(select distinct app_id from new_rows), false);
   insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
@@ -314,7 +318,8 @@ end $$;
 create trigger analytics_clicks_insert after insert on clicks
   referencing new table as new_rows for each statement execute function analytics_on_clicks_insert();
 
-create function analytics_on_events_insert() returns trigger language plpgsql as $$
+create function analytics_on_events_insert() returns trigger language plpgsql
+  set enable_seqscan = off as $$
 declare
   -- A device with a purchase is locked exclusively: "is this device-day new?" must not race.
   paying bigint[] := array(select distinct device_pk from new_rows
@@ -371,7 +376,8 @@ create trigger analytics_events_insert after insert on events
 
 -- A new attribution: count the install, and move the device's earlier events (a stub device's,
 -- counted without attribution) to it.
-create function analytics_on_attributions_insert() returns trigger language plpgsql as $$
+create function analytics_on_attributions_insert() returns trigger language plpgsql
+  set enable_seqscan = off as $$
 declare added bigint[] := array(select device_pk from new_rows);
 begin
   perform analytics_lock_apps(array(select distinct app_id from new_rows), false);
@@ -434,7 +440,8 @@ create trigger analytics_attributions_insert after insert on attributions
 
 -- A changed attribution (e.g. Apple Search Ads resolved later): move the install and every event
 -- of the device from the old dimensions to the new ones.
-create function analytics_on_attributions_update() returns trigger language plpgsql as $$
+create function analytics_on_attributions_update() returns trigger language plpgsql
+  set enable_seqscan = off as $$
 declare moved bigint[];
 begin
   select array_agg(n.device_pk order by n.device_pk) into moved
