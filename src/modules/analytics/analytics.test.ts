@@ -302,6 +302,19 @@ describe('portfolio', () => {
   });
 });
 
+describe('documentation', () => {
+  it('documents every endpoint, its parameters and the KPI definitions in the OpenAPI document', async () => {
+    const doc = (await api(t, 'GET', '/openapi.json')).body;
+    for (const path of ['overview', 'stats', 'events', 'attributions']) expect(doc.paths[`/api/v1/apps/{appId}/${path}`]?.get).toBeDefined();
+    expect(doc.paths['/api/v1/portfolio'].get).toBeDefined();
+    const stats = doc.paths['/api/v1/apps/{appId}/stats'].get;
+    expect(stats.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['from', 'to', 'environment', 'network', 'campaign', 'platform', 'country', 'linkId', 'groupBy', 'metrics', 'limit', 'cursor']));
+    expect(stats.description).toContain('`clickToInstallRate`: attributedInstalls / clicks');
+    expect(stats.description).toContain('refund');
+    expect(JSON.stringify(doc.components.schemas.Kpis)).toContain('not bots or link previews');
+  });
+});
+
 describe('access', () => {
   it('lets full, read_only and analytics keys and sessions read, scoped to the organization and the key\'s apps', async () => {
     for (const auth of [await org.key('read_only'), await org.key('analytics'), org.session]) {
