@@ -3,6 +3,7 @@
  * exact and immediate); only the event log and the attributions list read raw rows, by index.
  */
 import type { Sql } from '../../db/client.ts';
+import { validationError } from '../../http/errors.ts';
 import { emptySums, type Sums } from './definitions.ts';
 
 export const DIMENSIONS = ['date', 'network', 'campaign', 'adGroup', 'ad', 'linkId', 'platform', 'country', 'matchType', 'eventName'] as const;
@@ -52,7 +53,7 @@ const joinFragments = (sql: Sql, parts: ReturnType<typeof selectKey>) =>
   parts.reduce((a, b, i) => (i === 0 ? b : sql`${a}, ${b}`), sql``);
 
 /** Summed rollup rows grouped by `groupBy` and currency. */
-export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[]): Promise<SumsRow[]> {
+export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[], maxRows?: number): Promise<SumsRow[]> {
   if (!scope.ranges.length) return [];
   const filterNames = Object.entries(scope.filters).filter(([, v]) => v && v.length).map(([k]) => k);
   const coarse = [...groupBy, ...filterNames].every((d) => COARSE.has(d));
@@ -73,7 +74,11 @@ export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[]): P
            sum(r.purchases)::text as purchases, sum(r.revenue)::text as revenue, sum(r.paying_users)::text as paying_users
     from ${rangesSql(sql, scope)}
     cross join lateral (${where(table)} union all ${where('analytics_pending')}) r
-    group by ${groupBy.length ? sql`${groupIdents(sql, groupBy)}, ` : sql``} r.currency`;
+    group by ${groupBy.length ? sql`${groupIdents(sql, groupBy)}, ` : sql``} r.currency
+    ${maxRows ? sql`limit ${maxRows + 1}` : sql``}`;
+  if (maxRows && result.length > maxRows) {
+    throw validationError('groupBy', `more than ${maxRows} groups: narrow the period, the filters or the dimensions`);
+  }
   return result.map((r) => {
     const sums = emptySums();
     sums.clicks = Number(r.clicks); sums.installs = Number(r.installs); sums.attributedInstalls = Number(r.attributed_installs);

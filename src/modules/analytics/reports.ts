@@ -66,7 +66,7 @@ export async function stats(sql: Sql, fx: FxRates, app: AppRow, q: {
   // Grouped by day (and not by event name) every group is one day: its device-days are its paying users.
   const daily = q.groupBy.includes('date') && !q.groupBy.includes('eventName');
   const [rows, payers] = await Promise.all([
-    sumRollups(sql, scope, q.groupBy),
+    sumRollups(sql, scope, q.groupBy, MAX_STATS_ROWS),
     q.metrics.includes('payingUsers') && !daily ? countPayers(sql, scope, q.groupBy) : Promise.resolve([]),
   ]);
   const payersByKey = new Map(payers.map((p) => [keyString(p.key), p.payers]));
@@ -80,6 +80,9 @@ export async function stats(sql: Sql, fx: FxRates, app: AppRow, q: {
 }
 
 export type StatsKey = (string | number)[];
+
+/** Stats are computed whole, then paged: a question with more groups than this is refused (400). */
+export const MAX_STATS_ROWS = 200_000;
 
 export const sortKey = (r: { dimensions: Record<string, string | null>; installs: number }, groupBy: Dimension[]): StatsKey =>
   [r.dimensions[groupBy[0]] ?? '', r.installs, ...groupBy.slice(1).map((d) => r.dimensions[d] ?? '')];
