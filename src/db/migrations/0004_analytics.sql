@@ -179,9 +179,9 @@ create table analytics_pending (
 );
 create index analytics_pending_app_idx on analytics_pending (app_id, environment, day);
 
--- Paying users are a distinct count: one row per device, day and purchase event name, for distinct
--- counts over periods. Within one day a device is in one group, so the rollups also carry an
--- additive daily count (paying_users: device-days), kept with these rows.
+-- Paying users are a distinct count. One row per device, day and purchase event name: serves the
+-- distinct counts by event name (a device may pay under several names). Within one day a device is
+-- in one group, so the rollups also carry an additive daily count (paying_users: device-days).
 create table analytics_payers (
   app_id       text not null,
   environment  text not null,
