@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, appBody, createOrg, startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { randomBase62 } from '../../lib/crypto.ts';
 import { addDays, todayIn } from './period.ts';
+import { payerDaysVersusRaw, rollupVersusRaw } from './test-support.ts';
 
 const IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1';
 const ANDROID = 'Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.6367.82 Mobile Safari/537.36';
@@ -131,5 +132,21 @@ describe('KPIs of data written through the public endpoints', () => {
     expect(ev[0]).toMatchObject({ revenue: { amount: 4, currency: 'USD' }, attribution: { network: 'meta', campaign: 'summer', matchType: 'click_id' } });
     const att = (await get(`/api/v1/apps/${appId}/attributions?${period}`)).body.data;
     expect(att.map((a: any) => a.deviceId).sort()).toEqual(['dev-a', 'dev-b', 'dev-c']);
+  });
+
+  it('stays equal to a recount of the raw rows under concurrent configures and events', async () => {
+    const devices = Array.from({ length: 30 }, (_, i) => `burst-${i}`);
+    await Promise.all(devices.flatMap((d, i) => [
+      // events may arrive before the configure of their device (stub device) or after
+      ...Array.from({ length: 4 }, (_, k) => track('event', sdk.live, {
+        device_id: d, event_name: k % 2 ? 'purchase' : 'view_content', ...(k % 2 ? { revenue: 1 + (i % 3), currency: 'USD' } : {}),
+      })),
+      track('configure', sdk.live, { device_id: d, device_info: { platform: i % 2 ? 'ios' : 'android' } }),
+    ]));
+    const { rollup, raw } = await rollupVersusRaw(t.sql, appId);
+    expect(rollup).toEqual(raw);
+    const payers = await payerDaysVersusRaw(t.sql, appId);
+    expect(payers.stored).toEqual(payers.raw);
+    expect(payers.counts).toEqual(payers.countsFromDays);
   });
 });
