@@ -5,14 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestServer, type TestServer } from '../../../test/helpers.ts';
-import { createSdkApp, eventually, startAppleFake, track, type SdkApp } from '../tracking/test-support.ts';
+import { createSdkApp, eventually, startAppleFake, track, APPLE_TOKEN as TOKEN, APPLE_ATTRIBUTED as ATTRIBUTED, type SdkApp } from '../tracking/test-support.ts';
 import { addDays, todayIn } from './period.ts';
 
-const TOKEN = 'oF+knBUc6MM6G9nH9+tiLeTLMOgqxedIpRKABiAB17BUkLBZTlyfXp3JHKMXuKvkVDM7jUeMViw4vhEPdx355004ra83LQu1o+kbaP6h5QeMOyxr5rY47VeAF/32TMxpaydQ==';
-const ATTRIBUTED = {
-  attribution: true, orgId: 40669820, campaignId: 542370539, conversionType: 'Download', claimType: 'Click', adGroupId: 542317095,
-  countryOrRegion: 'US', keywordId: 87675432, adId: 542317136, clickDate: '2026-11-23T08:01Z',
-};
 
 let t: TestServer;
 let app: SdkApp;

@@ -69,6 +69,13 @@ export function track(t: TestServer, kind: 'configure' | 'event', key: string, b
   return sdkPost(t, `/api/track/${kind}`, JSON.stringify(body), { 'content-type': 'application/json', 'x-apprefer-key': key, ...headers });
 }
 
+/** An AdServices token as the iOS SDK sends it (base64 with + and /), and Apple's answer for an attributed install. */
+export const APPLE_TOKEN = 'oF+knBUc6MM6G9nH9+tiLeTLMOgqxedIpRKABiAB17BUkLBZTlyfXp3JHKMXuKvkVDM7jUeMViw4vhEPdx355004ra83LQu1o+kbaP6h5QeMOyxr5rY47VeAF/32TMxpaydQ==';
+export const APPLE_ATTRIBUTED = {
+  attribution: true, orgId: 40669820, campaignId: 542370539, conversionType: 'Download', claimType: 'Click', adGroupId: 542317095,
+  countryOrRegion: 'US', keywordId: 87675432, adId: 542317136, clickDate: '2026-11-23T08:01Z',
+};
+
 export type AppleReply = { status: number; body?: unknown; delayMs?: number };
 
 /** A fake Apple AdServices endpoint: replies from a script, then `fallback`. Records what it got. */
