@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort } from '../src/lib/net.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, createTestDatabase, startTestServer, type TestServer } from './helpers.ts';
 
@@ -78,14 +78,6 @@ describe('apprefer CLI with DATABASE_URL', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('apprefer with the embedded database', () => {
   let dataDir: string;

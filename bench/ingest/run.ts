@@ -12,9 +12,9 @@
  *   WITHOUT_ANALYTICS_TRIGGERS=1 npx tsx bench/ingest/run.ts  # diagnostic: rollup triggers off
  */
 import autocannon from 'autocannon';
+import { freePort, waitUntilUp } from '../support.ts';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
@@ -31,16 +31,6 @@ const WARMUP = 3;
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const RUN = Date.now().toString(36);
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
-});
-
-async function waitUntilUp(port: number, child: ChildProcess) {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('server exited during start');
-    try { await fetch(`http://127.0.0.1:${port}/healthz`); return; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
-}
 
 const ip = (n: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
 

@@ -10,9 +10,9 @@
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/redirect/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
+import { freePort, waitUntilUp } from '../support.ts';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
@@ -32,16 +32,6 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1';
 const PATH = '/api/c/bench-meta?fbclid=IwAR3kLmNoPq&campaign_id=120214455667788001&campaign_name=Summer%20Launch&adset_id=2&ad_id=3&invite_code=K7P2QX';
 
-const freePort = () => new Promise<number>((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address() as { port: number }; s.close(() => resolve(port)); });
-});
-
-async function waitUntilUp(port: number, child: ChildProcess) {
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('server exited during start');
-    try { await fetch(`http://127.0.0.1:${port}/healthz`, { redirect: 'manual' }); return; } catch { await new Promise((r) => setTimeout(r, 100)); }
-  }
-}
 
 /** CPU time (user + system, ms) of some processes, from /proc (Linux only; 0 elsewhere). */
 function cpuMs(pids: number[]): number {

@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import postgres from 'postgres';
 import { randomBase62 } from '../lib/crypto.ts';
+import { freePort } from '../lib/net.ts';
 
 /**
  * A real PostgreSQL server kept under DATA_DIR/postgres, used when DATABASE_URL is not set.
@@ -104,15 +104,4 @@ async function canConnect(url: string): Promise<boolean> {
   } finally {
     await sql.end({ timeout: 1 });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
