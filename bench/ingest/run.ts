@@ -10,6 +10,7 @@
  *   DURATION=20 CONNECTIONS=100 npx tsx bench/ingest/run.ts
  *   DATABASE_URL=postgres://… npx tsx bench/ingest/run.ts   # instead of an embedded PostgreSQL
  *   WITHOUT_ANALYTICS_TRIGGERS=1 npx tsx bench/ingest/run.ts  # diagnostic: rollup triggers off
+ *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/ingest/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
 import { freePort, waitUntilUp } from '../support.ts';
@@ -29,7 +30,7 @@ const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
 const CLICKS = Number(process.env.CLICKS ?? 1_000_000);
 const WARMUP = 3;
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const RUN = Date.now().toString(36);
+const RUN = Date.now().toString(36); // unique per run, so runs can share a DATABASE_URL
 
 
 const ip = (n: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
@@ -73,7 +74,7 @@ function measureConfigures(port: number, key: string, seconds: number, tag: stri
           body: JSON.stringify({
             device_id: `cfg-${tag}-${RUN}-${n}`,
             device_info: { platform: click % 2 ? 'ios' : 'android', os_version: '17.5.1', locale: 'en_US', timezone: 'Europe/London', model: 'Pixel 8', bundle_id: 'com.example.fittrack' },
-            ar_click_id: withClick ? `arc_${String(click).padStart(20, '0')}` : null,
+            ar_click_id: withClick ? `arc_${RUN}${String(click).padStart(12, '0')}` : null,
             gaid: null, install_referrer: null, sdk_version: '0.4.1', is_debug: false,
           }),
         };
@@ -103,7 +104,7 @@ try {
   const seedStart = Date.now();
   await sql`
     insert into clicks (id, app_id, link_id, environment, clicked_at, network, campaign, fbclid, query_params, ip, user_agent, platform, os_version, language)
-    select 'arc_' || lpad(g::text, 20, '0'), ${app.id}, ${`bench-${RUN}`}, 'live',
+    select 'arc_' || ${RUN}::text || lpad(g::text, 12, '0'), ${app.id}, ${`bench-${RUN}`}, 'live',
            now() - (g % (6 * 24 * 3600)) * interval '1 second', 'meta', 'summer_launch', 'IwAR' || g,
            jsonb_build_object('fbclid', 'IwAR' || g, 'invite_code', 'K7P2QX'),
            ('10.' || ((g >> 16) & 255) || '.' || ((g >> 8) & 255) || '.' || (g & 255))::inet,
@@ -134,7 +135,7 @@ try {
 
   // The platform: a real `apprefer serve` process.
   const port = await freePort();
-  const server = spawn(process.execPath, ['bin/apprefer.js', 'serve'], {
+  const server = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/apprefer.js', 'serve'], {
     cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn' },
   });

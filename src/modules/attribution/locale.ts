@@ -22,6 +22,18 @@ const ABBREVIATIONS: Record<string, number> = {
   JST: 540, KST: 540, HKT: 480, SGT: 480, WIB: 420, PKT: 300, BRT: -180, ART: -180,
 };
 
+// Building an Intl.DateTimeFormat costs far more than using one: one per zone, reused (bounded).
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function offsetFormatter(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' }); // throws for an unknown zone
+    if (formatters.size >= 1_000) formatters.clear();
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
 /** UTC offset in minutes at `at`, or null when the value is ambiguous or unknown. */
 export function utcOffsetMinutes(raw: string | null | undefined, at: Date = new Date()): number | null {
   if (!raw) return null;
@@ -35,8 +47,7 @@ export function utcOffsetMinutes(raw: string | null | undefined, at: Date = new 
   if (abbr !== undefined) return abbr;
   if (!tz.includes('/')) return null;
   try {
-    const name = new Intl.DateTimeFormat('en-US', { timeZone: tz, timeZoneName: 'longOffset' })
-      .formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? '';
+    const name = offsetFormatter(tz).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? '';
     if (name === 'GMT') return 0;
     const m = /^GMT([+-])(\d{2}):(\d{2})$/.exec(name);
     if (!m) return null;
