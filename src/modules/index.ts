@@ -1,5 +1,5 @@
 import type { ModuleRegistration } from '../http/server.ts';
-import { trackingModule } from './tracking/routes.ts';
+import { trackingModule } from './tracking/index.ts';
 import { linksModule } from './links/index.ts';
 import { analyticsModule } from './analytics/index.ts';
 

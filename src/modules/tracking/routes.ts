@@ -4,7 +4,7 @@
  * parsing, errors and headers: lenient input, strict output, never 3xx / 415 / 429.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { MAX_BODY_BYTES, type ApiInstance, type ModuleRegistration } from '../../http/server.ts';
+import { MAX_BODY_BYTES, type ApiInstance } from '../../http/server.ts';
 import type { Services } from '../../services.ts';
 import { AsaWorker } from '../attribution/asa-worker.ts';
 import { normaliseIp } from '../attribution/engine.ts';
@@ -33,7 +33,7 @@ const header = (req: FastifyRequest, name: string): string | null => {
   return s ? s.trim() : null;
 };
 
-async function trackingRoutes(app: ApiInstance, services: Services) {
+export async function trackingRoutes(app: ApiInstance, services: Services) {
   const { sql, log, config } = services;
   const apps = new SdkAppCache(sql);
   await apps.start();
@@ -149,4 +149,3 @@ async function trackingRoutes(app: ApiInstance, services: Services) {
   });
 }
 
-export const trackingModule: ModuleRegistration = { root: trackingRoutes };

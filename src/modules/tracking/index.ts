@@ -1,0 +1,5 @@
+import type { ModuleRegistration } from '../../http/server.ts';
+import { trackingRoutes } from './routes.ts';
+
+/** SDK ingestion (`/api/track/configure`, `/api/track/event`), mounted at the root of both hosts. */
+export const trackingModule: ModuleRegistration = { root: trackingRoutes };
