@@ -3,7 +3,7 @@
  * from Apple (time-boxed), then lets `decideAttribution` decide. The only module entry point used
  * by the SDK endpoints and by the background AdServices job.
  */
-import { isIP } from 'node:net';
+import { normalizeIp } from '../../lib/ip.ts';
 import type { Sql } from '../../db/client.ts';
 import { callAdServices, type AdServicesAnswer } from './adservices.ts';
 import {
@@ -23,16 +23,10 @@ const CLICK_COLUMNS = (sql: Sql) => sql`
   exists (select 1 from attributions a where a.click_id = c.id) as used`;
 
 /** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is stored by the click writer as plain IPv4. */
-export function normaliseIp(ip: string | null | undefined): string | null {
-  if (!ip) return null;
-  const v = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
-  return isIP(v) ? v : null;
-}
-
 export async function loadCandidates(sql: Sql, appId: string, environment: Environment, s: InstallSignals, settings: AttributionSettings, at: Date): Promise<Candidates> {
   const clickIds = s.clickIds.filter((id) => CLICK_ID.test(id));
   const adIds = [s.idfa, s.gaid].filter((v): v is string => !!v).flatMap((v) => [v, v.toLowerCase(), v.toUpperCase()]);
-  const ip = normaliseIp(s.ip);
+  const ip = normalizeIp(s.ip);
   const lookbackStart = new Date(at.getTime() - 30 * 24 * 3600_000);
   const probStart = new Date(at.getTime() - settings.probabilisticWindowHours * 3600_000);
   const until = new Date(at.getTime() + 5 * 60_000);

@@ -60,8 +60,6 @@ export function primaryLanguage(acceptLanguage: string | undefined): string | nu
 }
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 clients look the same however the socket reports them. */
-export const normalizeIp = (ip: string) => (ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip);
-
 // DB-IP's mmdb rows are `{ country_code: 'US' }`, not MaxMind's shape.
 let countryReader: Reader<any> | null | undefined;
 

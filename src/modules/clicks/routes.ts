@@ -4,7 +4,8 @@ import type { LinkCache, LinkTarget } from '../links/cache.ts';
 import { LINK_ID_PATTERN } from '../links/schemas.ts';
 import { buildClick, type RepeatDetector } from './capture.ts';
 import { chooseDestination, playUrl, withParam, type ReferrerValues } from './destination.ts';
-import { botReason, countryOf, describeUserAgent, normalizeIp, primaryLanguage } from './device.ts';
+import { normalizeIp } from '../../lib/ip.ts';
+import { botReason, countryOf, describeUserAgent, primaryLanguage } from './device.ts';
 import { landingPage, notFoundPage } from './pages.ts';
 import { parseClickParams } from './params.ts';
 import type { ClickRow, ClickWriter } from './writer.ts';
@@ -47,7 +48,7 @@ export async function clickRoutes(app: ApiInstance, { cache, writer, repeats }: 
     // Fastify has parsed the query string already (fast-querystring: repeats as arrays, + as space).
     const click = buildClick(link, parseClickParams(req.query as Record<string, string | string[]>), {
       at: new Date(), ip, userAgent, referer: h.referer ?? null,
-      language: primaryLanguage(h['accept-language']), country: countryOf(ip),
+      language: primaryLanguage(h['accept-language']), country: ip ? countryOf(ip) : null,
       device, botReason: botReason(req.method, h, device), source,
     });
     // The id the stores get: a rapid repeat carries its original's id.

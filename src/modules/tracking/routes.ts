@@ -7,7 +7,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES, type ApiInstance } from '../../http/server.ts';
 import type { Services } from '../../services.ts';
 import { AsaWorker } from '../attribution/asa-worker.ts';
-import { normaliseIp } from '../attribution/engine.ts';
+import { normalizeIp } from '../../lib/ip.ts';
 import { SdkAppCache, type SdkCredential } from './app-cache.ts';
 import { BodyError, parseJsonObject, readConfigureBody, readEventBody } from './body.ts';
 import { configure } from './configure.ts';
@@ -112,7 +112,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
       const { cred, raw } = await credentialAndBody(req);
       const body = readConfigureBody(raw);
       return configure({ sql, log, appleUrl: config.appleAdServicesUrl, appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS }, cred.app, cred.environment, body, {
-        ip: normaliseIp(req.ip), userAgent: header(req, 'user-agent'), sdkVersion: header(req, 'x-sdk-version'), receivedAt,
+        ip: normalizeIp(req.ip), userAgent: header(req, 'user-agent'), sdkVersion: header(req, 'x-sdk-version'), receivedAt,
       });
     })();
     const text = await withDeadline(work);
