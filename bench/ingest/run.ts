@@ -13,13 +13,10 @@
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/ingest/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
-import { freePort, waitUntilUp } from '../support.ts';
+import { benchDatabase, freePort, waitUntilUp } from '../support.ts';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
-import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
@@ -83,15 +80,9 @@ function measureConfigures(port: number, key: string, seconds: number, tag: stri
   });
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'apprefer-bench-'));
-chmodSync(dir, 0o755);
-let stopPg = async () => {};
-let dbUrl = process.env.DATABASE_URL;
-if (!dbUrl) {
-  const pg = await startEmbeddedPostgres(path.join(dir, 'pg')); // default durability: fsync and synchronous_commit on
-  dbUrl = pg.url;
-  stopPg = pg.stop;
-}
+const db = await benchDatabase('ingest-bench');
+const dbUrl = db.url;
+const dir = db.dir;
 const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
@@ -181,6 +172,5 @@ try {
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await sql.end();
-  await stopPg();
-  rmSync(dir, { recursive: true, force: true });
+  await db.close();
 }

@@ -10,13 +10,11 @@
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/redirect/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
-import { freePort, waitUntilUp } from '../support.ts';
+import { benchDatabase, freePort, waitUntilUp } from '../support.ts';
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
-import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
@@ -71,18 +69,8 @@ async function measure(port: number, seconds: number, urlPath = PATH) {
   });
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'apprefer-bench-'));
-chmodSync(dir, 0o755);
-let stopPg = async () => {};
-let dbUrl = process.env.DATABASE_URL;
-let pgDir: string | null = null;
-if (!dbUrl) {
-  pgDir = path.join(dir, 'pg');
-  step('starting an embedded PostgreSQL');
-  const pg = await startEmbeddedPostgres(pgDir); // default durability: fsync and synchronous_commit on
-  dbUrl = pg.url;
-  stopPg = pg.stop;
-}
+const db = await benchDatabase('redirect-bench', step);
+const { dir, url: dbUrl, pgDir } = db;
 const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
@@ -169,6 +157,5 @@ try {
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await sql.end();
-  await stopPg();
-  rmSync(dir, { recursive: true, force: true });
+  await db.close();
 }
