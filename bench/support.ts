@@ -1,10 +1,12 @@
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 
-export { freePort } from '../src/lib/net.ts';
+import { freePort } from '../src/lib/net.ts';
+
+export { freePort };
 
 /** Waits until a spawned server answers /healthz (any status), failing if it exits first. */
 export async function waitUntilUp(port: number, child: ChildProcess) {
@@ -36,4 +38,20 @@ export async function benchDatabase(name: string, log?: (line: string) => void) 
     dir, url, pgDir,
     close: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
   };
+}
+
+/**
+ * A real `apprefer serve` process on a free port against `databaseUrl` (LOG_LEVEL=warn;
+ * SERVER_NODE_ARGS, e.g. `--cpu-prof`, are passed to node). Resolves once it answers.
+ */
+export async function startServer(databaseUrl: string, dataDir: string) {
+  const port = await freePort();
+  const root = path.resolve(import.meta.dirname, '..');
+  const child = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/apprefer.js', 'serve'], {
+    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await waitUntilUp(port, child);
+  return { port, child, exited };
 }

@@ -13,8 +13,8 @@
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/ingest/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
-import { benchDatabase, freePort, waitUntilUp } from '../support.ts';
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
@@ -26,7 +26,6 @@ const DURATION = Number(process.env.DURATION ?? 15);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
 const CLICKS = Number(process.env.CLICKS ?? 1_000_000);
 const WARMUP = 3;
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const RUN = Date.now().toString(36); // unique per run, so runs can share a DATABASE_URL
 
 
@@ -125,14 +124,8 @@ try {
   const scansBefore = await scans();
 
   // The platform: a real `apprefer serve` process.
-  const port = await freePort();
-  const server = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/apprefer.js', 'serve'], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn' },
-  });
+  const { port, child: server, exited } = await startServer(dbUrl, path.join(dir, 'data'));
   children.push(server);
-  const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
-  await waitUntilUp(port, server);
   const warm = await measureEvents(port, app.sdk_key_live, WARMUP, 'warm');
   const events = await measureEvents(port, app.sdk_key_live, DURATION, 'run');
   const configures = await measureConfigures(port, app.sdk_key_live, DURATION, 'run');

@@ -10,8 +10,8 @@
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/redirect/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
-import { benchDatabase, freePort, waitUntilUp } from '../support.ts';
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
@@ -26,7 +26,6 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONNECTIONS = 100;
 const WARMUP = 3;
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1';
 const PATH = '/api/c/bench-meta?fbclid=IwAR3kLmNoPq&campaign_id=120214455667788001&campaign_name=Summer%20Launch&adset_id=2&ad_id=3&invite_code=K7P2QX';
 
@@ -86,15 +85,9 @@ try {
   const barePort = await freePort();
   const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), { env: { ...process.env, PORT: String(barePort) } });
   children.push(bare);
-  const port = await freePort();
-  const server = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/apprefer.js', 'serve'], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, DATABASE_URL: dbUrl, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: path.join(dir, 'data'), LOG_LEVEL: 'warn' },
-  });
-  children.push(server);
-  const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
   await waitUntilUp(barePort, bare); // the bare server answers its 302 on any path
-  await waitUntilUp(port, server);
+  const { port, child: server, exited } = await startServer(dbUrl, path.join(dir, 'data'));
+  children.push(server);
 
   step(`warming up (${WARMUP} s each)`);
   await measure(barePort, WARMUP);
