@@ -37,29 +37,31 @@ export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id 
  * flagged (`bot_reason = 'duplicate'`), so they are neither counted nor attributed twice; the
  * repeat's redirect carries the first click's id. In-process only: with several server processes
  * a repeat that lands on another process counts as a new click.
+ *
+ * Two generations of one window each: every click younger than the window is in one of them, and
+ * a whole generation is dropped at once (no per-entry pruning on the hot path). Past `maxEntries`
+ * the older generation is dropped early, so under extreme load a repeat may count as a new click.
  */
 export class RepeatDetector {
-  private seen = new Map<string, { clickId: string; at: number }>();
+  private current = new Map<string, { clickId: string; at: number }>();
+  private previous = new Map<string, { clickId: string; at: number }>();
+  private currentSince = -Infinity;
   constructor(private windowMs = 30_000, private maxEntries = 100_000) {} // ≤ ~40 MB of keys
+
+  get size() { return this.current.size + this.previous.size; }
 
   /** The id of the click this one repeats, or null (and then it is remembered as an original). */
   check(c: Pick<ClickRow, 'id' | 'link_id' | 'environment' | 'ip' | 'user_agent'>, now: number): string | null {
-    this.prune(now);
+    if (now - this.currentSince >= this.windowMs || this.current.size >= this.maxEntries / 2) {
+      this.previous = now - this.currentSince >= 2 * this.windowMs ? new Map() : this.current;
+      this.current = new Map();
+      this.currentSince = now;
+    }
     // The User-Agent's first 256 characters: enough to tell browsers apart, and a bounded key.
     const key = `${c.link_id}\n${c.environment}\n${c.ip ?? ''}\n${c.user_agent?.slice(0, 256) ?? ''}`;
-    const prev = this.seen.get(key);
+    const prev = this.current.get(key) ?? this.previous.get(key);
     if (prev && now - prev.at < this.windowMs) return prev.clickId;
-    this.seen.delete(key);
-    if (this.seen.size >= this.maxEntries) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(key, { clickId: c.id, at: now });
+    this.current.set(key, { clickId: c.id, at: now });
     return null;
-  }
-
-  // The Map is in insertion order, which is time order: expired entries are at the front.
-  private prune(now: number) {
-    for (const [k, v] of this.seen) {
-      if (now - v.at < this.windowMs) break;
-      this.seen.delete(k);
-    }
   }
 }

@@ -143,5 +143,16 @@ describe('rapid repeats', () => {
     expect(r.check(c('d', { link_id: 'l2' }), 10_000)).toBeNull();
     expect(r.check(c('e'), 31_000)).toBeNull();
     expect(r.check(c('f'), 32_000)).toBe('e');
+    expect(r.check(c('g'), 61_500)).toBe(null); // e is 30.5 s old
+    expect(r.check(c('h'), 100_000)).toBe(null);
+    expect(r.check(c('i'), 129_999)).toBe('h');
+  });
+
+  it('keeps at most maxEntries clicks in memory', () => {
+    const r = new RepeatDetector(30_000, 1_000);
+    for (let i = 0; i < 10_000; i++) r.check({ id: `c${i}`, link_id: 'l1', environment: 'live', ip: `10.0.${i >> 8}.${i & 255}`, user_agent: 'ua' }, i);
+    expect(r.size).toBeLessThanOrEqual(1_000);
+    // the most recent clicks are still recognised
+    expect(r.check({ id: 'again', link_id: 'l1', environment: 'live', ip: `10.0.${9_999 >> 8}.${9_999 & 255}`, user_agent: 'ua' }, 10_000)).toBe('c9999');
   });
 });
