@@ -4,8 +4,26 @@ import { campaignLabel, clean, detectNetwork, type ClickQuery } from './params.t
 import type { BotReason, DeviceInfo } from './device.ts';
 import type { ClickRow } from './writer.ts';
 
-/** The ar_click_id: `arc_` + 20 base62 characters (~119 bits), URL-safe and unguessable. */
-export const newClickId = () => `arc_${randomBase62(20)}`;
+// Byte order ("C" collation) of the digits: 0-9 < A-Z < a-z.
+const SORTED_BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+let timePrefixMs = -1;
+let timePrefix = '';
+
+/**
+ * The ar_click_id: `arc_` + 20 base62 characters, URL-safe and unguessable: 7 for the time in
+ * milliseconds (in order until the year 2081) and 13 random ones (~77 bits). Time first, so that
+ * the clicks primary key grows at its right edge (0005_cheaper_click_writes.sql).
+ */
+export function newClickId(now = Date.now()): string {
+  if (now !== timePrefixMs) {
+    let t = now;
+    let s = '';
+    for (let i = 0; i < 7; i++) { s = SORTED_BASE62[t % 62] + s; t = Math.floor(t / 62); }
+    timePrefixMs = now;
+    timePrefix = s;
+  }
+  return `arc_${timePrefix}${randomBase62(13)}`;
+}
 
 /** What the HTTP layer read off the request. */
 export type ClickRequest = {
@@ -14,7 +32,7 @@ export type ClickRequest = {
 };
 
 /** The clicks row for one request to a link. */
-export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id = newClickId()): ClickRow {
+export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id = newClickId(r.at.getTime())): ClickRow {
   return {
     id, app_id: link.appId, link_id: link.id, environment: q.environment, clicked_at: r.at,
     network: detectNetwork(q, link.network),

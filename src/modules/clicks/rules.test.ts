@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { campaignLabel, detectNetwork, parseClickQuery } from './params.ts';
 import { chooseDestination, playReferrer, playUrl } from './destination.ts';
 import { botReason, describeUserAgent, primaryLanguage } from './device.ts';
-import { RepeatDetector } from './capture.ts';
+import { newClickId, RepeatDetector } from './capture.ts';
 import { UA } from './ua.fixtures.ts';
 
 const net = (qs: string, def: Parameters<typeof detectNetwork>[1] = 'other') => detectNetwork(parseClickQuery(qs), def);
@@ -130,6 +130,18 @@ describe('devices and bots', () => {
     expect(primaryLanguage('de-CH,de;q=0.9,en;q=0.8')).toBe('de-CH');
     expect(primaryLanguage('*')).toBeNull();
     expect(primaryLanguage(undefined)).toBeNull();
+  });
+});
+
+describe('click ids', () => {
+  it('are arc_ + 20 base62 characters, unique, and sort (as bytes) in time order', () => {
+    const times = [0, 61, 62, 1_700_000_000_000, 1_700_000_000_001, Date.now(), 3_500_000_000_000];
+    const ids = times.map((t) => newClickId(t));
+    for (const id of ids) expect(id).toMatch(/^arc_[A-Za-z0-9]{20}$/);
+    const bytewise = [...ids].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    expect(bytewise).toEqual(ids);
+    const same = new Set(Array.from({ length: 10_000 }, () => newClickId(1_700_000_000_000)));
+    expect(same.size).toBe(10_000);
   });
 });
 

@@ -43,7 +43,7 @@ export const marker = () => randomBase62(12);
 export async function clicksWithMarker(sql: Sql, m: string, count = 1, timeoutMs = 10_000): Promise<any[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const rows = await sql`select * from clicks where query_params->>'m' = ${m} order by seq`;
+    const rows = await sql`select * from clicks where query_params->>'m' = ${m} order by clicked_at, duplicate_of nulls first, id`;
     if (rows.length >= count || Date.now() > deadline) return rows;
     await new Promise((r) => setTimeout(r, 25));
   }
