@@ -19,7 +19,7 @@ export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
 }
 
 /** DATABASE_URL when set; otherwise the embedded PostgreSQL under DATA_DIR (started or joined). */
-export async function openDatabase(config: Config, log: Logger): Promise<{ sql: Sql; close: () => Promise<void> }> {
+export async function openDatabase(config: Config, log: Logger): Promise<{ sql: Sql; url: string; close: () => Promise<void> }> {
   let url = config.databaseUrl;
   let stopEmbedded = async () => {};
   if (!url) {
@@ -32,11 +32,13 @@ export async function openDatabase(config: Config, log: Logger): Promise<{ sql: 
     log.info({ dataDir: config.dataDir, joined: !embedded.startedHere }, 'embedded PostgreSQL ready');
   }
   const sql = createSql(url);
-  return { sql, close: async () => { await sql.end({ timeout: 5 }); await stopEmbedded(); } };
+  return { sql, url, close: async () => { await sql.end({ timeout: 5 }); await stopEmbedded(); } };
 }
 
-export function createServices(config: Config, sql: Sql, log: Logger): Services {
-  return { config, sql, log, cursors: createCursorCodec(config.secretKey) };
+/** `databaseUrl`: where `sql` connects; DATABASE_URL unless the server started an embedded PostgreSQL. */
+export function createServices(config: Config, sql: Sql, log: Logger, databaseUrl = config.databaseUrl): Services {
+  if (!databaseUrl) throw new Error('createServices: no database URL');
+  return { config, sql, databaseUrl, log, cursors: createCursorCodec(config.secretKey) };
 }
 
 /** `apprefer serve`: database, migrations, HTTP server; a clean shutdown on SIGTERM / SIGINT. */
@@ -45,7 +47,7 @@ export async function serve(config: Config) {
   const db = await openDatabase(config, log);
   const applied = await migrate(db.sql);
   if (applied.length) log.info({ applied }, 'migrations applied');
-  const app = await buildServer(createServices(config, db.sql, log), MODULES);
+  const app = await buildServer(createServices(config, db.sql, log, db.url), MODULES);
   await app.listen({ port: config.port, host: config.host });
   log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
 

@@ -7,6 +7,8 @@ import type { CursorCodec } from './http/cursor.ts';
 export type Services = {
   config: Config;
   sql: Sql;
+  /** The URL `sql` connects to, for a module that needs a connection of its own (the click writer's COPY). */
+  databaseUrl: string;
   cursors: CursorCodec;
   log: Logger;
 };

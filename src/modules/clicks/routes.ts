@@ -60,7 +60,7 @@ export async function clickRoutes(app: ApiInstance, { cache, writer, repeats }: 
         storeClickId = original;
       }
     }
-    const wait = writer.add(click, req.url.length * 2 + (userAgent?.length ?? 0) + (click.referer?.length ?? 0) + 1_024);
+    const wait = writer.add(click);
     if (wait) await wait; // backpressure: the writer is behind; hold this response until it catches up
     return { link, click, storeClickId };
   }

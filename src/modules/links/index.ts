@@ -26,7 +26,7 @@ export const linksModule: ModuleRegistration = {
   root: async (app, services) => {
     const cache = cacheFor(services);
     await cache.start();
-    const writer = new ClickWriter(services.sql, services.log);
+    const writer = new ClickWriter(services.databaseUrl, services.log);
     const stopRetention = scheduleClickRetention(services.sql, services.log, services.config.clickRetentionDays, RETENTION_INTERVAL_MS);
     // Fastify stops the HTTP server before onClose hooks run: no click arrives after this drain.
     app.addHook('onClose', async () => {
