@@ -8,8 +8,9 @@ import {
   serializerCompiler, validatorCompiler, type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { FastifyBaseLogger, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
-import { randomBase62 } from '../lib/crypto.ts';
 import type { Services } from '../services.ts';
+import { compileTrustProxy } from './client-ip.ts';
+import { RawRoutes, requestId } from './raw-routes.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import { createPrincipalResolver, enforceAccess } from '../modules/auth/principal.ts';
 import { authRoutes } from '../modules/auth/routes.ts';
@@ -23,11 +24,14 @@ export type ApiInstance = FastifyInstance<RawServerDefault, RawRequestDefaultExp
 
 export type RegisteredRoute = { method: string; url: string; hidden: boolean };
 declare module 'fastify' {
-  interface FastifyInstance { registeredRoutes: RegisteredRoute[] }
+  interface FastifyInstance {
+    registeredRoutes: RegisteredRoute[];
+    /** Routes answered before Fastify (raw-routes.ts): the click hot path. */
+    rawRoutes: RawRoutes;
+  }
 }
 
 export const MAX_BODY_BYTES = 1024 * 1024;
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Feature modules register here. Each gets the shared services and adds its own routes;
@@ -42,17 +46,18 @@ export type ModuleRegistration = {
 
 export async function buildServer(services: Services, modules: ModuleRegistration[] = []): Promise<ApiInstance> {
   const { config, log } = services;
+  const trustProxy = compileTrustProxy(config.trustedProxies);
+  const rawRoutes = new RawRoutes(trustProxy, log);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
-    trustProxy: config.trustedProxies,
-    genReqId: (req) => {
-      const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomBase62(16)}`;
-    },
+    trustProxy,
+    genReqId: (req) => requestId(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: true },
+    serverFactory: rawRoutes.serverFactory,
   }).withTypeProvider<ZodTypeProvider>();
+  app.decorate('rawRoutes', rawRoutes);
 
   // Every route as registered, so a test can check that the OpenAPI document lists them all.
   const routes: RegisteredRoute[] = [];
@@ -71,14 +76,17 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   // Shutting down: answers still in flight end their keep-alive connection, so closing does not
   // wait for clients to drop connections that were busy when it began (Fastify closes idle ones).
   let closing = false;
-  app.addHook('preClose', (done) => { closing = true; done(); });
+  app.addHook('preClose', (done) => { closing = true; rawRoutes.closing = true; done(); });
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
   });
   // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  app.addHook('onResponse', (req, reply, done) => {
+    if (log.isLevelEnabled('info')) {
+      req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    }
+    done();
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));

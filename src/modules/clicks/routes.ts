@@ -1,5 +1,7 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseQueryString } from 'fast-querystring';
 import type { ApiInstance } from '../../http/server.ts';
+import type { RawRequest } from '../../http/raw-routes.ts';
 import type { LinkCache, LinkTarget } from '../links/cache.ts';
 import { LINK_ID_PATTERN } from '../links/schemas.ts';
 import { buildClick, type RepeatDetector } from './capture.ts';
@@ -14,42 +16,43 @@ export type ClickDeps = { cache: LinkCache; writer: ClickWriter; repeats: Repeat
 
 /**
  * The tracking host's hot path: `/api/c/{linkId}` (record the click, redirect) and `/g/{linkId}`
- * (record the page view, show the store buttons). No zod and no database round trip per request:
- * the link comes from the in-process cache and the click goes to the batched writer.
+ * (record the page view, show the store buttons), GET and HEAD. Raw routes (http/raw-routes.ts):
+ * no Fastify, no zod and no database round trip per request; the link comes from the in-process
+ * cache and the click goes to the batched writer.
  */
-export async function clickRoutes(app: ApiInstance, { cache, writer, repeats }: ClickDeps) {
+export function clickRoutes(app: ApiInstance, { cache, writer, repeats }: ClickDeps) {
   /** Reads the request, records the click, returns the link and the click (or null when answered already). */
-  async function capture(req: FastifyRequest, reply: FastifyReply, source: ClickRow['source']) {
-    const linkId = (req.params as { linkId: string }).linkId;
+  async function capture(req: IncomingMessage, res: ServerResponse, r: RawRequest, source: ClickRow['source']) {
     let link: LinkTarget | null = null;
-    if (LINK_ID_PATTERN.test(linkId)) {
+    if (LINK_ID_PATTERN.test(r.segment)) {
       try {
-        link = await cache.get(linkId);
+        const cached = cache.get(r.segment);
+        link = cached instanceof Promise ? await cached : cached;
       } catch (err) {
-        req.log.error({ err, linkId }, 'link lookup failed');
-        sendHtml(reply, 503, notFoundPage('unavailable'));
+        app.log.error({ err, linkId: r.segment, reqId: r.id }, 'link lookup failed');
+        sendHtml(res, 503, notFoundPage('unavailable'));
         return null;
       }
     }
     if (!link) {
-      sendHtml(reply, 404, notFoundPage('unknown'));
+      sendHtml(res, 404, notFoundPage('unknown'));
       return null;
     }
     const d = link.destinations;
     if (!d.ios && !d.android && !d.web) {
       // Nothing to send anyone to: not a click anyone can install from.
-      sendHtml(reply, 404, notFoundPage('unconfigured'));
+      sendHtml(res, 404, notFoundPage('unconfigured'));
       return null;
     }
     const h = req.headers;
     const userAgent = h['user-agent'] || null;
     const device = userAgent ? describeUserAgent(userAgent) : null;
-    const ip = normalizeIp(req.ip);
-    // Fastify has parsed the query string already (fast-querystring: repeats as arrays, + as space).
-    const click = buildClick(link, parseClickParams(req.query as Record<string, string | string[]>), {
+    const ip = normalizeIp(r.ip);
+    // fast-querystring, as Fastify parses queries: repeats as arrays, + as space.
+    const click = buildClick(link, parseClickParams(parseQueryString(r.query)), {
       at: new Date(), ip, userAgent, referer: h.referer ?? null,
       language: primaryLanguage(h['accept-language']), country: ip ? countryOf(ip) : null,
-      device, botReason: botReason(req.method, h, device), source,
+      device, botReason: botReason(req.method!, h, device), source,
     });
     // The id the stores get: a rapid repeat carries its original's id.
     let storeClickId = click.id;
@@ -65,25 +68,27 @@ export async function clickRoutes(app: ApiInstance, { cache, writer, repeats }: 
     return { link, click, storeClickId };
   }
 
-  async function redirect(req: FastifyRequest, reply: FastifyReply) {
-    const c = await capture(req, reply, 'redirect');
-    if (!c) return reply;
-    const dest = chooseDestination(c.click.platform as 'ios' | 'android' | 'web', c.link.destinations, c.storeClickId, referrerValues(c.click));
-    if (dest.kind === 'redirect') {
-      return reply.code(302).header('location', dest.url).header('cache-control', 'no-store').send();
-    }
-    return sendHtml(reply, 200, landing(c.link, c.storeClickId, c.click));
-  }
+  app.rawRoutes.add({
+    prefix: '/api/c/',
+    handle: async (req, res, r) => {
+      const c = await capture(req, res, r, 'redirect');
+      if (!c) return;
+      const dest = chooseDestination(c.click.platform as 'ios' | 'android' | 'web', c.link.destinations, c.storeClickId, referrerValues(c.click));
+      if (dest.kind === 'redirect') {
+        res.writeHead(302, { location: dest.url, 'cache-control': 'no-store', 'content-length': '0' }).end();
+        return;
+      }
+      sendHtml(res, 200, landing(c.link, c.storeClickId, c.click));
+    },
+  });
 
-  async function landingView(req: FastifyRequest, reply: FastifyReply) {
-    const c = await capture(req, reply, 'landing');
-    if (!c) return reply;
-    return sendHtml(reply, 200, landing(c.link, c.storeClickId, c.click));
-  }
-
-  // GET also answers HEAD (Fastify's exposeHeadRoutes); a HEAD is stored as a bot click.
-  app.get('/api/c/:linkId', { schema: { hide: true } }, redirect);
-  app.get('/g/:linkId', { schema: { hide: true } }, landingView);
+  app.rawRoutes.add({
+    prefix: '/g/',
+    handle: async (req, res, r) => {
+      const c = await capture(req, res, r, 'landing');
+      if (c) sendHtml(res, 200, landing(c.link, c.storeClickId, c.click));
+    },
+  });
 }
 
 function landing(link: LinkTarget, clickId: string, click: ClickRow): string {
@@ -101,6 +106,6 @@ const referrerValues = (c: ClickRow): ReferrerValues => ({
   utmSource: c.network, utmMedium: c.utm_medium, utmCampaign: c.campaign, utmTerm: c.utm_term, utmContent: c.utm_content,
 });
 
-function sendHtml(reply: FastifyReply, status: number, html: string) {
-  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(html);
+function sendHtml(res: ServerResponse, status: number, html: string) {
+  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(html) }).end(html);
 }

@@ -34,6 +34,6 @@ export const linksModule: ModuleRegistration = {
       await writer.close();
       await cache.stop();
     });
-    await clickRoutes(app, { cache, writer, repeats: new RepeatDetector() });
+    clickRoutes(app, { cache, writer, repeats: new RepeatDetector() });
   },
 };
