@@ -10,11 +10,14 @@ export type DeviceInfo = { platform: Platform; osVersion: string | null; deviceM
 
 const UA_CACHE_MAX = 5_000;
 const UA_CACHE_MAX_LENGTH = 512;
-const uaCache = new Map<string, DeviceInfo>();
+// Two generations (like RepeatDetector): O(1) eviction of a whole generation, and a User-Agent seen
+// in both keeps its entry.
+let uaCache = new Map<string, DeviceInfo>();
+let uaCacheOld = new Map<string, DeviceInfo>();
 
 /** Platform, OS version, model and whether the User-Agent is a crawler or link unfurler. */
 export function describeUserAgent(ua: string): DeviceInfo {
-  const hit = uaCache.get(ua);
+  const hit = uaCache.get(ua) ?? uaCacheOld.get(ua);
   if (hit) return hit;
   const r = new UAParser(ua).getResult();
   const os = r.os.name;
@@ -25,7 +28,10 @@ export function describeUserAgent(ua: string): DeviceInfo {
     botUserAgent: isbot(ua),
   };
   if (ua.length <= UA_CACHE_MAX_LENGTH) { // odd, huge User-Agents are parsed every time, not kept
-    if (uaCache.size >= UA_CACHE_MAX) uaCache.delete(uaCache.keys().next().value!);
+    if (uaCache.size >= UA_CACHE_MAX / 2) {
+      uaCacheOld = uaCache;
+      uaCache = new Map();
+    }
     uaCache.set(ua, info);
   }
   return info;
@@ -59,7 +65,6 @@ export function primaryLanguage(acceptLanguage: string | undefined): string | nu
   return m && m[1] !== '*' ? m[1].slice(0, 35) : null;
 }
 
-/** `::ffff:1.2.3.4` → `1.2.3.4`, so IPv4 clients look the same however the socket reports them. */
 // DB-IP's mmdb rows are `{ country_code: 'US' }`, not MaxMind's shape.
 let countryReader: Reader<any> | null | undefined;
 

@@ -5,7 +5,7 @@ import { buildClick, newClickId } from './capture.ts';
 import { describeUserAgent } from './device.ts';
 import { parseClickQuery } from './params.ts';
 import { deleteExpiredClicks, scheduleClickRetention } from './retention.ts';
-import { ClickWriter, type ClickRow } from './writer.ts';
+import { ClickWriter, COLUMNS, copyLine, type ClickRow } from './writer.ts';
 import { UA } from './ua.fixtures.ts';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -24,6 +24,16 @@ const row = (linkId: string, over: Partial<ClickRow> = {}): ClickRow => ({
 const count = async (linkId: string) => Number((await db.sql`select count(*)::int as n from clicks where link_id = ${linkId}`)[0].n);
 
 describe('ClickWriter', () => {
+  it('encodes a click as one COPY line, columns in COLUMNS order', () => {
+    const r = row('order', { country: 'DE', referer: 'https://example.com/', is_bot: true, bot_reason: 'user_agent' });
+    const fields = copyLine(r).split('\t');
+    expect(fields).toHaveLength(COLUMNS.length);
+    expect(fields.at(-1)!.endsWith('\n')).toBe(true);
+    fields[fields.length - 1] = fields.at(-1)!.slice(0, -1);
+    const text = (v: unknown) => v === null ? '\\N' : v instanceof Date ? v.toISOString() : typeof v === 'boolean' ? (v ? 't' : 'f') : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    expect(Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]]))).toEqual(Object.fromEntries(COLUMNS.map((c) => [c, text(r[c])])));
+  });
+
   it('writes every click in batches, with its jsonb parameters', async () => {
     const w = new ClickWriter(db.url, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
     for (let i = 0; i < 1_050; i++) w.add(row('batch'));

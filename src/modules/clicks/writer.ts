@@ -15,7 +15,7 @@ export type ClickRow = {
   source: 'redirect' | 'landing'; is_bot: boolean; bot_reason: string | null; duplicate_of: string | null;
 };
 
-const COLUMNS = [
+export const COLUMNS = [
   'id', 'app_id', 'link_id', 'environment', 'clicked_at', 'network', 'campaign', 'campaign_id', 'campaign_name',
   'ad_group_id', 'ad_group_name', 'ad_id', 'ad_name', 'keyword', 'fbclid', 'gclid', 'gbraid', 'wbraid', 'ttclid',
   'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'idfa', 'gaid', 'query_params',
@@ -27,21 +27,33 @@ const COLUMNS = [
  * A click as one line of COPY's text format, in COLUMNS order: fields separated by tabs, `\N` for
  * null, backslash, tab, newline and carriage return escaped. A line ends with the only raw newline
  * it contains (UTF-8 never has byte 0x0A inside a character), so a batch splits back into rows.
- * Written out field by field: this runs once per click on the redirect path.
+ * Written out field by field, since this runs once per click on the redirect path; `s()` marks the
+ * fields that cannot hold those characters (generated ids, enums, a validated IP, country or
+ * language tag), everything a request or a link can carry goes through `f()`.
  */
 export function copyLine(r: ClickRow): string {
-  return `${f(r.id)}\t${f(r.app_id)}\t${f(r.link_id)}\t${f(r.environment)}\t${r.clicked_at.toISOString()}\t${f(r.network)}\t`
+  return `${s(r.id)}\t${s(r.app_id)}\t${s(r.link_id)}\t${s(r.environment)}\t${isoTime(r.clicked_at)}\t${s(r.network)}\t`
     + `${f(r.campaign)}\t${f(r.campaign_id)}\t${f(r.campaign_name)}\t${f(r.ad_group_id)}\t${f(r.ad_group_name)}\t${f(r.ad_id)}\t`
     + `${f(r.ad_name)}\t${f(r.keyword)}\t${f(r.fbclid)}\t${f(r.gclid)}\t${f(r.gbraid)}\t${f(r.wbraid)}\t${f(r.ttclid)}\t`
     + `${f(r.utm_source)}\t${f(r.utm_medium)}\t${f(r.utm_campaign)}\t${f(r.utm_term)}\t${f(r.utm_content)}\t${f(r.idfa)}\t`
-    + `${f(r.gaid)}\t${f(JSON.stringify(r.query_params))}\t${f(r.ip)}\t${f(r.user_agent)}\t${f(r.platform)}\t`
-    + `${f(r.os_version)}\t${f(r.device_model)}\t${f(r.language)}\t${f(r.country)}\t${f(r.referer)}\t${f(r.source)}\t`
-    + `${r.is_bot ? 't' : 'f'}\t${f(r.bot_reason)}\t${f(r.duplicate_of)}\n`;
+    + `${f(r.gaid)}\t${f(JSON.stringify(r.query_params))}\t${s(r.ip)}\t${f(r.user_agent)}\t${s(r.platform)}\t`
+    + `${f(r.os_version)}\t${f(r.device_model)}\t${s(r.language)}\t${s(r.country)}\t${f(r.referer)}\t${s(r.source)}\t`
+    + `${r.is_bot ? 't' : 'f'}\t${s(r.bot_reason)}\t${s(r.duplicate_of)}\n`;
 }
 const SPECIAL = /[\\\t\n\r]/;
 const SPECIALS = /[\\\t\n\r]/g;
 const escape = (c: string) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r');
 const f = (v: string | null) => (v === null ? '\\N' : SPECIAL.test(v) ? v.replace(SPECIALS, escape) : v);
+const s = (v: string | null) => (v === null ? '\\N' : v);
+
+// Clicks arriving in the same millisecond share one formatted time.
+let isoMs = NaN;
+let iso = '';
+const isoTime = (d: Date) => {
+  const ms = d.getTime();
+  if (ms !== isoMs) { isoMs = ms; iso = d.toISOString(); }
+  return iso;
+};
 
 const COPY_CLICKS = `copy clicks (${COLUMNS.join(', ')}) from stdin`;
 
