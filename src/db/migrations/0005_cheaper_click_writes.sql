@@ -7,6 +7,12 @@
 -- fewer full-page images in the WAL after a checkpoint), and comparing them needs no locale rules.
 alter table clicks alter column id type text collate "C";
 
+-- A click's query parameters are kept for the app and read back whole, never searched: json keeps
+-- the text as written, where jsonb would parse it into its binary form on every insert (~2 µs a click).
+alter table clicks alter column query_params drop default;
+alter table clicks alter column query_params type json using query_params::json;
+alter table clicks alter column query_params set default '{}';
+
 -- Nothing reads clicks by (app, time) alone: attribution reads by id, device id or IP, and a
 -- time-zone change re-dates an app's counted clicks through clicks_ip_idx (app_id comes first).
 drop index clicks_app_time_idx;
