@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { randomBase62 } from '../../lib/crypto.ts';
 import type { LinkTarget } from '../links/cache.ts';
 import { campaignLabel, clean, detectNetwork, type ClickQuery } from './params.ts';
@@ -59,27 +60,109 @@ export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id 
  * Two generations of one window each: every click younger than the window is in one of them, and
  * a whole generation is dropped at once (no per-entry pruning on the hot path). Past `maxEntries`
  * the older generation is dropped early, so under extreme load a repeat may count as a new click.
+ * A generation is a hash table in typed arrays keyed by a seeded 64-bit hash of the key (a Map of
+ * string keys and entry objects cost the redirect a few µs a click in garbage collection).
  */
 export class RepeatDetector {
-  private current = new Map<string, { clickId: string; at: number }>();
-  private previous = new Map<string, { clickId: string; at: number }>();
+  private current: RepeatTable;
+  private previous: RepeatTable;
   private currentSince = -Infinity;
-  constructor(private windowMs = 30_000, private maxEntries = 100_000) {} // ≤ ~40 MB of keys
+  // A per-process seed: nobody outside can aim User-Agents at one slot of the table.
+  private seed = randomBytes(8);
+
+  constructor(private windowMs = 30_000, private maxEntries = 100_000) {
+    this.current = new RepeatTable(maxEntries / 2);
+    this.previous = new RepeatTable(maxEntries / 2);
+  }
 
   get size() { return this.current.size + this.previous.size; }
 
   /** The id of the click this one repeats, or null (and then it is remembered as an original). */
   check(c: Pick<ClickRow, 'id' | 'link_id' | 'environment' | 'ip' | 'user_agent'>, now: number): string | null {
     if (now - this.currentSince >= this.windowMs || this.current.size >= this.maxEntries / 2) {
-      this.previous = now - this.currentSince >= 2 * this.windowMs ? new Map() : this.current;
-      this.current = new Map();
+      const old = this.previous;
+      this.previous = this.current;
+      this.current = old.clear();
+      if (now - this.currentSince >= 2 * this.windowMs) this.previous.clear();
       this.currentSince = now;
     }
-    // The User-Agent's first 256 characters: enough to tell browsers apart, and a bounded key.
-    const key = `${c.link_id}\n${c.environment}\n${c.ip ?? ''}\n${c.user_agent?.slice(0, 256) ?? ''}`;
-    const prev = this.current.get(key) ?? this.previous.get(key);
-    if (prev && now - prev.at < this.windowMs) return prev.clickId;
-    this.current.set(key, { clickId: c.id, at: now });
+    // The User-Agent's first 256 characters: enough to tell browsers apart.
+    let h1 = this.seed.readUInt32LE(0);
+    let h2 = this.seed.readUInt32LE(4);
+    for (const part of [c.link_id, c.environment, c.ip ?? '', c.user_agent ?? '']) {
+      const end = Math.min(part.length, 256);
+      for (let i = 0; i < end; i++) {
+        const ch = part.charCodeAt(i);
+        h1 = Math.imul(h1 ^ ch, 0x01000193);
+        h2 = Math.imul(h2 ^ ch, 0x5bd1e995);
+      }
+      h1 = Math.imul(h1 ^ 0x0a, 0x01000193); // a separator: ("ab", "c") ≠ ("a", "bc")
+      h2 = Math.imul(h2 ^ 0x0a, 0x5bd1e995);
+    }
+    h1 = fmix32(h1);
+    h2 = fmix32(h2);
+    for (const t of [this.current, this.previous]) {
+      const i = t.find(h1, h2);
+      if (i >= 0 && now - t.at[i] < this.windowMs) return t.id(i);
+    }
+    this.current.set(h1, h2, now, c.id);
     return null;
+  }
+}
+
+/** MurmurHash3's finaliser: spreads every input bit over the output (slots come from the low bits). */
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** One generation: open addressing with linear probing over (h1, h2), at most half full. */
+class RepeatTable {
+  readonly h1: Uint32Array;
+  readonly h2: Uint32Array;
+  readonly at: Float64Array;
+  private ids: (string | undefined)[];
+  size = 0;
+  private mask: number;
+
+  constructor(maxEntries: number) {
+    let slots = 16;
+    while (slots < maxEntries * 2) slots *= 2;
+    this.mask = slots - 1;
+    this.h1 = new Uint32Array(slots);
+    this.h2 = new Uint32Array(slots);
+    this.at = new Float64Array(slots);
+    this.ids = new Array(slots).fill(undefined);
+  }
+
+  /** The slot holding (h1, h2), or -1. */
+  find(h1: number, h2: number): number {
+    for (let i = h1 & this.mask; this.ids[i] !== undefined; i = (i + 1) & this.mask) {
+      if (this.h1[i] === h1 && this.h2[i] === h2) return i;
+    }
+    return -1;
+  }
+
+  id(slot: number): string {
+    return this.ids[slot]!;
+  }
+
+  set(h1: number, h2: number, at: number, id: string) {
+    let i = h1 & this.mask;
+    while (this.ids[i] !== undefined && !(this.h1[i] === h1 && this.h2[i] === h2)) i = (i + 1) & this.mask;
+    if (this.ids[i] === undefined) this.size++;
+    this.h1[i] = h1;
+    this.h2[i] = h2;
+    this.at[i] = at;
+    this.ids[i] = id;
+  }
+
+  clear(): this {
+    if (this.size) {
+      this.ids.fill(undefined);
+      this.size = 0;
+    }
+    return this;
   }
 }

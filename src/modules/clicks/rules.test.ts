@@ -160,6 +160,15 @@ describe('rapid repeats', () => {
     expect(r.check(c('i'), 129_999)).toBe('h');
   });
 
+  it('recognises every click of a full generation, whatever its key', () => {
+    const r = new RepeatDetector(30_000, 20_000);
+    const click = (i: number) => ({ id: `c${i}`, link_id: `l${i % 7}`, environment: 'live' as const, ip: `10.0.${i >> 8 & 255}.${i & 255}`, user_agent: `ua ${i % 13}` });
+    for (let i = 0; i < 9_999; i++) expect(r.check(click(i), 1_000)).toBeNull();
+    for (let i = 0; i < 9_999; i++) expect(r.check({ ...click(i), id: 'again' }, 2_000)).toBe(`c${i}`);
+    expect(r.check({ ...click(1), environment: 'sandbox' }, 2_000)).toBeNull();
+    expect(r.check({ ...click(1), user_agent: null }, 2_000)).toBeNull();
+  });
+
   it('keeps at most maxEntries clicks in memory', () => {
     const r = new RepeatDetector(30_000, 1_000);
     for (let i = 0; i < 10_000; i++) r.check({ id: `c${i}`, link_id: 'l1', environment: 'live', ip: `10.0.${i >> 8}.${i & 255}`, user_agent: 'ua' }, i);

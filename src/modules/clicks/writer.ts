@@ -70,7 +70,7 @@ export type ClickWriterOptions = {
   closeTimeoutMs: number;
 };
 
-export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = { batchSize: 500, flushIntervalMs: 20, maxPending: 20_000, maxPendingBytes: 64 * 1024 * 1024, closeTimeoutMs: 20_000 };
+export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = { batchSize: 2_000, flushIntervalMs: 50, maxPending: 20_000, maxPendingBytes: 64 * 1024 * 1024, closeTimeoutMs: 20_000 };
 
 // SQLSTATE classes where retrying the same rows cannot help: data exceptions, constraint violations.
 const isDataError = (e: unknown) => /^(22|23)/.test(String((e as { code?: string }).code ?? ''));
@@ -79,7 +79,7 @@ const UNIQUE_VIOLATION = '23505';
 /** Encoded clicks waiting to be written: one COPY each. Only the last batch of the queue takes more rows. */
 type Batch = { buf: Buffer; bytes: number; rows: number; sealed: boolean };
 const MIN_BATCH_BYTES = 16 * 1024;
-const MAX_BATCH_BYTES = 1024 * 1024;
+const MAX_BATCH_BYTES = 2 * 1024 * 1024;
 
 /**
  * Writes clicks in batches in the background, so a redirect never waits for the database.
