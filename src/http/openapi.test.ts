@@ -51,6 +51,8 @@ describe('OpenAPI document', () => {
     expect(html).not.toMatch(/https?:\/\/(cdn|unpkg|cdnjs)/);
     const js = await fetch(`${t.url}/api/v1/docs/static/swagger-ui-bundle.js`);
     expect(js.status).toBe(200);
+    // Read it all: an unread body keeps its connection busy, and closing the server waits for it.
+    expect((await js.text()).length).toBeGreaterThan(100_000);
   });
 
   it('healthz and readyz answer', async () => {

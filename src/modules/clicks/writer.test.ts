@@ -37,7 +37,7 @@ describe('ClickWriter', () => {
   it('writes every click in batches, with its jsonb parameters', async () => {
     const w = new ClickWriter(db.url, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
     for (let i = 0; i < 1_050; i++) w.add(row('batch'));
-    await w.flush();
+    await w.close();
     expect(await count('batch')).toBe(1_050);
     const [c] = await db.sql`select query_params, host(ip) as ip from clicks where link_id = 'batch' limit 1`;
     expect(c).toEqual({ query_params: { fbclid: 'x', invite: '1' }, ip: '203.0.113.7' });
@@ -120,6 +120,18 @@ describe('ClickWriter', () => {
     const stored = (await db.sql`select id from clicks where link_id = 'replayed'`).map((r) => r.id).sort();
     expect(stored).toEqual(rows.map((r) => r.id).sort());
     expect(errors).toEqual([]);
+  });
+
+  it('reconnects after its connection is killed, losing nothing', async () => {
+    const w = new ClickWriter(db.url, log, { batchSize: 50, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 10_000 });
+    for (let i = 0; i < 20; i++) w.add(row('reconnect'));
+    await w.flush();
+    const [{ n }] = await db.sql`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+      where application_name = 'apprefer click writer' and datname = current_database()`;
+    expect(n).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 30; i++) w.add(row('reconnect'));
+    await w.close();
+    expect(await count('reconnect')).toBe(50);
   });
 
   it('a row PostgreSQL rejects does not take its batch with it', async () => {
