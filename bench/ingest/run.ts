@@ -96,7 +96,7 @@ try {
     insert into clicks (id, app_id, link_id, environment, clicked_at, network, campaign, fbclid, query_params, ip, user_agent, platform, os_version, language)
     select 'arc_' || ${RUN}::text || lpad(g::text, 12, '0'), ${app.id}, ${`bench-${RUN}`}, 'live',
            now() - (g % (6 * 24 * 3600)) * interval '1 second', 'meta', 'summer_launch', 'IwAR' || g,
-           jsonb_build_object('fbclid', 'IwAR' || g, 'invite_code', 'K7P2QX'),
+           json_build_object('fbclid', 'IwAR' || g, 'invite_code', 'K7P2QX'),
            ('10.' || ((g >> 16) & 255) || '.' || ((g >> 8) & 255) || '.' || (g & 255))::inet,
            'Mozilla/5.0', case when g % 2 = 1 then 'ios' else 'android' end, '17.5', 'en-US'
     from generate_series(1, ${CLICKS}::int) g`;
