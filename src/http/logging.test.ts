@@ -37,16 +37,20 @@ describe('request logs', () => {
     // An unknown query parameter is a 400; either way the query string is not logged.
     await fetch(`${base}/api/v1/apps?limit=5&token=query-secret`, { headers: { authorization: `Bearer ${key}`, 'x-request-id': 'log-test-1' } });
     await fetch(`${base}/api/v1/apps`, { headers: { authorization: 'Bearer ak_live_wrongwrongwrongwrongwrongwrongwrongwrong' } });
+    // The click path is served before Fastify (raw routes) and logs the same line.
+    await (await fetch(`${base}/api/c/no-such-link?fbclid=click-query-secret`, { headers: { 'x-request-id': 'log-test-2' } })).text();
     await new Promise((r) => setTimeout(r, 50));
 
     const all = lines.join('\n');
-    for (const secret of [password, key, key.slice(8), cookie.split('=')[1], csrfToken, 'query-secret', 'ak_live_wrongwrong']) {
+    for (const secret of [password, key, key.slice(8), cookie.split('=')[1], csrfToken, 'query-secret', 'ak_live_wrongwrong', 'click-query-secret']) {
       expect(all).not.toContain(secret);
     }
     const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request');
     expect(requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
       'POST /api/v1/auth/setup 200', 'POST /api/v1/api-keys 201', 'GET /api/v1/apps 400', 'GET /api/v1/apps 401',
+      'GET /api/c/no-such-link 404',
     ]);
+    expect(requests.find((r) => r.reqId === 'log-test-2')?.path).toBe('/api/c/no-such-link');
     const traced = requests.find((r) => r.reqId === 'log-test-1');
     expect(traced).toBeDefined();
     expect(typeof traced.ms).toBe('number');

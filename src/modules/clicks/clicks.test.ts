@@ -196,6 +196,26 @@ describe('GET /api/c/{linkId}', () => {
     await eventually(async () => expect((await hit(t, `/api/c/${l2.id}`)).status).toBe(404));
   });
 
+  it('keeps the server conventions: request id, trailing slash, percent-encoded id; other methods get the API 404', async () => {
+    const link = await s.createLink();
+    const m = marker();
+    const traced = await hit(t, `/api/c/${link.id}?m=${m}`, { headers: { 'x-request-id': 'click-trace-1' } });
+    expect(traced.status).toBe(302);
+    expect(traced.requestId).toBe('click-trace-1');
+    const generated = await hit(t, `/api/c/${link.id}/?m=${m}`, { headers: { 'x-request-id': 'not valid!' } });
+    expect(generated.status).toBe(302);
+    expect(generated.requestId).toMatch(/^req_[A-Za-z0-9]{16}$/);
+    const encoded = await hit(t, `/api/c/${encodeURIComponent(link.id).replace('-', '%2D')}?m=${m}`);
+    expect(encoded.status).toBe(302);
+    expect((await hit(t, `/g/${link.id}/?m=${m}`)).status).toBe(200);
+    expect(await clicksWithMarker(t.sql, m, 4)).toHaveLength(4);
+
+    const post = await api(t, 'POST', `/api/c/${link.id}`, { body: {} });
+    expect(post.status).toBe(404);
+    expect(post.body.error.code).toBe('not_found');
+    expect((await hit(t, `/api/c/${link.id}/extra`)).status).toBe(404);
+  });
+
   it('a link created after a miss works at once (the negative cache entry is dropped)', async () => {
     expect((await hit(t, '/api/c/created-after-miss')).status).toBe(404);
     await s.createLink({ id: 'created-after-miss' });

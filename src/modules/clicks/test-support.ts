@@ -21,14 +21,14 @@ export async function setupApp(t: TestServer, over: Record<string, unknown> = {}
 export function hit(t: Pick<TestServer, 'url'>, path: string, opts: { ua?: string | null; method?: string; headers?: Record<string, string> } = {}) {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.ua !== null) headers['user-agent'] = opts.ua ?? UA.iphoneSafari;
-  return new Promise<{ status: number; location: string | null; cacheControl: string | null; contentType: string | null; body: string }>((resolve, reject) => {
+  return new Promise<{ status: number; location: string | null; cacheControl: string | null; contentType: string | null; requestId: string | null; body: string }>((resolve, reject) => {
     const req = request(t.url + path, { method: opts.method ?? 'GET', headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk) => { body += chunk; });
       res.on('end', () => resolve({
         status: res.statusCode!, location: res.headers.location ?? null, cacheControl: res.headers['cache-control'] ?? null,
-        contentType: res.headers['content-type'] ?? null, body,
+        contentType: res.headers['content-type'] ?? null, requestId: (res.headers['x-request-id'] as string | undefined) ?? null, body,
       }));
     });
     req.on('error', reject);
