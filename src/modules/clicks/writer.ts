@@ -2,7 +2,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 
-/** One clicks row as inserted (columns of 0002_links_clicks.sql). */
+/** One clicks row as written (columns of 0002_links_clicks.sql, as 0005 left them). */
 export type ClickRow = {
   id: string; app_id: string; link_id: string; environment: 'live' | 'sandbox'; clicked_at: Date;
   network: string; campaign: string | null; campaign_id: string | null; campaign_name: string | null;
