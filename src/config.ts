@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { compileTrustProxy } from './http/client-ip.ts';
 
 /**
  * Configuration comes from environment variables only, validated once at start.
@@ -67,6 +68,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const trustedProxies = e.TRUSTED_PROXIES.split(',').map((s) => s.trim()).filter(Boolean);
+  try {
+    compileTrustProxy(trustedProxies);
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`);
+  }
   const dataDir = path.resolve(e.DATA_DIR);
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   return {
@@ -78,7 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trackingUrl: stripSlash(e.TRACKING_URL ?? publicUrl),
     secretKey: loadSecretKey(e.SECRET_KEY, dataDir),
     logLevel: e.LOG_LEVEL,
-    trustedProxies: e.TRUSTED_PROXIES.split(',').map((s) => s.trim()).filter(Boolean),
+    trustedProxies,
     apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
     clickRetentionDays: e.CLICK_RETENTION_DAYS,

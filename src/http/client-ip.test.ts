@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../config.ts';
 import { clientIp, compileTrustProxy } from './client-ip.ts';
 
 describe('trusted proxies', () => {
@@ -22,6 +23,10 @@ describe('trusted proxies', () => {
   it('name a bad TRUSTED_PROXIES entry', () => {
     expect(() => compileTrustProxy(['10.0.0.0/33'])).toThrow(/TRUSTED_PROXIES: "10.0.0.0\/33"/);
     expect(() => compileTrustProxy(['proxy.example.com'])).toThrow(/TRUSTED_PROXIES/);
+    const env = { DATA_DIR: '/tmp/apprefer-config-test', SECRET_KEY: 'x'.repeat(40) };
+    expect(() => loadConfig({ ...env, TRUSTED_PROXIES: '127.0.0.1, proxy.example.com' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...env, TRUSTED_PROXIES: '127.0.0.1, proxy.example.com' })).toThrow(/TRUSTED_PROXIES: "proxy.example.com"/);
+    expect(loadConfig({ ...env, TRUSTED_PROXIES: '10.0.0.0/8, loopback' }).trustedProxies).toEqual(['10.0.0.0/8', 'loopback']);
   });
 });
 
