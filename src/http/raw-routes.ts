@@ -13,6 +13,8 @@ export type RawRequest = {
   query: string;
   /** The client address (X-Forwarded-For from trusted proxies only). */
   ip: string;
+  /** The host the client asked for, lower-cased (X-Forwarded-Host from trusted proxies only). */
+  host: string;
 };
 
 /** A GET/HEAD route answered by node:http itself, before Fastify sees the request. */
@@ -76,8 +78,11 @@ export class RawRoutes {
       res.setHeader('x-request-id', id);
       if (this.closing) res.setHeader('connection', 'close');
       if (this.log.isLevelEnabled('info')) this.logWhenDone(req, res, id, url);
-      const ip = clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], this.trust);
-      route.handle(req, res, { id, segment, query: q === -1 ? '' : url.slice(q + 1), ip }).catch((err) => {
+      const socketAddress = req.socket.remoteAddress ?? '';
+      const ip = clientIp(socketAddress, req.headers['x-forwarded-for'], this.trust);
+      const forwardedHost = req.headers['x-forwarded-host'];
+      const host = (typeof forwardedHost === 'string' && this.trust(socketAddress) ? forwardedHost.split(',')[0].trim() : req.headers.host ?? '').toLowerCase();
+      route.handle(req, res, { id, segment, query: q === -1 ? '' : url.slice(q + 1), ip, host }).catch((err) => {
         this.log.error({ err, reqId: id }, 'request failed');
         if (res.headersSent) return void res.destroy();
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });

@@ -29,7 +29,7 @@ export function newClickId(now = Date.now()): string {
 /** What the HTTP layer read off the request. */
 export type ClickRequest = {
   at: Date; ip: string | null; userAgent: string | null; referer: string | null; language: string | null; country: string | null;
-  device: DeviceInfo | null; botReason: BotReason | null; source: 'redirect' | 'landing';
+  device: DeviceInfo | null; botReason: BotReason | null; source: ClickRow['source'];
 };
 
 /** The clicks row for one request to a link. */

@@ -86,7 +86,7 @@ describe('GET /api/c/{linkId}', () => {
     expect(page.body).toContain(`href="${PLAY}&amp;referrer=ar_click_id%3D${c2.id}%26utm_source%3Dgoogle`);
   });
 
-  it('a platform without its destination falls back to the web URL, else to the landing page; no destination at all is a 404 page', async () => {
+  it('a platform without its destination falls back to the web URL, else to the landing page; no destination at all is a 404 page, and the capture page on the API host', async () => {
     const iosOnly = await setupApp(t, { android: null });
     const link = await iosOnly.createLink();
     const r = await hit(t, `/api/c/${link.id}`, { ua: UA.androidChrome });
@@ -103,6 +103,18 @@ describe('GET /api/c/{linkId}', () => {
     expect(r3.status).toBe(404);
     expect(r3.contentType).toBe('text/html; charset=utf-8');
     expect(r3.body).toContain('not set up yet');
+    expect((await hit(t, `/api/c/${bare.id}`, { headers: { host: 'trk.test.local' } })).status).toBe(404);
+
+    // On the API host (PUBLIC_URL) the same link is the "capture page": the visit is recorded.
+    const m = marker();
+    const captured = await hit(t, `/api/c/${bare.id}?m=${m}`, { headers: { host: 'api.test.local' } });
+    expect(captured.status).toBe(200);
+    expect(captured.body).toContain('is not in an app store yet');
+    expect(captured.body).not.toContain('<nav');
+    const [click] = await clicksWithMarker(t.sql, m);
+    expect(click).toMatchObject({ link_id: bare.id, source: 'capture', is_bot: false });
+    // Behind a trusted proxy (loopback here), X-Forwarded-Host names the host.
+    expect((await hit(t, `/api/c/${bare.id}`, { headers: { 'x-forwarded-host': 'API.test.local' } })).status).toBe(200);
   });
 
   it('uses the link overrides over the app destinations', async () => {

@@ -32,7 +32,8 @@ export function landingPage(b: LandingButtons): string {
   if (b.webUrl) items.push(`<li><a class="web" href="${escapeHtml(b.webUrl)}">Continue to the website</a></li>`);
   const name = escapeHtml(b.appName);
   const intro = b.appStoreUrl || b.playUrl ? `Get ${name} for your phone.` : `${name} is not in an app store yet.`;
-  return page(b.appName, `<h1>${name}</h1><p>${intro}</p><nav aria-label="Download"><ul>${items.join('')}</ul></nav>`);
+  const nav = items.length ? `<nav aria-label="Download"><ul>${items.join('')}</ul></nav>` : '';
+  return page(b.appName, `<h1>${name}</h1><p>${intro}</p>${nav}`);
 }
 
 /** Unknown, deleted or not yet configured link. */

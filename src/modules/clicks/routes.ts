@@ -12,7 +12,11 @@ import { landingPage, notFoundPage } from './pages.ts';
 import { parseClickParams } from './params.ts';
 import type { ClickRow, ClickWriter } from './writer.ts';
 
-export type ClickDeps = { cache: LinkCache; writer: ClickWriter; repeats: RepeatDetector };
+export type ClickDeps = {
+  cache: LinkCache; writer: ClickWriter; repeats: RepeatDetector;
+  /** The API host (PUBLIC_URL's `host`) when it is not also the tracking host, else null. */
+  apiHost: string | null;
+};
 
 /**
  * The tracking host's hot path: `/api/c/{linkId}` (record the click, redirect) and `/g/{linkId}`
@@ -20,7 +24,7 @@ export type ClickDeps = { cache: LinkCache; writer: ClickWriter; repeats: Repeat
  * no Fastify, no zod and no database round trip per request; the link comes from the in-process
  * cache and the click goes to the batched writer.
  */
-export function clickRoutes(app: ApiInstance, { cache, writer, repeats }: ClickDeps) {
+export function clickRoutes(app: ApiInstance, { cache, writer, repeats, apiHost }: ClickDeps) {
   /** Reads the request, records the click, returns the link and the click (or null when answered already). */
   async function capture(req: IncomingMessage, res: ServerResponse, r: RawRequest, source: ClickRow['source']) {
     let link: LinkTarget | null = null;
@@ -40,9 +44,14 @@ export function clickRoutes(app: ApiInstance, { cache, writer, repeats }: ClickD
     }
     const d = link.destinations;
     if (!d.ios && !d.android && !d.web) {
-      // Nothing to send anyone to: not a click anyone can install from.
-      sendHtml(res, 404, notFoundPage('unconfigured'));
-      return null;
+      // Nothing to send anyone to. The tracking host answers 404, as the reference does; on the
+      // API host the reference serves a "capture page" instead (product.md §6.2): the visit is
+      // recorded and the landing page says the app is not in a store yet.
+      if (apiHost === null || r.host !== apiHost) {
+        sendHtml(res, 404, notFoundPage('unconfigured'));
+        return null;
+      }
+      source = 'capture';
     }
     const h = req.headers;
     const userAgent = h['user-agent'] || null;

@@ -12,7 +12,8 @@ export type ClickRow = {
   idfa: string | null; gaid: string | null; query_params: Record<string, string>;
   ip: string | null; user_agent: string | null; platform: string; os_version: string | null; device_model: string | null;
   language: string | null; country: string | null; referer: string | null;
-  source: 'redirect' | 'landing'; is_bot: boolean; bot_reason: string | null; duplicate_of: string | null;
+  /** redirect (/api/c), landing (/g page view), capture (/api/c on the API host for a link with no destination) */
+  source: 'redirect' | 'landing' | 'capture'; is_bot: boolean; bot_reason: string | null; duplicate_of: string | null;
 };
 
 export const COLUMNS = [

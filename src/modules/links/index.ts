@@ -34,6 +34,8 @@ export const linksModule: ModuleRegistration = {
       await writer.close();
       await cache.stop();
     });
-    clickRoutes(app, { cache, writer, repeats: new RepeatDetector() });
+    const { publicUrl, trackingUrl } = services.config;
+    const apiHost = new URL(publicUrl).host === new URL(trackingUrl).host ? null : new URL(publicUrl).host;
+    clickRoutes(app, { cache, writer, repeats: new RepeatDetector(), apiHost });
   },
 };
