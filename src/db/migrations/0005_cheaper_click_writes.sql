@@ -70,3 +70,7 @@ begin
   group by 1, 2, 3, 4, 5, 6, 7, 8, 9, 10;
   return null;
 end $$;
+
+-- A third way a click arrives (src/modules/clicks/routes.ts).
+comment on column clicks.source is
+  'redirect (/api/c), landing (/g page view), capture (/api/c on the API host for a link with no destination)';
