@@ -13,8 +13,6 @@ export type RawRequest = {
   query: string;
   /** The client address (X-Forwarded-For from trusted proxies only). */
   ip: string;
-  /** The host the client asked for, lower-cased (X-Forwarded-Host from trusted proxies only). */
-  host: string;
 };
 
 /** A GET/HEAD route answered by node:http itself, before Fastify sees the request. */
@@ -29,6 +27,11 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** A valid incoming X-Request-Id, else a new `req_…` id. */
 export function requestId(incoming: string | string[] | undefined): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomBase62(16)}`;
+}
+
+/** The fields of the one log line per request, for Fastify's routes and raw ones: never the query string. */
+export function requestLogFields(method: string, url: string, status: number, ms: number) {
+  return { method, path: url.split('?')[0], status, ms: Math.round(ms * 10) / 10 };
 }
 
 /**
@@ -78,11 +81,8 @@ export class RawRoutes {
       res.setHeader('x-request-id', id);
       if (this.closing) res.setHeader('connection', 'close');
       if (this.log.isLevelEnabled('info')) this.logWhenDone(req, res, id, url);
-      const socketAddress = req.socket.remoteAddress ?? '';
-      const ip = clientIp(socketAddress, req.headers['x-forwarded-for'], this.trust);
-      const forwardedHost = req.headers['x-forwarded-host'];
-      const host = (typeof forwardedHost === 'string' && this.trust(socketAddress) ? forwardedHost.split(',')[0].trim() : req.headers.host ?? '').toLowerCase();
-      route.handle(req, res, { id, segment, query: q === -1 ? '' : url.slice(q + 1), ip, host }).catch((err) => {
+      const ip = clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], this.trust);
+      route.handle(req, res, { id, segment, query: q === -1 ? '' : url.slice(q + 1), ip }).catch((err) => {
         this.log.error({ err, reqId: id }, 'request failed');
         if (res.headersSent) return void res.destroy();
         res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
@@ -93,11 +93,17 @@ export class RawRoutes {
     return false;
   }
 
-  // The same line as Fastify's routes log (server.ts): never the query string.
+  /** The host the client asked for, lower-cased (X-Forwarded-Host only from a trusted proxy). */
+  requestHost(req: IncomingMessage): string {
+    const forwarded = req.headers['x-forwarded-host'];
+    const trusted = typeof forwarded === 'string' && this.trust(req.socket.remoteAddress ?? '');
+    return (trusted ? forwarded.split(',')[0].trim() : req.headers.host ?? '').toLowerCase();
+  }
+
   private logWhenDone(req: IncomingMessage, res: ServerResponse, id: string, url: string) {
     const start = performance.now();
     res.once('finish', () => {
-      this.log.info({ reqId: id, method: req.method, path: url.split('?')[0], status: res.statusCode, ms: Math.round((performance.now() - start) * 10) / 10 }, 'request');
+      this.log.info({ reqId: id, ...requestLogFields(req.method ?? '', url, res.statusCode, performance.now() - start) }, 'request');
     });
   }
 }

@@ -10,7 +10,7 @@ import {
 import type { FastifyBaseLogger, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
 import type { Services } from '../services.ts';
 import { compileTrustProxy } from './client-ip.ts';
-import { RawRoutes, requestId } from './raw-routes.ts';
+import { RawRoutes, requestId, requestLogFields } from './raw-routes.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import { createPrincipalResolver, enforceAccess } from '../modules/auth/principal.ts';
 import { authRoutes } from '../modules/auth/routes.ts';
@@ -84,7 +84,7 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.
   app.addHook('onResponse', (req, reply, done) => {
     if (log.isLevelEnabled('info')) {
-      req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      req.log.info(requestLogFields(req.method, req.url, reply.statusCode, reply.elapsedTime), 'request');
     }
     done();
   });

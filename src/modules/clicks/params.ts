@@ -93,7 +93,10 @@ export function parseClickParams(query: Record<string, string | string[] | undef
     if (count++ >= MAX_PARAMS) break;
     params[key] = clean(v, MAX_VALUE_LENGTH);
   }
-  const get = (k: string) => param(params, k);
+  const get = (k: string) => {
+    const v = Object.hasOwn(params, k) ? params[k].trim() : '';
+    return v === '' ? null : v;
+  };
   return {
     environment,
     fbclid: get('fbclid'), gclid: get('gclid'), gbraid: get('gbraid'), wbraid: get('wbraid'), ttclid: get('ttclid'),
@@ -106,14 +109,6 @@ export function parseClickParams(query: Record<string, string | string[] | undef
     idfa: deviceId(get('idfa'), 'idfa'), gaid: deviceId(get('gaid'), 'gaid'),
     queryParams: params,
   };
-}
-
-/** A parameter's trimmed value; null when absent or blank. (`params` has no prototype.) */
-function param(params: Record<string, string>, k: string): string | null {
-  const v = params[k];
-  if (v === undefined) return null;
-  const t = v.trim();
-  return t === '' ? null : t;
 }
 
 /** Network detection (product.md §6.4): a click id first, then utm_source, then the link's default. */

@@ -108,8 +108,6 @@ export class ClickWriter {
   private closing = false;
   private draining = 0;
   private failures = 0;
-  /** Clicks written so far (for logs and benchmarks). */
-  written = 0;
 
   private opts: ClickWriterOptions;
 
@@ -210,7 +208,6 @@ export class ClickWriter {
       this.batches.shift();
       this.pendingRows -= batch.rows;
       this.pendingBytes -= batch.bytes;
-      this.written += batch.rows;
       // The next buffer fits about twice what this batch held: small at a trickle, large under load.
       this.nextBatchBytes = Math.min(Math.max(batch.bytes * 2, MIN_BATCH_BYTES), MAX_BATCH_BYTES);
       this.release();

@@ -34,8 +34,8 @@ export const linksModule: ModuleRegistration = {
       await writer.close();
       await cache.stop();
     });
-    const { publicUrl, trackingUrl } = services.config;
-    const apiHost = new URL(publicUrl).host === new URL(trackingUrl).host ? null : new URL(publicUrl).host;
-    clickRoutes(app, { cache, writer, repeats: new RepeatDetector(), apiHost });
+    const apiHost = new URL(services.config.publicUrl).host;
+    const sharedHost = apiHost === new URL(services.config.trackingUrl).host;
+    clickRoutes(app, { cache, writer, repeats: new RepeatDetector(), apiHost: sharedHost ? null : apiHost });
   },
 };
