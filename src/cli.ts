@@ -46,7 +46,7 @@ async function main(argv: string[]) {
   const db = await openDatabase(config, log);
   const out = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json) : text);
   try {
-    await migrate(db.sql);
+    await migrate(db.sql, db.url);
     const org = async () => {
       const found = await findOrganization(db.sql, need(values.org, 'org'));
       if (!found) throw new UsageError(`no organization "${values.org}"`);

@@ -4,8 +4,10 @@ import { createSql, type Sql } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createCursorCodec } from './http/cursor.ts';
+import { JOBS } from './jobs.ts';
 import { buildServer } from './http/server.ts';
 import { MODULES } from './modules/index.ts';
+import { startJobRunner } from './queue/runner.ts';
 import type { Services } from './services.ts';
 
 export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
@@ -41,13 +43,15 @@ export function createServices(config: Config, sql: Sql, log: Logger, databaseUr
   return { config, sql, databaseUrl, log, cursors: createCursorCodec(config.secretKey) };
 }
 
-/** `apprefer serve`: database, migrations, HTTP server; a clean shutdown on SIGTERM / SIGINT. */
+/** `apprefer serve`: database, migrations, HTTP server, job runner; a clean shutdown on SIGTERM / SIGINT. */
 export async function serve(config: Config) {
   const log = createLogger(config);
   const db = await openDatabase(config, log);
-  const applied = await migrate(db.sql);
+  const applied = await migrate(db.sql, db.url);
   if (applied.length) log.info({ applied }, 'migrations applied');
-  const app = await buildServer(createServices(config, db.sql, log, db.url), MODULES);
+  const services = createServices(config, db.sql, log, db.url);
+  const app = await buildServer(services, MODULES);
+  const jobs = await startJobRunner(services, JOBS);
   await app.listen({ port: config.port, host: config.host });
   log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
 
@@ -57,7 +61,8 @@ export async function serve(config: Config) {
     stopping = true;
     log.info({ signal }, 'shutting down');
     try {
-      await app.close(); // modules flush their writers in onClose hooks
+      // Modules flush their writers in onClose hooks; running jobs finish (bounded), queued ones stay queued.
+      await Promise.all([app.close(), jobs.stop()]);
       await db.close();
     } finally {
       log.flush();

@@ -33,8 +33,9 @@ export default async function setup(project: TestProject) {
   const admin = createSql(adminUrl, { max: 1 });
   await admin.unsafe(`drop database if exists ${TEMPLATE_DB}`);
   await admin.unsafe(`create database ${TEMPLATE_DB}`);
-  const template = createSql(withDatabase(adminUrl, TEMPLATE_DB), { max: 1 });
-  await migrate(template);
+  const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
+  const template = createSql(templateUrl, { max: 1 });
+  await migrate(template, templateUrl);
   await template.end();
   await admin.end();
   project.provide('pgAdminUrl', adminUrl);

@@ -8,6 +8,8 @@ import { createSql, type Sql } from '../src/db/client.ts';
 import { buildServer, type ApiInstance } from '../src/http/server.ts';
 import { MODULES } from '../src/modules/index.ts';
 import { createServices } from '../src/runtime.ts';
+import { JOBS } from '../src/jobs.ts';
+import { startJobRunner, type JobRunner } from '../src/queue/runner.ts';
 import { createOrganizationWithOwner, createSession } from '../src/modules/auth/accounts.ts';
 import { createApiKey } from '../src/modules/api-keys/keys.ts';
 import type { Permission } from '../src/modules/auth/principal.ts';
@@ -34,8 +36,15 @@ export async function createTestDatabase(): Promise<{ url: string; sql: Sql; dro
   };
 }
 
-/** A real server on a random port with its own database. `env` overrides configuration. */
-export async function startTestServer(env: Record<string, string> = {}, existing?: Awaited<ReturnType<typeof createTestDatabase>>): Promise<TestServer> {
+/**
+ * A real server on a random port with its own database and, as `apprefer serve` has, a job runner
+ * (`jobs: false` leaves it out). `env` overrides configuration.
+ */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  existing?: Awaited<ReturnType<typeof createTestDatabase>>,
+  opts: { jobs?: boolean } = {},
+): Promise<TestServer> {
   const db = existing ?? await createTestDatabase();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-data-'));
   const config = loadConfig({
@@ -48,13 +57,15 @@ export async function startTestServer(env: Record<string, string> = {}, existing
     ...env,
   });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const app = await buildServer(createServices(config, db.sql, log), MODULES);
+  const services = createServices(config, db.sql, log);
+  const app = await buildServer(services, MODULES);
+  const jobs: JobRunner | null = opts.jobs === false ? null : await startJobRunner(services, JOBS, { stopTimeoutMs: 2_000 });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`, sql: db.sql, app, config,
     close: async () => {
-      await app.close();
+      await Promise.all([app.close(), jobs?.stop()]);
       await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
@@ -106,3 +117,14 @@ export const appBody = (over: Record<string, unknown> = {}) => ({
   currency: 'USD',
   ...over,
 });
+
+/** Polls `check` until it returns a truthy value; throws after `ms`. */
+export async function eventually<T>(check: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > until) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -51,7 +51,7 @@ const pg = await startEmbeddedPostgres(dir, {
 const sql = createSql(pg.url, { max: 10 });
 
 try {
-  await migrate(sql);
+  await migrate(sql, pg.url);
   let seeded: { orgId: string; userId: string; appIds: string[]; seconds: number } | null = existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')) : null;
   if (!seeded) {
     const t0 = Date.now();

@@ -23,7 +23,7 @@ const sql = createSql(pg.url, { max: 4 });
 let seq = 0;
 
 try {
-  await migrate(sql);
+  await migrate(sql, pg.url);
   const { organization } = await createOrganizationWithOwner(sql, { org: 'B', email: 'b@example.com', password: 'correct horse battery' });
   const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'B', timezone: 'Europe/Berlin' }));
   await sql`

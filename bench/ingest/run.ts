@@ -85,7 +85,7 @@ const dir = db.dir;
 const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
-  await migrate(sql);
+  await migrate(sql, dbUrl);
   const [{ fsync, sc }] = await sql<{ fsync: string; sc: string }[]>`select current_setting('fsync') as fsync, current_setting('synchronous_commit') as sc`;
   const { organization } = await createOrganizationWithOwner(sql, { org: `Bench ${RUN}`, email: `bench${RUN}@example.com`, password: 'correct horse battery' });
   const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' }, android: { packageName: 'com.example.fittrack' } }));

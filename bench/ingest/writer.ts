@@ -29,7 +29,7 @@ chmodSync(dir, 0o755);
 const pg = await startEmbeddedPostgres(path.join(dir, 'pg')); // default durability
 const sql = createSql(pg.url, { max: 10 });
 try {
-  await migrate(sql);
+  await migrate(sql, pg.url);
   const { organization } = await createOrganizationWithOwner(sql, { org: 'Bench', email: 'bench@example.com', password: 'correct horse battery' });
   const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack' }));
   if (withoutTrigger) await sql`alter table events disable trigger analytics_events_insert`;

@@ -84,7 +84,7 @@ const { dir, url: dbUrl, pgDir } = db;
 const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
-  await migrate(sql);
+  await migrate(sql, dbUrl);
   const { organization } = await createOrganizationWithOwner(sql, { org: `Bench ${Date.now()}`, email: `bench${Date.now()}@example.com`, password: 'correct horse battery' });
   const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' }, android: { packageName: 'com.example.fittrack' } }));
   await sql`delete from links where id = 'bench-meta'`;

@@ -1,13 +1,7 @@
 import type { ModuleRegistration } from '../../http/server.ts';
 import { analyticsRoutes } from './routes.ts';
-import { startFolder } from './rollups.ts';
 
-/** Analytics: overview, stats, event log, attributions and portfolio; folds rollup deltas in the background. */
+/** Analytics: overview, stats, event log, attributions and portfolio (rollups are folded by a job, src/jobs.ts). */
 export const analyticsModule: ModuleRegistration = {
-  async api(app, services) {
-    await analyticsRoutes(app, services);
-    let folder: ReturnType<typeof startFolder> | null = null;
-    app.addHook('onReady', async () => { folder = startFolder(services.sql, services.log); });
-    app.addHook('onClose', async () => { await folder?.stop(); });
-  },
+  api: analyticsRoutes,
 };

@@ -1,12 +1,11 @@
 /**
  * Rollup maintenance. Triggers (migration 0004) append deltas to analytics_pending on every write;
- * this job folds them into the rollups every second. Readers add the pending deltas themselves,
+ * the `analytics_fold` job folds them into the rollups every second. Readers add the pending deltas themselves,
  * so folding only keeps reads fast; it never changes an answer.
  */
-import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
+import type { JobContext } from '../../queue/job.ts';
 
-export const FOLD_INTERVAL_MS = 1000;
 export const FOLD_BATCH = 20_000;
 
 /** Folds every pending delta (batch by batch); returns how many rows were moved. */
@@ -24,24 +23,7 @@ export async function rebuildApp(sql: Sql, appId: string): Promise<void> {
   await sql`select analytics_rebuild(${appId})`;
 }
 
-/** The background folder of one server process; several processes take turns (advisory lock). */
-export function startFolder(sql: Sql, log: Logger, intervalMs = FOLD_INTERVAL_MS) {
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const tick = () => {
-    if (running || stopped) return;
-    running = foldPending(sql)
-      .then(() => undefined)
-      .catch((err) => { if (!stopped) log.warn({ err }, 'analytics fold failed; retrying'); })
-      .finally(() => { running = null; });
-  };
-  const timer = setInterval(tick, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+/** The job that runs every second (src/jobs.ts); one run at a time for the whole database. */
+export async function foldJob(_payload: unknown, { services }: JobContext): Promise<void> {
+  await foldPending(services.sql);
 }

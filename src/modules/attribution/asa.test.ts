@@ -14,7 +14,10 @@ import { buildServer } from '../../http/server.ts';
 import { MODULES } from '../index.ts';
 import { createServices } from '../../runtime.ts';
 import { createSdkApp, eventually, insertClick, startAppleFake, track, APPLE_TOKEN as TOKEN, APPLE_ATTRIBUTED as ATTRIBUTED, type SdkApp } from '../tracking/test-support.ts';
-import { nextAttemptAt } from './asa-worker.ts';
+import { JOBS } from '../../jobs.ts';
+import { startJobRunner } from '../../queue/runner.ts';
+import { makeJobsDue } from '../../queue/test-support.ts';
+import { ASA_RESOLVE_TASK, nextAttemptAt } from './asa-resolution.ts';
 
 
 let t: TestServer;
@@ -115,7 +118,7 @@ describe('Apple does not answer in time', () => {
     const r = await track(t, 'configure', app.live, { device_id: d, asa_token: TOKEN, device_info: ios }, { 'x-forwarded-for': ip });
     expect(r.json.attribution).toBeNull();
     // 500 backs off a minute: make the job due now instead of waiting.
-    await t.sql`update asa_resolutions set next_attempt_at = now() where app_id = ${app.appId} and state = 'pending'`;
+    await makeJobsDue(t.sql, ASA_RESOLVE_TASK);
     const done = await resolved(d);
     expect(done).toMatchObject({ match_type: 'probabilistic', campaign: 'ip-match' });
     expect(done.explanation.asa).toBe('not_attributed');
@@ -126,7 +129,8 @@ describe('Apple does not answer in time', () => {
     apple.state.fallback = { status: 500 };
     const d = dev();
     await track(t, 'configure', app.live, { device_id: d, asa_token: TOKEN, device_info: ios });
-    await t.sql`update asa_resolutions set received_at = received_at - interval '25 hours', next_attempt_at = now() where app_id = ${app.appId} and state = 'pending'`;
+    await t.sql`update asa_resolutions set received_at = received_at - interval '25 hours' where app_id = ${app.appId} and state = 'pending'`;
+    await makeJobsDue(t.sql, ASA_RESOLVE_TASK);
     const done = await resolved(d);
     expect(done).toMatchObject({ match_type: 'organic', network: 'organic' });
     const [job] = await t.sql`select state from asa_resolutions where attribution_id = ${done.id}`;
@@ -142,10 +146,13 @@ describe('restarts', () => {
       LOG_LEVEL: 'silent', DATABASE_URL: db.url, APPLE_ADSERVICES_URL: apple.url,
     });
     const start = async () => {
-      const server = await buildServer(createServices(config, db.sql, pino({ level: 'silent' })), MODULES);
+      const services = createServices(config, db.sql, pino({ level: 'silent' }));
+      const server = await buildServer(services, MODULES);
+      const jobs = await startJobRunner(services, JOBS);
       await server.listen({ port: 0, host: '127.0.0.1' });
       const { port } = server.server.address() as { port: number };
-      return { app: server, sql: db.sql, config, url: `http://127.0.0.1:${port}`, close: async () => {} } as TestServer;
+      const close = async () => { await Promise.all([server.close(), jobs.stop()]); };
+      return { app: server, sql: db.sql, config, url: `http://127.0.0.1:${port}`, close } as TestServer;
     };
     try {
       const first = await start();
@@ -154,10 +161,10 @@ describe('restarts', () => {
       const d = dev();
       const r = await track(first, 'configure', a.live, { device_id: d, asa_token: TOKEN, device_info: ios });
       expect(r.json.attribution).toBeNull();
-      await first.app.close(); // the process stops with the lookup still pending
+      await first.close(); // the process stops with the lookup still pending
 
       apple.state.fallback = { status: 200, body: ATTRIBUTED };
-      await db.sql`update asa_resolutions set next_attempt_at = now(), locked_until = null`;
+      await makeJobsDue(db.sql, ASA_RESOLVE_TASK);
       const second = await start();
       try {
         const done = await eventually(async () => {
@@ -166,7 +173,7 @@ describe('restarts', () => {
         }, 45_000);
         expect(done.match_type).toBe('adservices');
       } finally {
-        await second.app.close();
+        await second.close();
       }
     } finally {
       await db.drop();

@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
+import type { JobContext } from '../../queue/job.ts';
 
 // Any constant unique to this job: only one server process deletes at a time.
 const LOCK_KEY = 0x61726331; // "arc1"
@@ -35,19 +35,9 @@ export async function deleteExpiredClicks(sql: Sql, days: number): Promise<numbe
   }
 }
 
-/** Runs the retention job after `firstRunMs`, then every `intervalMs`; returns a stop function. */
-export function scheduleClickRetention(sql: Sql, log: Logger, days: number, intervalMs: number, firstRunMs = 5_000): () => void {
-  let running: Promise<void> | null = null;
-  const run = () => {
-    if (running) return;
-    running = deleteExpiredClicks(sql, days)
-      .then((n) => { if (n) log.info({ deleted: n, days }, 'click retention: old clicks deleted'); })
-      .catch((err) => log.error({ err }, 'click retention failed; retrying at the next interval'))
-      .finally(() => { running = null; });
-  };
-  const first = setTimeout(run, firstRunMs);
-  const timer = setInterval(run, intervalMs);
-  first.unref();
-  timer.unref();
-  return () => { clearTimeout(first); clearInterval(timer); };
+/** The hourly job (src/jobs.ts): clicks older than CLICK_RETENTION_DAYS go. */
+export async function clickRetentionJob(_payload: unknown, { services, log }: JobContext): Promise<void> {
+  const days = services.config.clickRetentionDays;
+  const deleted = await deleteExpiredClicks(services.sql, days);
+  if (deleted) log.info({ deleted, days }, 'click retention: old clicks deleted');
 }

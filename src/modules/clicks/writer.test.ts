@@ -4,7 +4,11 @@ import { createTestDatabase } from '../../../test/helpers.ts';
 import { buildClick, newClickId } from './capture.ts';
 import { describeUserAgent } from './device.ts';
 import { parseClickQuery } from './params.ts';
-import { deleteExpiredClicks, scheduleClickRetention } from './retention.ts';
+import { JOBS } from '../../jobs.ts';
+import { enqueueJob } from '../../queue/enqueue.ts';
+import { startJobRunner } from '../../queue/runner.ts';
+import { servicesFor } from '../../queue/test-support.ts';
+import { deleteExpiredClicks } from './retention.ts';
 import { ClickWriter, COLUMNS, copyLine, type ClickRow } from './writer.ts';
 import { UA } from './ua.fixtures.ts';
 
@@ -154,14 +158,16 @@ describe('click retention', () => {
     expect(left).toEqual(['ret-0', 'ret-1', 'ret-29']);
   });
 
-  it('runs on a schedule', async () => {
+  it('is an hourly job of the job system', async () => {
+    expect(JOBS.click_retention.cron).toBe('7 * * * *');
     await db.sql`insert into clicks (id, app_id, link_id, clicked_at, network) values ('arc_scheduledOld00000001', 'a', 'sched', now() - interval '40 days', 'meta')`;
-    const stop = scheduleClickRetention(db.sql, log, 30, 60_000, 10);
+    await enqueueJob(db.sql, 'click_retention', {}); // as the scheduler does at minute 7
+    const runner = await startJobRunner(servicesFor(db).services, { click_retention: JOBS.click_retention });
     try {
       for (let i = 0; i < 400 && (await count('sched')) > 0; i++) await new Promise((r) => setTimeout(r, 25));
       expect(await count('sched')).toBe(0);
     } finally {
-      stop();
+      await runner.stop();
     }
   });
 });

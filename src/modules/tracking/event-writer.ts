@@ -13,6 +13,7 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
+import type { JobContext } from '../../queue/job.ts';
 import type { Environment } from '../attribution/waterfall.ts';
 import { eventFingerprint, type EventBody } from './body.ts';
 import { linkUser } from './devices.ts';
@@ -247,8 +248,13 @@ export function isTransient(err: unknown): boolean {
     || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'].includes(code);
 }
 
-/** Deletes fingerprints older than the dedup window (called periodically). */
+/** Deletes fingerprints older than the dedup window. */
 export async function pruneFingerprints(sql: Sql): Promise<number> {
   const r = await sql`delete from event_fingerprints where seen_at < now() - ${DEDUP_WINDOW_SECONDS * 2} * interval '1 second'`;
   return r.count;
+}
+
+/** The job that runs every minute (src/jobs.ts). */
+export async function pruneFingerprintsJob(_payload: unknown, { services }: JobContext): Promise<void> {
+  await pruneFingerprints(services.sql);
 }

@@ -6,12 +6,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES, type ApiInstance } from '../../http/server.ts';
 import type { Services } from '../../services.ts';
-import { AsaWorker } from '../attribution/asa-worker.ts';
 import { normalizeIp } from '../../lib/ip.ts';
 import { SdkAppCache, type SdkCredential } from './app-cache.ts';
 import { BodyError, parseJsonObject, readConfigureBody, readEventBody } from './body.ts';
 import { configure } from './configure.ts';
-import { EventWriter, isTransient, OverloadedError, pruneFingerprints } from './event-writer.ts';
+import { EventWriter, isTransient, OverloadedError } from './event-writer.ts';
 import { EVENT_OK_BODY } from './response.ts';
 
 /** Time box of the in-request Apple AdServices call; past it the install is answered undetermined. */
@@ -38,13 +37,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
   const apps = new SdkAppCache(sql);
   await apps.start();
   const writer = new EventWriter(sql, log);
-  const asaWorker = new AsaWorker(sql, log, { appleUrl: config.appleAdServicesUrl });
-  asaWorker.start();
-  const pruneTimer = setInterval(() => void pruneFingerprints(sql).catch((err) => log.warn({ err }, 'fingerprint prune failed')), 60_000);
-  pruneTimer.unref();
   app.addHook('onClose', async () => {
-    clearInterval(pruneTimer);
-    await asaWorker.stop();
     await writer.drain();
     await apps.stop();
   });

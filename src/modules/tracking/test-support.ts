@@ -106,13 +106,4 @@ export async function startAppleFake(fallback: AppleReply = { status: 200, body:
   };
 }
 
-/** Polls `check` until it returns a value (background work finishing); fails after `ms`. */
-export async function eventually<T>(check: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > until) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+export { eventually } from '../../../test/helpers.ts';

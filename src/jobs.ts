@@ -1,0 +1,31 @@
+/**
+ * Every piece of background work, in one place. All of it runs on the one durable job system
+ * (graphile-worker, src/queue/runner.ts) in every `apprefer serve` process; however many processes
+ * share the database, a recurring job runs once per period.
+ *
+ * - `cron`: created by the scheduler once per period (standard five-field cron, UTC);
+ * - `everySeconds`: one chained job per database, each run queueing the next;
+ * - neither: queued by the code named beside it, in the transaction of the data it is about.
+ *
+ * A failing job is logged with its name and retried with backoff. Handlers are idempotent:
+ * a job that was running when its process died runs again (src/queue/reclaim.ts).
+ */
+import { ASA_RESOLVE_TASK, asaResolveJob } from './modules/attribution/asa-resolution.ts';
+import { foldJob } from './modules/analytics/rollups.ts';
+import { clickRetentionJob } from './modules/clicks/retention.ts';
+import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
+import type { JobDefinition } from './queue/job.ts';
+import { reclaimJob } from './queue/reclaim.ts';
+
+export const JOBS = {
+  /** Rollup deltas written by the analytics triggers are folded into the daily rollups. */
+  analytics_fold: { everySeconds: 1, run: foldJob },
+  /** Clicks older than CLICK_RETENTION_DAYS are deleted (raw IPs go with them). */
+  click_retention: { cron: '7 * * * *', run: clickRetentionJob },
+  /** Event fingerprints past the SDK dedup window are deleted. */
+  fingerprint_prune: { cron: '* * * * *', run: pruneFingerprintsJob },
+  /** Jobs of a process that died go back to the queue. */
+  queue_reclaim: { cron: '* * * * *', run: reclaimJob },
+  /** One Apple AdServices lookup for a pending iOS install; queued by configure (tracking/configure.ts). */
+  [ASA_RESOLVE_TASK]: { run: asaResolveJob },
+} satisfies Record<string, JobDefinition>;

@@ -1,0 +1,177 @@
+/**
+ * The one job system: graphile-worker on the application's PostgreSQL. Jobs are rows, so a queued
+ * job survives crashes and restarts, several server processes share the queue (`for update skip
+ * locked`), and cron jobs are created once per period for the whole database. What runs is listed
+ * in src/jobs.ts; this file turns that list into a running worker pool.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  Logger as GraphileLogger,
+  parseCronItems,
+  run,
+  type CronItem,
+  type Task,
+  type TaskList,
+  type WorkerEvents,
+} from 'graphile-worker';
+import type { Logger } from 'pino';
+import type { Services } from '../services.ts';
+import type { JobContext, JobDefinition } from './job.ts';
+import { ProcessLiveness, reclaimJobsOfDeadWorkers } from './reclaim.ts';
+
+export type JobRunnerOptions = {
+  /** Jobs run at the same time in this process (an Apple lookup must not hold up the fold). */
+  concurrency?: number;
+  /** How often due jobs queued for later are looked for (new jobs are noticed at once). */
+  pollIntervalMs?: number;
+  /** How long a graceful stop waits for running jobs; their abort signal fires halfway. */
+  stopTimeoutMs?: number;
+};
+
+export type JobRunner = { stop(): Promise<void> };
+
+const DEFAULT_MAX_ATTEMPTS = 10;
+/** A chained job that fails runs again after everySeconds × 2^failures, at most this long. */
+const MAX_CHAIN_BACKOFF_S = 60;
+
+export async function startJobRunner(
+  services: Services,
+  jobs: Record<string, JobDefinition>,
+  opts: JobRunnerOptions = {},
+): Promise<JobRunner> {
+  const { log, sql } = services;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  const liveness = new ProcessLiveness(services.databaseUrl, log);
+  await liveness.start();
+  const reclaimed = await reclaimJobsOfDeadWorkers(sql);
+  if (reclaimed.length) log.warn({ workers: reclaimed }, 'jobs of stopped processes returned to the queue');
+
+  // A worker takes no job before it is registered under this process's key: a job locked by an
+  // unregistered worker could not be reclaimed if the process died. graphile-worker asks
+  // `forbiddenFlags` before every fetch and awaits it when it is a promise.
+  const unregistered = new Set<string>();
+  let registering: Promise<null> | null = null;
+  const events: WorkerEvents = new EventEmitter();
+  events.on('worker:create', ({ worker }) => { unregistered.add(worker.workerId); });
+  const registerWorkers = (): null | Promise<null> => {
+    if (!unregistered.size) return null;
+    registering ??= (async () => {
+      for (const id of [...unregistered]) {
+        await liveness.register(sql, id);
+        unregistered.delete(id);
+      }
+      return null;
+    })().finally(() => { registering = null; });
+    return registering;
+  };
+
+  const runner = await run({
+    connectionString: services.databaseUrl,
+    concurrency: opts.concurrency ?? 4,
+    pollInterval: opts.pollIntervalMs ?? 1_000,
+    noHandleSignals: true,
+    gracefulShutdownAbortTimeout: stopTimeoutMs / 2,
+    logger: graphileLogger(log),
+    events,
+    forbiddenFlags: registerWorkers,
+    taskList: taskList(services, jobs),
+    parsedCronItems: parseCronItems(cronItems(jobs)),
+  });
+  // Chained jobs start now rather than at the next minute's safety net.
+  for (const [name, def] of Object.entries(jobs)) {
+    if (def.everySeconds) await runner.addJob(name, {}, { jobKey: name, jobKeyMode: 'preserve_run_at' });
+  }
+  log.debug({ tasks: Object.keys(jobs), processKey: liveness.processKey }, 'job runner started');
+
+  return {
+    async stop() {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        runner.stop().then(() => false),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), stopTimeoutMs); }),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) log.warn({ waitedMs: stopTimeoutMs }, 'jobs still running at shutdown; they run again after the restart');
+      await liveness.stop();
+    },
+  };
+}
+
+function taskList(services: Services, jobs: Record<string, JobDefinition>): TaskList {
+  const list: TaskList = {};
+  for (const [name, def] of Object.entries(jobs)) list[name] = def.everySeconds ? chainedTask(services, name, def) : task(services, name, def);
+  return list;
+}
+
+function contextOf(services: Services, name: string, helpers: Parameters<Task>[1]): JobContext {
+  return {
+    services,
+    log: services.log.child({ job: name, jobId: helpers.job.id }),
+    signal: helpers.abortSignal ?? new AbortController().signal,
+    attempt: helpers.job.attempts,
+  };
+}
+
+/** A failure is logged with the job's name and thrown back: graphile-worker retries it with backoff. */
+function task(services: Services, name: string, def: JobDefinition): Task {
+  return async (payload, helpers) => {
+    const ctx = contextOf(services, name, helpers);
+    try {
+      await def.run(payload, ctx);
+    } catch (err) {
+      const { attempts, max_attempts: maxAttempts } = helpers.job;
+      ctx.log.error({ err, attempt: attempts, maxAttempts }, attempts >= maxAttempts ? 'job failed; giving up' : 'job failed; retrying with backoff');
+      throw err;
+    }
+  };
+}
+
+/**
+ * A sub-minute recurring job: each run queues the next under one job key, so there is one pending
+ * run per database however many processes work the queue. A failure is logged and the next run
+ * backs off (everySeconds doubled per consecutive failure, capped), instead of piling up retries.
+ */
+function chainedTask(services: Services, name: string, def: JobDefinition): Task {
+  const every = def.everySeconds!;
+  return async (payload, helpers) => {
+    const ctx = contextOf(services, name, helpers);
+    let failures = Number((payload as { failures?: unknown } | null)?.failures) || 0;
+    try {
+      await def.run(payload, ctx);
+      failures = 0;
+    } catch (err) {
+      failures += 1;
+      ctx.log.error({ err, consecutiveFailures: failures }, 'job failed; the next run backs off');
+    }
+    const delayS = Math.min(every * 2 ** failures, Math.max(every, MAX_CHAIN_BACKOFF_S));
+    await helpers.addJob(name, { failures }, { jobKey: name, runAt: new Date(Date.now() + delayS * 1000) });
+  };
+}
+
+function cronItems(jobs: Record<string, JobDefinition>): CronItem[] {
+  const items: CronItem[] = [];
+  for (const [name, def] of Object.entries(jobs)) {
+    const maxAttempts = def.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    if (def.cron) {
+      // One job key per task: a run still retrying when the next period comes is replaced, not doubled.
+      items.push({ task: name, identifier: name, match: def.cron, options: { backfillPeriod: 0, maxAttempts, jobKey: name } });
+    } else if (def.everySeconds) {
+      // Safety net: revives the chain every minute if it was ever lost; keeps a pending run as it is.
+      items.push({
+        task: name, identifier: `${name}_chain`, match: '* * * * *',
+        options: { backfillPeriod: 0, maxAttempts, jobKey: name, jobKeyMode: 'preserve_run_at' },
+      });
+    }
+  }
+  return items;
+}
+
+/** graphile-worker's own messages at debug; failures are logged by the task wrappers above. */
+function graphileLogger(log: Logger): GraphileLogger {
+  return new GraphileLogger((scope) => (level, message, meta) => {
+    const fields = { worker: scope.workerId, task: scope.taskIdentifier, jobId: scope.jobId };
+    if (level === 'error' && !(meta as { failure?: boolean } | undefined)?.failure) log.error(fields, message);
+    else if (level === 'warning') log.warn(fields, message);
+    else log.debug(fields, message);
+  });
+}
