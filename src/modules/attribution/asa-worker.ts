@@ -3,7 +3,7 @@
  * configure request. A durable queue in PostgreSQL (`asa_resolutions`): it survives restarts, and
  * several server processes share it (`for update skip locked` plus a lease).
  *
- * Schedule (external-apis.md §6.3): on 404 two more calls 5 s apart (Apple's advice), otherwise and
+ * Schedule (docs/spec/external-apis.md §6.3): on 404 two more calls 5 s apart (Apple's advice), otherwise and
  * after that back off 1 min, 5 min, 30 min, 2 h, 6 h; give up 24 h after the token was received.
  */
 import type { Logger } from 'pino';

@@ -38,7 +38,7 @@ afterAll(async () => { await t?.close(); await apple?.close(); });
 const SCALARS = ['network', 'campaign', 'match_type', 'attribution_id', 'campaign_id', 'campaign_name', 'ad_group_id', 'ad_id', 'keyword', 'fbclid', 'gclid', 'ttclid', 'created_at'];
 const MAPS = ['query_params', 'customData', 'custom_data'];
 
-/** sdk-protocol.md §4.7–4.9: the three top-level keys, every attribution key, the type rules. */
+/** docs/spec/sdk-protocol.md §4.7–4.9: the three top-level keys, every attribution key, the type rules. */
 function expectConfigureShape(body: any) {
   expect(Object.keys(body).sort()).toEqual(['attribution', 'sdkEnabled', 'sdk_enabled']);
   expect(typeof body.sdkEnabled).toBe('boolean');
