@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** The error codes of api.md; the SDK endpoints add their own (`invalid_sdk_key`, `invalid_json`). */
+/** The error codes of docs/spec/api.md; the SDK endpoints add their own (`invalid_sdk_key`, `invalid_json`). */
 export type ErrorCode =
   | 'validation_error' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict'
   | 'payload_too_large' | 'unsupported_media_type' | 'rate_limited' | 'internal_error'

@@ -153,7 +153,7 @@ function sendError(err: FastifyError | ApiError, req: FastifyRequest, reply: Fas
   });
 }
 
-/** Maps everything thrown in a request to the api.md error envelope. */
+/** Maps everything thrown in a request to the docs/spec/api.md error envelope. */
 export function toApiError(err: FastifyError | ApiError): ApiError {
   if (err instanceof ApiError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {

@@ -1,5 +1,5 @@
 /**
- * Apple AdServices attribution API client (external-apis.md §6).
+ * Apple AdServices attribution API client (docs/spec/external-apis.md §6).
  * POST the token as text/plain, byte for byte; classify the answer.
  */
 import type { AsaRecord } from './waterfall.ts';

@@ -5,7 +5,7 @@
  * attribution and re-queued for the next attempt. It survives restarts and is shared by all server
  * processes; one job key per attribution keeps attempts from overlapping.
  *
- * Schedule (docs/sdk-ingestion.md): on 404 two more calls 5 s apart (Apple's advice), otherwise and
+ * Schedule (docs/spec/external-apis.md §6.3): on 404 two more calls 5 s apart (Apple's advice), otherwise and
  * after that back off 1 min, 5 min, 30 min, 2 h, 6 h; give up 24 h after the token was received.
  */
 import type { TransactionSql } from 'postgres';

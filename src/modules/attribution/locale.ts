@@ -1,5 +1,5 @@
 /**
- * Normalised forms of the SDK's raw `locale` and `timezone` strings (sdk-protocol.md §4.5).
+ * Normalised forms of the SDK's raw `locale` and `timezone` strings (docs/spec/sdk-protocol.md §4.5).
  * The raw values are stored as sent; these derived values feed matching and reports.
  */
 

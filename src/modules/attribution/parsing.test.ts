@@ -4,7 +4,7 @@ import { parseAdServicesPayload, quoteBigIntegers } from './adservices.ts';
 import { parseLocale, utcOffsetMinutes } from './locale.ts';
 import { parseInstallReferrer, referrerNetwork } from './referrer.ts';
 
-describe('install referrer (sdk-protocol.md §4.4 table)', () => {
+describe('install referrer (docs/spec/sdk-protocol.md §4.4 table)', () => {
   it('platform link: click id plus UTM values', () => {
     const r = parseInstallReferrer('ar_click_id=arc_7Hq2LmX9pR4s&utm_source=meta&utm_medium=paid&utm_campaign=summer_launch')!;
     expect(r).toMatchObject({ arClickId: 'arc_7Hq2LmX9pR4s', utmSource: 'meta', utmMedium: 'paid', utmCampaign: 'summer_launch', organic: false });

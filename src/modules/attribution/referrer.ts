@@ -1,5 +1,5 @@
 /**
- * Google Play install-referrer parsing (sdk-protocol.md §4.4). Plain functions, no I/O.
+ * Google Play install-referrer parsing (docs/spec/sdk-protocol.md §4.4). Plain functions, no I/O.
  */
 
 export type ParsedReferrer = {
@@ -79,7 +79,7 @@ export function parseInstallReferrer(raw: string | null | undefined): ParsedRefe
   return parsed;
 }
 
-/** utm_source aliases → network (product.md §6.4, decided in docs/sdk-ingestion.md). */
+/** utm_source aliases → network (docs/spec/product.md §6.4, decided in docs/sdk-ingestion.md). */
 const SOURCE_ALIASES: Record<string, string> = {
   facebook: 'meta', fb: 'meta', ig: 'meta', instagram: 'meta', meta: 'meta',
   google: 'google', adwords: 'google', googleads: 'google', google_ads: 'google', youtube: 'google',

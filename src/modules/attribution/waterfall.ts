@@ -58,7 +58,7 @@ export type InstallSignals = {
   ip: string | null;
   idfa: string | null;
   gaid: string | null;
-  /** Body `ar_click_id` first, then the referrer's when it differs (sdk-protocol.md §4.4 rule 6). */
+  /** Body `ar_click_id` first, then the referrer's when it differs (docs/spec/sdk-protocol.md §4.4 rule 6). */
   clickIds: string[];
   referrer: ParsedReferrer | null;
   /** Play timestamps, Unix seconds, device clock; null or 0 when absent. */
@@ -205,7 +205,7 @@ export function decideAttribution(input: WaterfallInput): Decision {
       return resolved(fromAsa(asa.record), { rule: 'adservices', candidates: 0, windowHours: null, considered, asa: asa.kind });
     }
     if (asa.kind === 'pending') {
-      // Never claim organic for an install Apple may still credit (sdk-protocol.md §4.10).
+      // Never claim organic for an install Apple may still credit (docs/spec/sdk-protocol.md §4.10).
       return { status: 'pending', fields: pendingFields(), explanation: { rule: 'pending', candidates: 0, windowHours: null, considered, asa: asa.reason } };
     }
   }

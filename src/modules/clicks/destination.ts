@@ -11,7 +11,7 @@ export type ReferrerValues = {
 /**
  * The Play `referrer` value before it goes into the store URL: `ar_click_id=…&utm_source=…`, each
  * value percent-encoded. Play hands this string back to the app (decoded once), and the SDK
- * protocol's referrer parser (sdk-protocol.md §4.4) splits it and decodes the values.
+ * protocol's referrer parser (docs/spec/sdk-protocol.md §4.4) splits it and decodes the values.
  */
 export function playReferrer(clickId: string, v: ReferrerValues): string {
   const pairs: [string, string | null][] = [
@@ -40,7 +40,7 @@ export type Destination =
   | { kind: 'none' };     // the link has no destination at all
 
 /**
- * Where a click goes (product.md §6.5): iOS → App Store; Android → Play with the referrer;
+ * Where a click goes (docs/spec/product.md §6.5): iOS → App Store; Android → Play with the referrer;
  * anything else → the web URL with `ar_click_id`; a platform without its destination → the web URL
  * when there is one, else the landing page with the store buttons that exist.
  */

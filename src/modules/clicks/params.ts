@@ -111,7 +111,7 @@ export function parseClickParams(query: Record<string, string | string[] | undef
   };
 }
 
-/** Network detection (product.md §6.4): a click id first, then utm_source, then the link's default. */
+/** Network detection (docs/spec/product.md §6.4): a click id first, then utm_source, then the link's default. */
 export function detectNetwork(q: Pick<ClickQuery, 'fbclid' | 'gclid' | 'gbraid' | 'wbraid' | 'ttclid' | 'utmSource'>, linkDefault: Network): Network {
   for (const [param, network] of CLICK_ID_NETWORKS) if (q[param]) return network;
   if (q.utmSource) {

@@ -45,7 +45,7 @@ export function clickRoutes(app: ApiInstance, { cache, writer, repeats, apiHost 
     const d = link.destinations;
     if (!d.ios && !d.android && !d.web) {
       // Nothing to send anyone to. The tracking host answers 404, as the reference does; on the
-      // API host the reference serves a "capture page" instead (product.md §6.2): the visit is
+      // API host the reference serves a "capture page" instead (docs/spec/product.md §6.2): the visit is
       // recorded and the landing page says the app is not in a store yet.
       if (apiHost === null || app.rawRoutes.requestHost(req) !== apiHost) {
         sendHtml(res, 404, notFoundPage('unconfigured'));

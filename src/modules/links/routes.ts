@@ -15,7 +15,7 @@ const LinkParams = AppIdParams.extend({ linkId: z.string().max(64).describe('The
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse };
 
-/** Links API (api.md): CRUD of an app's tracking links. Every change also refreshes the redirect caches. */
+/** Links API (docs/spec/api.md): CRUD of an app's tracking links. Every change also refreshes the redirect caches. */
 export async function linkRoutes(app: ApiInstance, { sql, cursors, config }: Services, cache: LinkCache) {
   const resource = (row: Parameters<typeof toLinkResource>[0]) => toLinkResource(row, config.trackingUrl);
 

@@ -1,7 +1,7 @@
 import type { Network } from '../clicks/params.ts';
 
 /**
- * URL-parameter templates per ad platform (product.md §6.6), pasted into the platform's
+ * URL-parameter templates per ad platform (docs/spec/product.md §6.6), pasted into the platform's
  * "URL parameters" / "Final URL suffix" / destination URL. They fill the recognised parameters
  * with each platform's own macros.
  */

@@ -1,5 +1,5 @@
 /**
- * Lenient reading of SDK request bodies (sdk-protocol.md §3.4): plain functions, no zod on the hot
+ * Lenient reading of SDK request bodies (docs/spec/sdk-protocol.md §3.4): plain functions, no zod on the hot
  * path. Wrong types on optional fields are ignored, `null` is absent, `""` is absent for the
  * optional strings; only the required fields produce errors.
  */

@@ -1,5 +1,5 @@
 /**
- * Every request of ../shared/fixtures/sdk posted byte for byte with its manifest headers, twice
+ * Every request of test/fixtures/sdk posted byte for byte with its manifest headers, twice
  * (manifest rules), and every answer checked against the protocol's output rules.
  */
 import { readFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { createSdkApp, insertClick, sdkPost, startAppleFake, type SdkApp } from './test-support.ts';
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/fixtures/sdk');
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/sdk');
 type ManifestRequest = { file: string; client: string; path: string; headers: Record<string, string>; key: string; environment: 'live' | 'sandbox' };
 const manifest = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8')) as {
   seed: { sdkKeys: Record<string, string>; optionalClick: { clickId: string } };
@@ -38,7 +38,7 @@ afterAll(async () => { await t?.close(); await apple?.close(); });
 const SCALARS = ['network', 'campaign', 'match_type', 'attribution_id', 'campaign_id', 'campaign_name', 'ad_group_id', 'ad_id', 'keyword', 'fbclid', 'gclid', 'ttclid', 'created_at'];
 const MAPS = ['query_params', 'customData', 'custom_data'];
 
-/** sdk-protocol.md §4.7–4.9: the three top-level keys, every attribution key, the type rules. */
+/** docs/spec/sdk-protocol.md §4.7–4.9: the three top-level keys, every attribution key, the type rules. */
 function expectConfigureShape(body: any) {
   expect(Object.keys(body).sort()).toEqual(['attribution', 'sdkEnabled', 'sdk_enabled']);
   expect(typeof body.sdkEnabled).toBe('boolean');

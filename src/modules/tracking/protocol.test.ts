@@ -1,4 +1,4 @@
-/** HTTP rules common to both SDK endpoints (sdk-protocol.md §3): real server, real database. */
+/** HTTP rules common to both SDK endpoints (docs/spec/sdk-protocol.md §3): real server, real database. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { createSdkApp, eventually, sdkPost, track, type SdkApp } from './test-support.ts';

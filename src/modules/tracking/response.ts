@@ -1,5 +1,5 @@
 /**
- * The configure response (sdk-protocol.md §4.7–4.10): every key present, scalars are strings or
+ * The configure response (docs/spec/sdk-protocol.md §4.7–4.10): every key present, scalars are strings or
  * null, maps are flat string → string, `customData` and `custom_data` identical, ISO `created_at`.
  */
 import { flatStringMap } from '../attribution/waterfall.ts';

@@ -1,5 +1,5 @@
 /**
- * SDK ingestion: `POST /api/track/configure` and `POST /api/track/event` (sdk-protocol.md).
+ * SDK ingestion: `POST /api/track/configure` and `POST /api/track/event` (docs/spec/sdk-protocol.md).
  * Mounted at the root (both the tracking and the API host reach this process), with its own body
  * parsing, errors and headers: lenient input, strict output, never 3xx / 415 / 429.
  */
