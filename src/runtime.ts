@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
@@ -7,7 +7,7 @@ import { createCursorCodec } from './http/cursor.ts';
 import { JOBS } from './jobs.ts';
 import { buildServer } from './http/server.ts';
 import { MODULES } from './modules/index.ts';
-import { startJobRunner } from './queue/runner.ts';
+import { startJobRunner, type JobRunner } from './queue/runner.ts';
 import type { Services } from './services.ts';
 
 export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
@@ -20,21 +20,56 @@ export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
   }, pino.destination({ dest: destination, sync: false }));
 }
 
+/** How often a server on the embedded database checks that it is still running (and restarts it if not). */
+const EMBEDDED_WATCH_MS = 5_000;
+
+export type Database = {
+  sql: Sql;
+  url: string;
+  /** Ends the pool; stops the embedded PostgreSQL unless another process still uses it. */
+  close: () => Promise<void>;
+  /**
+   * Embedded database only: checks every few seconds that PostgreSQL still runs and starts it again
+   * if it was killed (the pools reconnect by themselves). Not a job: jobs need the database.
+   */
+  watch: () => () => void;
+};
+
 /** DATABASE_URL when set; otherwise the embedded PostgreSQL under DATA_DIR (started or joined). */
-export async function openDatabase(config: Config, log: Logger): Promise<{ sql: Sql; url: string; close: () => Promise<void> }> {
-  let url = config.databaseUrl;
-  let stopEmbedded = async () => {};
-  if (!url) {
-    const embedded = await startEmbeddedPostgres(config.dataDir, {
-      port: config.embeddedPgPort,
-      log: (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'),
-    });
-    url = embedded.url;
-    stopEmbedded = embedded.stop;
-    log.info({ dataDir: config.dataDir, joined: !embedded.startedHere }, 'embedded PostgreSQL ready');
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  if (config.databaseUrl) {
+    const sql = createSql(config.databaseUrl);
+    return { sql, url: config.databaseUrl, close: () => sql.end({ timeout: 5 }), watch: () => () => {} };
   }
-  const sql = createSql(url);
-  return { sql, url, close: async () => { await sql.end({ timeout: 5 }); await stopEmbedded(); } };
+  const embedded = await startEmbeddedPostgres(config.dataDir, {
+    port: config.embeddedPgPort,
+    log: (line) => log.debug({ postgres: line.trim() }, 'embedded postgres'),
+  });
+  log.info({ dataDir: config.dataDir, joined: !embedded.startedHere }, 'embedded PostgreSQL ready');
+  const sql = createSql(embedded.url);
+  return {
+    sql,
+    url: embedded.url,
+    close: async () => {
+      await sql.end({ timeout: 5 });
+      const { stopped, otherProcesses } = await embedded.stopUnlessShared();
+      if (!stopped) log.info({ otherProcesses }, 'embedded PostgreSQL left running for the other processes using it');
+    },
+    watch: () => {
+      let busy = false;
+      const timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        // Through the pool: its open connection is also how other processes see this one as a user.
+        sql`select 1`.then(() => false, () => embedded.restartIfDown())
+          .then((restarted) => { if (restarted) log.warn('embedded PostgreSQL was not running; started it again'); })
+          .catch((err) => log.error({ err }, 'embedded PostgreSQL is down and could not be started; retrying'))
+          .finally(() => { busy = false; });
+      }, EMBEDDED_WATCH_MS);
+      timer.unref();
+      return () => clearInterval(timer);
+    },
+  };
 }
 
 /** `databaseUrl`: where `sql` connects; DATABASE_URL unless the server started an embedded PostgreSQL. */
@@ -47,13 +82,9 @@ export function createServices(config: Config, sql: Sql, log: Logger, databaseUr
 export async function serve(config: Config) {
   const log = createLogger(config);
   const db = await openDatabase(config, log);
-  const applied = await migrate(db.sql, db.url);
-  if (applied.length) log.info({ applied }, 'migrations applied');
-  const services = createServices(config, db.sql, log, db.url);
-  const app = await buildServer(services, MODULES);
-  const jobs = await startJobRunner(services, JOBS);
-  await app.listen({ port: config.port, host: config.host });
-  log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
+  let app: Awaited<ReturnType<typeof buildServer>> | null = null;
+  let jobs: JobRunner | null = null;
+  let unwatch = () => {};
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -61,15 +92,47 @@ export async function serve(config: Config) {
     stopping = true;
     log.info({ signal }, 'shutting down');
     try {
+      unwatch();
       // Modules flush their writers in onClose hooks; running jobs finish (bounded), queued ones stay queued.
-      await Promise.all([app.close(), jobs.stop()]);
+      await Promise.all([app?.close(), jobs?.stop()]);
       await db.close();
     } finally {
       log.flush();
       process.exit(0);
     }
   };
+  // Installed before the port opens: a signal during start-up also stops cleanly.
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
-  return app;
+
+  try {
+    const applied = await migrate(db.sql, db.url);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    const services = createServices(config, db.sql, log, db.url);
+    app = await buildServer(services, MODULES);
+    jobs = await startJobRunner(services, JOBS);
+    unwatch = db.watch();
+    await listen(app, config); // last: ready means fully started
+    log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
+    return app;
+  } catch (err) {
+    // Nothing may keep the process alive after a failed start (the pool, the embedded database).
+    process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
+    unwatch();
+    await Promise.all([app?.close().catch(() => {}), jobs?.stop().catch(() => {})]);
+    await db.close().catch(() => {});
+    log.flush();
+    throw err;
+  }
+}
+
+async function listen(app: Awaited<ReturnType<typeof buildServer>>, config: Config) {
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`port ${config.port} on ${config.host} is already in use (another server running?); set PORT to a free port`);
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new ConfigError(`cannot listen on ${config.host}:${config.port} (${code}); check HOST and PORT`);
+    throw err;
+  }
 }

