@@ -1,4 +1,4 @@
-import type { ModuleRegistration } from '../../http/server.ts';
+import type { ModuleRegistration } from '../../http/types.ts';
 import { analyticsRoutes } from './routes.ts';
 import { startFolder } from './rollups.ts';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiInstance } from '../../http/server.ts';
+import type { ApiInstance } from '../../http/types.ts';
 import type { FastifyRequest } from 'fastify';
 import { ErrorResponse, validationError } from '../../http/errors.ts';
 import { list, ListOf, single, SingleOf } from '../../http/envelope.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ApiInstance } from '../../http/server.ts';
+import type { ApiInstance } from '../../http/types.ts';
 import { ErrorResponse } from '../../http/errors.ts';
 import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
 import { page } from '../../http/cursor.ts';

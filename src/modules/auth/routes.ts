@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { ApiInstance } from '../../http/server.ts';
+import type { ApiInstance } from '../../http/types.ts';
 import { ApiError, ErrorResponse } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
 import { anyUserExists, checkLogin, createOrganizationWithOwner, createSession, deleteSession } from './accounts.ts';

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseQueryString } from 'fast-querystring';
-import type { ApiInstance } from '../../http/server.ts';
+import type { ApiInstance } from '../../http/types.ts';
 import type { RawRequest } from '../../http/raw-routes.ts';
 import type { LinkCache, LinkTarget } from '../links/cache.ts';
 import { LINK_ID_PATTERN } from '../links/schemas.ts';

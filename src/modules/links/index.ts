@@ -1,4 +1,4 @@
-import type { ModuleRegistration } from '../../http/server.ts';
+import type { ModuleRegistration } from '../../http/types.ts';
 import type { Services } from '../../services.ts';
 import { RepeatDetector } from '../clicks/capture.ts';
 import { scheduleClickRetention } from '../clicks/retention.ts';

@@ -1,4 +1,4 @@
-import type { ModuleRegistration } from '../../http/server.ts';
+import type { ModuleRegistration } from '../../http/types.ts';
 import { trackingRoutes } from './routes.ts';
 
 /** SDK ingestion (`/api/track/configure`, `/api/track/event`), mounted at the root of both hosts. */

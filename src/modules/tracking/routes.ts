@@ -4,7 +4,7 @@
  * parsing, errors and headers: lenient input, strict output, never 3xx / 415 / 429.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { MAX_BODY_BYTES, type ApiInstance } from '../../http/server.ts';
+import { MAX_BODY_BYTES, type ApiInstance } from '../../http/types.ts';
 import type { Services } from '../../services.ts';
 import { AsaWorker } from '../attribution/asa-worker.ts';
 import { normalizeIp } from '../../lib/ip.ts';
