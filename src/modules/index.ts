@@ -5,6 +5,7 @@ import { appsModule } from './apps/index.ts';
 import { healthModule } from './health/index.ts';
 import { trackingModule } from './tracking/index.ts';
 import { linksModule } from './links/index.ts';
+import { clicksModule } from './clicks/index.ts';
 import { analyticsModule } from './analytics/index.ts';
 import { dashboardModule } from './dashboard/index.ts';
 
@@ -19,6 +20,7 @@ export const MODULES: ModuleRegistration[] = [
   healthModule,
   trackingModule,
   linksModule,
+  clicksModule,
   analyticsModule,
   dashboardModule,
 ];

@@ -7,7 +7,7 @@ import { page } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { assertAppVisible, principalOf } from '../auth/principal.ts';
 import { getApp, type AppRow } from '../apps/queries.ts';
-import { AppIdParams } from '../apps/routes.ts';
+import { AppIdParams } from '../apps/schemas.ts';
 import { ATTRIBUTION_RULE, DAY_RULE, DEFINITIONS, ENVIRONMENT_RULE, METRICS } from './definitions.ts';
 import { resolvePeriod } from './period.ts';
 import { listAttributions, listEvents, type AttributionRow, type EventRow, type Filters, type FilterName } from './queries.ts';

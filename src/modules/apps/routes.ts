@@ -5,10 +5,8 @@ import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.t
 import { page } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { assertAppVisible, principalOf } from '../auth/principal.ts';
-import { App, AppCreate, AppUpdate } from './schemas.ts';
+import { App, AppCreate, AppIdParams, AppUpdate } from './schemas.ts';
 import { createApp, getApp, listApps, toAppResource, updateApp } from './queries.ts';
-
-export const AppIdParams = z.strictObject({ appId: z.string().max(64).describe('The app id, e.g. app_3f9c1a7e5b2') });
 
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse };
 

@@ -6,7 +6,7 @@ import { page } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { assertAppVisible, principalOf } from '../auth/principal.ts';
 import { getApp } from '../apps/queries.ts';
-import { AppIdParams } from '../apps/routes.ts';
+import { AppIdParams } from '../apps/schemas.ts';
 import type { LinkCache } from './cache.ts';
 import { createLink, deleteLink, getLink, listLinks, toLinkResource, updateLink } from './queries.ts';
 import { Link, LinkCreate, LinkUpdate } from './schemas.ts';

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
 import { enqueueAsaResolution } from '../attribution/asa-worker.ts';
-import { countryOf } from '../clicks/device.ts';
+import { countryOf } from '../../lib/geo.ts';
 import { loadCandidates, resolveInstall, type Resolution } from '../attribution/engine.ts';
 import { parseLocale } from '../attribution/locale.ts';
 import { parseInstallReferrer } from '../attribution/referrer.ts';
