@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { randomBase62 } from '../../lib/crypto.ts';
 import type { LinkTarget } from '../links/cache.ts';
 import { campaignLabel, clean, detectNetwork, type ClickQuery } from './params.ts';
-import type { BotReason, DeviceInfo } from './device.ts';
+import type { BotReason, DeviceInfo } from './user-agent.ts';
 import type { ClickRow } from './writer.ts';
 
 // Byte order ("C" collation) of the digits: 0-9 < A-Z < a-z.

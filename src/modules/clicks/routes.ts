@@ -8,8 +8,8 @@ import { buildClick, type RepeatDetector } from './capture.ts';
 import { chooseDestination, playUrl, withParam, type ReferrerValues } from './destination.ts';
 import { normalizeIp } from '../../lib/ip.ts';
 import { countryOf } from '../../lib/geo.ts';
-import { botReason, describeUserAgent, primaryLanguage } from './device.ts';
-import { landingPage, notFoundPage } from './pages.ts';
+import { botReason, describeUserAgent, primaryLanguage } from './user-agent.ts';
+import { landingPage, notFoundPage } from './landing-pages.ts';
 import { parseClickParams } from './params.ts';
 import type { ClickRow, ClickWriter } from './writer.ts';
 

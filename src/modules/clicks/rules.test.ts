@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { campaignLabel, detectNetwork, parseClickQuery } from './params.ts';
 import { chooseDestination, playReferrer, playUrl } from './destination.ts';
-import { botReason, describeUserAgent, primaryLanguage } from './device.ts';
+import { botReason, describeUserAgent, primaryLanguage } from './user-agent.ts';
 import { newClickId, RepeatDetector } from './capture.ts';
 import { UA } from './ua.fixtures.ts';
 

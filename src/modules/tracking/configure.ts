@@ -13,9 +13,9 @@ import { parseLocale } from '../attribution/locale.ts';
 import { parseInstallReferrer } from '../attribution/referrer.ts';
 import type { AttributionSettings, Environment, InstallSignals } from '../attribution/waterfall.ts';
 import type { SdkApp } from './app-cache.ts';
-import type { ConfigureBody } from './body.ts';
-import { deviceUpsert, linkUser, upsertConfiguredDevice, type DeviceExtra, type Tx } from './devices.ts';
-import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './response.ts';
+import type { ConfigureBody } from './sdk-body.ts';
+import { deviceUpsert, linkUser, upsertConfiguredDevice, type DeviceExtra, type Tx } from './device-store.ts';
+import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './configure-response.ts';
 
 export type ConfigureContext = { sql: Sql; log: Logger; appleUrl: string; appleTimeoutMs: number };
 export type RequestMeta = { ip: string | null; userAgent: string | null; sdkVersion: string | null; receivedAt: Date };
