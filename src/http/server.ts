@@ -12,6 +12,7 @@ import type { Services } from '../services.ts';
 import { compileTrustProxy } from './client-ip.ts';
 import { RawRoutes, requestId, requestLogFields } from './raw-routes.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
+import { DOCS_PAGE, finishDocument, OPENAPI_TITLE } from './openapi.ts';
 import { MAX_BODY_BYTES, type ApiInstance, type ModuleRegistration, type RegisteredRoute } from './types.ts';
 
 export async function buildServer(services: Services, modules: ModuleRegistration[]): Promise<ApiInstance> {
@@ -63,11 +64,12 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   app.setNotFoundHandler((req, reply) => sendError(new ApiError(404, 'not_found', `No route for ${req.method} ${req.url.split('?')[0]}`), req, reply));
 
   await app.register(cookie);
+  const documentedPaths = Object.assign({}, ...modules.map((m) => m.documentedPaths?.(services) ?? {}));
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: {
-        title: 'AppRefer-compatible attribution platform API',
+        title: OPENAPI_TITLE,
         version: '1.0.0',
         description: OPENAPI_DESCRIPTION,
       },
@@ -81,9 +83,9 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
       security: [{ apiKey: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (doc) => finishDocument(jsonSchemaTransformObject(doc), documentedPaths),
   });
-  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true } });
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true }, ...DOCS_PAGE });
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => {
     reply.type('application/yaml; charset=utf-8');
     return app.swagger({ yaml: true });

@@ -33,4 +33,6 @@ export type ModuleRegistration = {
   api?: (app: ApiInstance, services: Services) => Promise<void>;
   /** Routes outside /api/v1 (tracking, SDK ingestion, pages): they own their conventions. */
   root?: (app: ApiInstance, services: Services) => Promise<void>;
+  /** OpenAPI path items written by hand, for routes that document no zod schema because they parse their own input (SDK ingestion). */
+  documentedPaths?: (services: Services) => Record<string, object>;
 };
