@@ -16,7 +16,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
-import { readEventBody } from '../../src/modules/tracking/body.ts';
+import { readEventBody } from '../../src/modules/tracking/sdk-body.ts';
 import { EventWriter } from '../../src/modules/tracking/event-writer.ts';
 
 const EVENTS = Number(process.env.EVENTS ?? 30_000);

@@ -35,3 +35,25 @@ export const ErrorResponse = z.object({
     requestId: z.string().meta({ example: 'req_4Fq9ZkX2mP7sLw1t' }),
   }),
 }).meta({ id: 'Error' });
+
+/** What each error status means on /api/v1: the descriptions of the document's error responses. */
+export const ERROR_STATUSES = {
+  400: 'Invalid request: a parameter, field or cursor is wrong, or the body is not JSON (`details` name the fields)',
+  401: 'Missing, malformed, unknown or revoked credentials',
+  403: 'The credential may not do this: its permission, its role, or a session mutation without X-CSRF-Token',
+  404: 'Not found, or not visible to this credential',
+  409: 'Conflicts with an existing resource',
+  413: 'Body over 1 MiB',
+  415: 'Body not sent as application/json',
+  429: 'Rate limit exceeded; retry after Retry-After seconds',
+} as const;
+export type ErrorStatus = keyof typeof ERROR_STATUSES;
+
+/**
+ * The error responses of one operation, for its `schema.response`: list only the statuses the
+ * route can return (401 and 429 apply to every /api/v1 route; 413 and 415 only where a body is read).
+ */
+export function errorResponses<const S extends ErrorStatus>(...statuses: S[]): Record<S, typeof ErrorResponse> {
+  return Object.fromEntries(statuses.map((s) => [s, ErrorResponse])) as Record<S, typeof ErrorResponse>;
+}
+

@@ -2,49 +2,20 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject,
   serializerCompiler, validatorCompiler, type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { FastifyBaseLogger, RawReplyDefaultExpression, RawRequestDefaultExpression, RawServerDefault } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../services.ts';
 import { compileTrustProxy } from './client-ip.ts';
 import { RawRoutes, requestId, requestLogFields } from './raw-routes.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
-import { createPrincipalResolver, enforceAccess } from '../modules/auth/principal.ts';
-import { authRoutes } from '../modules/auth/routes.ts';
-import { apiKeyRoutes } from '../modules/api-keys/routes.ts';
-import { appRoutes } from '../modules/apps/routes.ts';
-import { dashboardRoutes } from '../modules/dashboard/routes.ts';
-import { healthRoutes } from '../modules/health/routes.ts';
+import { DOCS_PAGE, finishDocument, OPENAPI_TITLE } from './openapi.ts';
+import { MAX_BODY_BYTES, type ApiInstance, type ModuleRegistration, type RegisteredRoute } from './types.ts';
 
-/** A Fastify instance whose route schemas are zod schemas (validation, types and OpenAPI). */
-export type ApiInstance = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
-
-export type RegisteredRoute = { method: string; url: string; hidden: boolean };
-declare module 'fastify' {
-  interface FastifyInstance {
-    registeredRoutes: RegisteredRoute[];
-    /** Routes answered before Fastify (raw-routes.ts): the click hot path. */
-    rawRoutes: RawRoutes;
-  }
-}
-
-export const MAX_BODY_BYTES = 1024 * 1024;
-
-/**
- * Feature modules register here. Each gets the shared services and adds its own routes;
- * modules under /api/v1 get authentication, rate limiting and the API conventions for free.
- */
-export type ModuleRegistration = {
-  /** Routes under /api/v1 (authenticated, rate limited). */
-  api?: (app: ApiInstance, services: Services) => Promise<void>;
-  /** Routes outside /api/v1 (tracking, SDK ingestion, pages): they own their conventions. */
-  root?: (app: ApiInstance, services: Services) => Promise<void>;
-};
-
-export async function buildServer(services: Services, modules: ModuleRegistration[] = []): Promise<ApiInstance> {
+export async function buildServer(services: Services, modules: ModuleRegistration[]): Promise<ApiInstance> {
   const { config, log } = services;
   const trustProxy = compileTrustProxy(config.trustedProxies);
   const rawRoutes = new RawRoutes(trustProxy, log);
@@ -93,11 +64,12 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   app.setNotFoundHandler((req, reply) => sendError(new ApiError(404, 'not_found', `No route for ${req.method} ${req.url.split('?')[0]}`), req, reply));
 
   await app.register(cookie);
+  const documentedPaths = Object.assign({}, ...modules.map((m) => m.documentedPaths?.(services) ?? {}));
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: {
-        title: 'AppRefer-compatible attribution platform API',
+        title: OPENAPI_TITLE,
         version: '1.0.0',
         description: OPENAPI_DESCRIPTION,
       },
@@ -111,36 +83,35 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
       security: [{ apiKey: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (doc) => finishDocument(jsonSchemaTransformObject(doc), documentedPaths),
   });
-  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true } });
+  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true }, ...DOCS_PAGE });
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => {
     reply.type('application/yaml; charset=utf-8');
     return app.swagger({ yaml: true });
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  const rateLimitKeys = modules.flatMap((m) => (m.rateLimitKey ? [m.rateLimitKey] : []));
   await app.register(async (v1) => {
-    v1.addHook('onRequest', createPrincipalResolver(services.sql));
+    // Before the rate limiter's own onRequest hook, so that its bucket can be the caller's.
+    for (const m of modules) m.apiHooks?.(v1, services);
     await v1.register(rateLimit, {
       max: config.apiRateLimitPerMinute,
       timeWindow: 60_000,
       keyGenerator: (req) => {
-        const p = req.principal;
-        return p?.kind === 'api_key' ? `key:${p.keyId}` : p?.kind === 'session' ? `ses:${p.sessionId}` : `ip:${req.ip}`;
+        for (const key of rateLimitKeys) {
+          const k = key(req);
+          if (k !== undefined) return k;
+        }
+        return `ip:${req.ip}`;
       },
       errorResponseBuilder: (_req, ctx) => new ApiError(429, 'rate_limited', `Rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
     });
-    v1.addHook('preHandler', enforceAccess);
-    await authRoutes(v1, services);
-    await apiKeyRoutes(v1, services);
-    await appRoutes(v1, services);
     for (const m of modules) if (m.api) await m.api(v1, services);
   }, { prefix: '/api/v1' });
 
-  await healthRoutes(app, services);
   for (const m of modules) if (m.root) await app.register(async (scope) => m.root!(scope, services));
-  await dashboardRoutes(app, services);
   return app;
 }
 

@@ -1,14 +1,26 @@
-import type { ModuleRegistration } from '../http/server.ts';
+import type { ModuleRegistration } from '../http/types.ts';
+import { authModule } from './auth/index.ts';
+import { apiKeysModule } from './api-keys/index.ts';
+import { appsModule } from './apps/index.ts';
+import { healthModule } from './health/index.ts';
 import { trackingModule } from './tracking/index.ts';
 import { linksModule } from './links/index.ts';
+import { clicksModule } from './clicks/index.ts';
 import { analyticsModule } from './analytics/index.ts';
+import { dashboardModule } from './dashboard/index.ts';
 
 /**
- * Feature modules beyond the foundation (apps, API keys, auth, health, dashboard are built in).
- * Each adds routes under /api/v1 (`api`) and/or at the root (`root`).
+ * Every feature, mounted in this order: each adds routes under /api/v1 (`api`) and/or at the root
+ * (`root`). Auth's `apiHooks` guard every /api/v1 route, wherever its module stands in the list.
  */
 export const MODULES: ModuleRegistration[] = [
+  authModule,
+  apiKeysModule,
+  appsModule,
+  healthModule,
   trackingModule,
   linksModule,
+  clicksModule,
   analyticsModule,
+  dashboardModule,
 ];

@@ -1,13 +1,12 @@
 import { z } from 'zod';
-import type { ApiInstance } from '../../http/server.ts';
-import type { FastifyRequest } from 'fastify';
-import { ErrorResponse, validationError } from '../../http/errors.ts';
+import type { ApiInstance } from '../../http/types.ts';
+import { errorResponses, validationError } from '../../http/errors.ts';
 import { list, ListOf, single, SingleOf } from '../../http/envelope.ts';
 import { page } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
-import { assertAppVisible, principalOf } from '../auth/principal.ts';
-import { getApp, type AppRow } from '../apps/queries.ts';
-import { AppIdParams } from '../apps/routes.ts';
+import { principalOf, visibleApp } from '../auth/principal.ts';
+import type { AppRow } from '../apps/queries.ts';
+import { AppIdParams } from '../apps/schemas.ts';
 import { ATTRIBUTION_RULE, DAY_RULE, DEFINITIONS, ENVIRONMENT_RULE, METRICS } from './definitions.ts';
 import { resolvePeriod } from './period.ts';
 import { listAttributions, listEvents, type AttributionRow, type EventRow, type Filters, type FilterName } from './queries.ts';
@@ -16,7 +15,8 @@ import {
   Attribution, AttributionsQuery, Event, EventsQuery, Overview, OverviewQuery, Portfolio, PortfolioQuery, StatsQuery, StatsRow,
 } from './schemas.ts';
 
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse };
+// Every credential may read analytics (access 'analytics'): no 403.
+const appErrors = errorResponses(400, 401, 404, 429);
 const tags = ['Analytics'];
 const analyticsAccess = { access: 'analytics' as const };
 const ACCESS_NOTE = 'Readable with full, read_only and analytics keys and dashboard sessions; a key limited to some apps sees the others as 404.';
@@ -30,12 +30,6 @@ const filtersOf = (q: Partial<Record<FilterName, string[] | undefined>>): Filter
 export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }: Services) {
   const fx = config.fxRates;
 
-  async function visibleApp(req: FastifyRequest & { params: { appId: string } }): Promise<AppRow> {
-    const p = principalOf(req);
-    assertAppVisible(p, req.params.appId);
-    return getApp(sql, p.orgId, req.params.appId);
-  }
-
   app.get('/apps/:appId/overview', {
     config: analyticsAccess,
     schema: {
@@ -44,10 +38,10 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
       description: `${ACCESS_NOTE}\n\n${DEFINITIONS_TEXT}`,
       params: AppIdParams,
       querystring: OverviewQuery,
-      response: { 200: SingleOf(Overview), ...errors },
+      response: { 200: SingleOf(Overview), ...appErrors },
     },
   }, async (req) => {
-    const a = await visibleApp(req);
+    const a = await visibleApp(sql, req);
     return single(await overview(sql, fx, a, { ...req.query, filters: filtersOf(req.query) }));
   });
 
@@ -60,10 +54,10 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
         `Only groups with data appear.\n\n${DEFINITIONS_TEXT}`,
       params: AppIdParams,
       querystring: StatsQuery,
-      response: { 200: ListOf(StatsRow), ...errors },
+      response: { 200: ListOf(StatsRow), ...appErrors },
     },
   }, async (req) => {
-    const a = await visibleApp(req);
+    const a = await visibleApp(sql, req);
     const q = req.query;
     const groupBy = [...new Set(q.groupBy ?? ['date' as const])];
     const metrics = [...new Set(q.metrics ?? METRICS)];
@@ -87,10 +81,10 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
         'Control events (_set_user_id, _advanced_matching) are listed too.',
       params: AppIdParams,
       querystring: EventsQuery,
-      response: { 200: ListOf(Event), ...errors },
+      response: { 200: ListOf(Event), ...appErrors },
     },
   }, async (req) => {
-    const a = await visibleApp(req);
+    const a = await visibleApp(sql, req);
     const q = req.query;
     if (q.from && q.to && q.from > q.to) throw badPeriod();
     const scope = `events:${a.id}:${q.environment}`;
@@ -111,10 +105,10 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
       description: `${ACCESS_NOTE} One per install; filtered by install day in the app's time zone. Keyset pagination over (installedAt, id).`,
       params: AppIdParams,
       querystring: AttributionsQuery,
-      response: { 200: ListOf(Attribution), ...errors },
+      response: { 200: ListOf(Attribution), ...appErrors },
     },
   }, async (req) => {
-    const a = await visibleApp(req);
+    const a = await visibleApp(sql, req);
     const q = req.query;
     const period = resolvePeriod(q, a.timezone);
     const scope = `attributions:${a.id}:${q.environment}`;
@@ -135,7 +129,7 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
         `the totals are in one currency and mix nothing: amounts that FX_RATES cannot convert are listed in revenueByCurrency ` +
         `and unconvertedCurrencies instead.\n\n${DEFINITIONS_TEXT}`,
       querystring: PortfolioQuery,
-      response: { 200: SingleOf(Portfolio), ...errors },
+      response: { 200: SingleOf(Portfolio), ...errorResponses(400, 401, 429) },
     },
   }, async (req) => {
     const p = principalOf(req);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { ApiInstance } from '../../http/server.ts';
-import { ErrorResponse } from '../../http/errors.ts';
+import type { ApiInstance } from '../../http/types.ts';
+import { errorResponses } from '../../http/errors.ts';
 import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
 import { page } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
@@ -34,7 +34,6 @@ const Me = z.object({
     .describe('Set when calling with a dashboard session'),
 }).meta({ id: 'Me' });
 
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 429: ErrorResponse };
 const sessionOnly = { security: [{ session: [] }] };
 
 export async function apiKeyRoutes(app: ApiInstance, { sql, cursors }: Services) {
@@ -43,7 +42,7 @@ export async function apiKeyRoutes(app: ApiInstance, { sql, cursors }: Services)
     schema: {
       tags: ['API keys'], summary: 'List active API keys (session only)', ...sessionOnly,
       querystring: z.strictObject(PageQuery),
-      response: { 200: ListOf(ApiKey), ...errors },
+      response: { 200: ListOf(ApiKey), ...errorResponses(400, 401, 403, 429) },
     },
   }, async (req) => {
     const p = principalOf(req);
@@ -63,7 +62,7 @@ export async function apiKeyRoutes(app: ApiInstance, { sql, cursors }: Services)
         permission: PermissionEnum,
         appIds: z.array(z.string().max(64)).min(1).max(500).nullish().describe('Limit the key to these apps; omit for all apps'),
       }),
-      response: { 201: SingleOf(ApiKeyCreated), ...errors },
+      response: { 201: SingleOf(ApiKeyCreated), ...errorResponses(400, 401, 403, 413, 415, 429) },
     },
   }, async (req, reply) => {
     const p = principalOf(req);
@@ -79,7 +78,7 @@ export async function apiKeyRoutes(app: ApiInstance, { sql, cursors }: Services)
     schema: {
       tags: ['API keys'], summary: 'Revoke an API key; it stops working at once (session only)', ...sessionOnly,
       params: z.strictObject({ keyId: z.string().max(64) }),
-      response: { 200: SingleOf(ApiKey), ...errors },
+      response: { 200: SingleOf(ApiKey), ...errorResponses(400, 401, 403, 404, 429) },
     },
   }, async (req) => {
     const p = principalOf(req);
@@ -88,7 +87,7 @@ export async function apiKeyRoutes(app: ApiInstance, { sql, cursors }: Services)
 
   app.get('/me', {
     config: { access: 'analytics' },
-    schema: { tags: ['Identity'], summary: 'The caller: organization, key or user, permission', response: { 200: SingleOf(Me), ...errors } },
+    schema: { tags: ['Identity'], summary: 'The caller: organization, key or user, permission', response: { 200: SingleOf(Me), ...errorResponses(401, 429) } },
   }, async (req) => {
     const p = principalOf(req);
     const [org] = await sql<{ id: string; name: string }[]>`select id, name from organizations where id = ${p.orgId}`;

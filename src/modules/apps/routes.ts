@@ -1,16 +1,12 @@
 import { z } from 'zod';
-import type { ApiInstance } from '../../http/server.ts';
-import { ErrorResponse } from '../../http/errors.ts';
+import type { ApiInstance } from '../../http/types.ts';
+import { errorResponses } from '../../http/errors.ts';
 import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
 import { page } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { assertAppVisible, principalOf } from '../auth/principal.ts';
-import { App, AppCreate, AppUpdate } from './schemas.ts';
+import { App, AppCreate, AppIdParams, AppUpdate } from './schemas.ts';
 import { createApp, getApp, listApps, toAppResource, updateApp } from './queries.ts';
-
-export const AppIdParams = z.strictObject({ appId: z.string().max(64).describe('The app id, e.g. app_3f9c1a7e5b2') });
-
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse };
 
 export async function appRoutes(app: ApiInstance, { sql, cursors }: Services) {
   app.get('/apps', {
@@ -21,7 +17,7 @@ export async function appRoutes(app: ApiInstance, { sql, cursors }: Services) {
         ...PageQuery,
         includeArchived: z.enum(['true', 'false']).default('false').transform((v) => v === 'true').describe('Also list archived apps'),
       }),
-      response: { 200: ListOf(App), ...errors },
+      response: { 200: ListOf(App), ...errorResponses(400, 401, 403, 429) },
     },
   }, async (req) => {
     const p = principalOf(req);
@@ -39,7 +35,7 @@ export async function appRoutes(app: ApiInstance, { sql, cursors }: Services) {
       tags: ['Apps'],
       summary: 'Create an app; its live and test SDK keys are generated',
       body: AppCreate,
-      response: { 201: SingleOf(App), ...errors },
+      response: { 201: SingleOf(App), ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
     },
   }, async (req, reply) => {
     const p = principalOf(req);
@@ -48,7 +44,7 @@ export async function appRoutes(app: ApiInstance, { sql, cursors }: Services) {
   });
 
   app.get('/apps/:appId', {
-    schema: { tags: ['Apps'], summary: 'Read an app', params: AppIdParams, response: { 200: SingleOf(App), ...errors } },
+    schema: { tags: ['Apps'], summary: 'Read an app', params: AppIdParams, response: { 200: SingleOf(App), ...errorResponses(400, 401, 403, 404, 429) } },
   }, async (req) => {
     const p = principalOf(req);
     assertAppVisible(p, req.params.appId);
@@ -61,7 +57,7 @@ export async function appRoutes(app: ApiInstance, { sql, cursors }: Services) {
       summary: 'Update an app; `{"archived": true}` archives it',
       params: AppIdParams,
       body: AppUpdate,
-      response: { 200: SingleOf(App), ...errors },
+      response: { 200: SingleOf(App), ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429) },
     },
   }, async (req) => {
     const p = principalOf(req);

@@ -40,6 +40,8 @@ export const QualifiedTrials = z.object({
   delayHours: z.number().int().min(1).max(720),
 });
 
+export const AppIdParams = z.strictObject({ appId: z.string().max(64).describe('The app id, e.g. app_3f9c1a7e5b2') });
+
 export const AppCreate = z.strictObject({
   name: z.string().trim().min(1).max(200),
   ios: IosInput.nullish(),

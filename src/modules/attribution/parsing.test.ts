@@ -16,9 +16,11 @@ describe('install referrer (docs/spec/sdk-protocol.md §4.4 table)', () => {
     expect(r.utmSource).toBe('meta');
   });
 
-  it('organic markers are not Google', () => {
-    expect(parseInstallReferrer('utm_source=google-play&utm_medium=organic')).toMatchObject({ organic: true, hasAdData: false });
-    expect(parseInstallReferrer('utm_source=(not%20set)&utm_medium=(not%20set)')).toMatchObject({ organic: true, hasAdData: false, utmSource: null });
+  it.each([
+    ['utm_source=google-play&utm_medium=organic', { organic: true, hasAdData: false }],
+    ['utm_source=(not%20set)&utm_medium=(not%20set)', { organic: true, hasAdData: false, utmSource: null }],
+  ])('organic markers are not Google: %s', (referrer, expected) => {
+    expect(parseInstallReferrer(referrer)).toMatchObject(expected);
   });
 
   it('Google Ads: gclid → google referrer', () => {
@@ -34,35 +36,38 @@ describe('install referrer (docs/spec/sdk-protocol.md §4.4 table)', () => {
     expect(r.params.k).toBe('€');
   });
 
-  it('absent or empty → no referrer', () => {
-    expect(parseInstallReferrer(null)).toBeNull();
-    expect(parseInstallReferrer('')).toBeNull();
+  it.each([null, ''])('absent or empty (%o) → no referrer', (referrer) => {
+    expect(parseInstallReferrer(referrer)).toBeNull();
   });
 });
 
 describe('locale and timezone (§4.5)', () => {
-  it('language and region', () => {
-    expect(parseLocale('en_US')).toEqual({ language: 'en', region: 'US' });
-    expect(parseLocale('zh_Hans_CN')).toEqual({ language: 'zh', region: 'CN' });
-    expect(parseLocale('en_US@rg=gbzzzz')).toEqual({ language: 'en', region: 'US' });
-    expect(parseLocale('iw_IL')).toEqual({ language: 'he', region: 'IL' });
-    expect(parseLocale('in')).toEqual({ language: 'id', region: null });
-    expect(parseLocale('es-419')).toEqual({ language: 'es', region: '419' });
+  it.each([
+    ['en_US', { language: 'en', region: 'US' }],
+    ['zh_Hans_CN', { language: 'zh', region: 'CN' }],
+    ['en_US@rg=gbzzzz', { language: 'en', region: 'US' }],
+    ['iw_IL', { language: 'he', region: 'IL' }],
+    ['in', { language: 'id', region: null }],
+    ['es-419', { language: 'es', region: '419' }],
+  ])('language and region of %s', (locale, expected) => {
+    expect(parseLocale(locale)).toEqual(expected);
   });
 
-  it('UTC offsets: IANA, numeric, unambiguous abbreviations; ambiguous ones unknown', () => {
-    const winter = new Date('2026-01-15T12:00:00Z');
-    expect(utcOffsetMinutes('America/Los_Angeles', winter)).toBe(-480);
-    expect(utcOffsetMinutes('Europe/London', new Date('2026-07-01T12:00:00Z'))).toBe(60);
-    expect(utcOffsetMinutes('UTC')).toBe(0);
-    expect(utcOffsetMinutes('-03')).toBe(-180);
-    expect(utcOffsetMinutes('+05:30')).toBe(330);
-    expect(utcOffsetMinutes('GMT+5')).toBe(300);
-    expect(utcOffsetMinutes('PDT')).toBe(-420);
-    expect(utcOffsetMinutes('CEST')).toBe(120);
-    expect(utcOffsetMinutes('IST')).toBeNull();
-    expect(utcOffsetMinutes('BST')).toBeNull();
-    expect(utcOffsetMinutes('Mars/Olympus')).toBeNull();
+  const winter = new Date('2026-01-15T12:00:00Z');
+  it.each([
+    ['America/Los_Angeles', winter, -480],
+    ['Europe/London', new Date('2026-07-01T12:00:00Z'), 60],
+    ['UTC', undefined, 0],
+    ['-03', undefined, -180],
+    ['+05:30', undefined, 330],
+    ['GMT+5', undefined, 300],
+    ['PDT', undefined, -420],
+    ['CEST', undefined, 120],
+    ['IST', undefined, null],
+    ['BST', undefined, null],
+    ['Mars/Olympus', undefined, null],
+  ])('UTC offsets: IANA, numeric, unambiguous abbreviations; ambiguous ones unknown: %s', (zone, at, minutes) => {
+    expect(utcOffsetMinutes(zone, at)).toBe(minutes);
   });
 });
 

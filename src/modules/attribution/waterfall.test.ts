@@ -67,33 +67,40 @@ describe('click id rule', () => {
     expect(d.explanation.considered).toContainEqual({ rule: 'click_id', clickId: outside.id, outcome: 'outside_window' });
   });
 
-  it('honours an app-configured window', () => {
+  it.each([
+    [24, 'organic'],
+    [48, 'click_id'],
+  ])('honours an app-configured window: a 30-hour-old click with %d hours → %s', (clickWindowHours, matchType) => {
     const c = click({ clicked_at: hoursAgo(30) });
-    const base = { s: { clickIds: [c.id], ip: null }, candidates: { byClickId: [c], byDeviceId: [], byIp: [] } };
-    expect(decide({ ...base, settings: { clickWindowHours: 24, probabilisticEnabled: false, probabilisticWindowHours: 24 } }).fields.match_type).toBe('organic');
-    expect(decide({ ...base, settings: { clickWindowHours: 48, probabilisticEnabled: false, probabilisticWindowHours: 24 } }).fields.match_type).toBe('click_id');
+    const d = decide({
+      s: { clickIds: [c.id], ip: null }, candidates: { byClickId: [c], byDeviceId: [], byIp: [] },
+      settings: { clickWindowHours, probabilisticEnabled: false, probabilisticWindowHours: 24 },
+    });
+    expect(d.fields.match_type).toBe(matchType);
   });
 
-  it('uses Play timestamps (click → install begin) when they agree with the stored click', () => {
-    const c = click({ clicked_at: hoursAgo(170) }); // first open came late
-    const clickTs = Math.floor(c.clicked_at.getTime() / 1000) + 20; // device clock, 20 s off
-    const near = { referrerClickTs: clickTs, referrerInstallTs: clickTs + 3600 };
-    expect(withinClickWindow(c, near, 168, NOW)).toBe(true);
-    // Install began after the window: not credited.
-    expect(withinClickWindow(c, { referrerClickTs: clickTs, referrerInstallTs: clickTs + 169 * 3600 }, 168, NOW)).toBe(false);
-    // A device clock two days off is not trusted: server time decides.
-    expect(withinClickWindow(c, { referrerClickTs: clickTs + 48 * 3600, referrerInstallTs: clickTs + 49 * 3600 }, 168, NOW)).toBe(false);
-    // referrer_click_ts = 0 means no click.
-    expect(withinClickWindow(c, { referrerClickTs: 0, referrerInstallTs: clickTs }, 168, NOW)).toBe(false);
+  // The stored click is 170 hours old (first open came late); the device clock is 20 s off.
+  it.each([
+    ['install began an hour after the click: credited', 0, 3600, true],
+    ['install began after the window: not credited', 0, 169 * 3600, false],
+    ['a device clock two days off is not trusted: server time decides', 48 * 3600, 49 * 3600, false],
+    ['referrer_click_ts = 0 means no click', null, 0, false],
+  ])('uses Play timestamps (click → install begin) when they agree with the stored click: %s', (_case, clickOffset, installOffset, expected) => {
+    const c = click({ clicked_at: hoursAgo(170) });
+    const clickTs = Math.floor(c.clicked_at.getTime() / 1000) + 20;
+    const play = { referrerClickTs: clickOffset === null ? 0 : clickTs + clickOffset, referrerInstallTs: clickTs + installOffset };
+    expect(withinClickWindow(c, play, 168, NOW)).toBe(expected);
   });
 
-  it('refuses clicks of another environment (sandbox isolation), another app, or bots', () => {
-    for (const [over, outcome] of [[{ environment: 'sandbox' as const }, 'other_environment'], [{ app_id: 'app_other' }, 'other_app'], [{ is_bot: true }, 'bot']] as const) {
-      const c = click(over);
-      const d = decide({ s: { clickIds: [c.id], ip: null }, candidates: { byClickId: [c], byDeviceId: [], byIp: [] } });
-      expect(d.fields.match_type).toBe('organic');
-      expect(d.explanation.considered[0].outcome).toBe(outcome);
-    }
+  it.each([
+    ['another environment (sandbox isolation)', { environment: 'sandbox' as const }, 'other_environment'],
+    ['another app', { app_id: 'app_other' }, 'other_app'],
+    ['a bot', { is_bot: true }, 'bot'],
+  ])('refuses the click of %s', (_case, over, outcome) => {
+    const c = click(over);
+    const d = decide({ s: { clickIds: [c.id], ip: null }, candidates: { byClickId: [c], byDeviceId: [], byIp: [] } });
+    expect(d.fields.match_type).toBe('organic');
+    expect(d.explanation.considered[0].outcome).toBe(outcome);
   });
 
   it("prefers the body's click id, falls back to the referrer's when the body's is unknown", () => {
@@ -152,14 +159,12 @@ describe('Apple Search Ads rule', () => {
     expect(d.status).toBe('pending');
   });
 
-  it('"not attributed" and invalid tokens continue down the waterfall', () => {
+  it.each<AsaOutcome>([{ kind: 'not_attributed' }, { kind: 'invalid_token' }, { kind: 'expired' }])('"not attributed" and invalid tokens continue down the waterfall: $kind', (asa) => {
     const c = click({ idfa: '6D92078A-8246-4BA4-AE5B-76104861E7DC' });
-    for (const asa of [{ kind: 'not_attributed' }, { kind: 'invalid_token' }, { kind: 'expired' }] as AsaOutcome[]) {
-      const d = decide({ s: { idfa: '6D92078A-8246-4BA4-AE5B-76104861E7DC' }, asa, candidates: { byClickId: [], byDeviceId: [c], byIp: [] } });
-      expect(d.status).toBe('resolved');
-      expect(d.fields.match_type).toBe('device_id');
-      expect(d.explanation.asa).toBe(asa.kind);
-    }
+    const d = decide({ s: { idfa: '6D92078A-8246-4BA4-AE5B-76104861E7DC' }, asa, candidates: { byClickId: [], byDeviceId: [c], byIp: [] } });
+    expect(d.status).toBe('resolved');
+    expect(d.fields.match_type).toBe('device_id');
+    expect(d.explanation.asa).toBe(asa.kind);
   });
 });
 
@@ -196,20 +201,22 @@ describe('probabilistic rule', () => {
     expect(d.explanation).toMatchObject({ rule: 'probabilistic', windowHours: 24 });
   });
 
-  it('each signal must agree', () => {
-    for (const over of [{ platform: 'android' }, { os_version: '16.4' }, { language: 'de-DE' }, { language: null }, { platform: null }]) {
+  it.each<Partial<CandidateClick>>([{ platform: 'android' }, { os_version: '16.4' }, { language: 'de-DE' }, { language: null }, { platform: null }])(
+    'each signal must agree: a click with %o is not matched', (over) => {
       const d = decide({ candidates: { byClickId: [], byDeviceId: [], byIp: [click(over)] } });
-      expect(d.fields.match_type, JSON.stringify(over)).toBe('organic');
-    }
-  });
+      expect(d.fields.match_type).toBe('organic');
+    });
 
-  it('window edges and the opt-out', () => {
-    const inside = click({ clicked_at: hoursAgo(24 - 1 / 60) });
-    const outside = click({ clicked_at: hoursAgo(24 + 1 / 60) });
-    expect(decide({ candidates: { byClickId: [], byDeviceId: [], byIp: [inside] } }).fields.match_type).toBe('probabilistic');
-    expect(decide({ candidates: { byClickId: [], byDeviceId: [], byIp: [outside] } }).fields.match_type).toBe('organic');
-    const off = decide({ settings: { clickWindowHours: 168, probabilisticEnabled: false, probabilisticWindowHours: 24 }, candidates: { byClickId: [], byDeviceId: [], byIp: [inside] } });
-    expect(off.fields.match_type).toBe('organic');
+  it.each([
+    ['just inside the window', 24 - 1 / 60, true, 'probabilistic'],
+    ['just outside the window', 24 + 1 / 60, true, 'organic'],
+    ['inside the window, opted out', 24 - 1 / 60, false, 'organic'],
+  ])('window edges and the opt-out: %s → %s', (_case, age, probabilisticEnabled, matchType) => {
+    const d = decide({
+      settings: { clickWindowHours: 168, probabilisticEnabled, probabilisticWindowHours: 24 },
+      candidates: { byClickId: [], byDeviceId: [], byIp: [click({ clicked_at: hoursAgo(age) })] },
+    });
+    expect(d.fields.match_type).toBe(matchType);
   });
 
   it('refuses IPs that many devices share (carrier NAT, offices)', () => {
@@ -238,11 +245,13 @@ describe('organic', () => {
 });
 
 describe('os version agreement', () => {
-  it('compares the common prefix, accepting UA underscores', () => {
-    expect(osVersionsAgree('17.5', '17.5.1')).toBe(true);
-    expect(osVersionsAgree('17_5_1', '17.5.1')).toBe(true);
-    expect(osVersionsAgree('14', '14')).toBe(true);
-    expect(osVersionsAgree('17.4', '17.5.1')).toBe(false);
-    expect(osVersionsAgree(null, '17')).toBe(false);
+  it.each([
+    ['17.5', '17.5.1', true],
+    ['17_5_1', '17.5.1', true],
+    ['14', '14', true],
+    ['17.4', '17.5.1', false],
+    [null, '17', false],
+  ])('compares the common prefix, accepting UA underscores: %s vs %s → %s', (click, install, agree) => {
+    expect(osVersionsAgree(click, install)).toBe(agree);
   });
 });

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sql } from '../../db/client.ts';
 import { safeEqual, sha256 } from '../../lib/crypto.ts';
 import { ApiError, forbidden, notFound, unauthorized } from '../../http/errors.ts';
+import { getApp, type AppRow } from '../apps/queries.ts';
 
 export type Permission = 'full' | 'read_only' | 'analytics';
 export type Role = 'owner' | 'admin' | 'member' | 'viewer';
@@ -104,4 +105,11 @@ export function principalOf(request: FastifyRequest): Principal {
 /** A key limited to some apps sees the others as nonexistent: 404, never 403. */
 export function assertAppVisible(p: Principal, appId: string) {
   if (p.appIds && !p.appIds.includes(appId)) throw notFound('App');
+}
+
+/** The app in the route's `:appId` as the caller may see it: 404 for another organization's app and for one the key is not limited to. */
+export async function visibleApp(sql: Sql, request: FastifyRequest & { params: { appId: string } }): Promise<AppRow> {
+  const p = principalOf(request);
+  assertAppVisible(p, request.params.appId);
+  return getApp(sql, p.orgId, request.params.appId);
 }

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import type { ApiInstance } from '../../http/server.ts';
-import { ApiError, ErrorResponse } from '../../http/errors.ts';
+import type { ApiInstance } from '../../http/types.ts';
+import { ApiError, errorResponses } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
 import { anyUserExists, checkLogin, createOrganizationWithOwner, createSession, deleteSession } from './accounts.ts';
 import { principalOf, SESSION_COOKIE } from './principal.ts';
@@ -19,8 +19,6 @@ const SessionResponse = z.object({
     csrfToken: z.string().describe('Send as the X-CSRF-Token header on every mutation made with this session'),
   }),
 }).meta({ id: 'Session' });
-
-const errors = { 400: ErrorResponse, 401: ErrorResponse, 409: ErrorResponse, 429: ErrorResponse };
 
 export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
   const secureCookie = config.publicUrl.startsWith('https://');
@@ -41,7 +39,7 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
       security: [],
       description: 'Only while the instance has no user at all; afterwards a 409. Use `apprefer setup` for more organizations.',
       body: z.strictObject({ organizationName: z.string().trim().min(1).max(200), ...Credentials }),
-      response: { 200: SessionResponse, ...errors },
+      response: { 200: SessionResponse, ...errorResponses(400, 401, 409, 413, 415, 429) },
     },
   }, async (req, reply) => {
     if (await anyUserExists(sql)) throw new ApiError(409, 'conflict', 'Setup is already done; log in instead');
@@ -62,7 +60,7 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
       security: [],
       description: `Rate limited to ${config.loginRateLimitPerMinute} attempts per minute per IP address.`,
       body: z.strictObject(Credentials),
-      response: { 200: SessionResponse, ...errors },
+      response: { 200: SessionResponse, ...errorResponses(400, 401, 413, 415, 429) },
     },
   }, async (req, reply) => {
     const user = await checkLogin(sql, req.body.email, req.body.password);
@@ -77,7 +75,7 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
       tags: ['Auth'],
       summary: 'End the current session',
       security: [{ session: [] }],
-      response: { 204: z.null().describe('Logged out'), 401: ErrorResponse, 403: ErrorResponse },
+      response: { 204: z.null().describe('Logged out'), ...errorResponses(401, 403, 429) },
     },
   }, async (req, reply) => {
     const p = principalOf(req);

@@ -1,9 +1,93 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { parse as parseQueryString } from 'fast-querystring';
+import type { Logger } from 'pino';
+import type { RawRequest } from '../../http/raw-routes.ts';
 import { randomBase62 } from '../../lib/crypto.ts';
-import type { LinkTarget } from '../links/cache.ts';
-import { campaignLabel, clean, detectNetwork, type ClickQuery } from './params.ts';
-import type { BotReason, DeviceInfo } from './device.ts';
-import type { ClickRow } from './writer.ts';
+import { countryOf } from '../../lib/geo.ts';
+import { normalizeIp } from '../../lib/ip.ts';
+import type { LinkCache, LinkTarget } from '../links/cache.ts';
+import { LINK_ID_PATTERN } from '../links/vocabulary.ts';
+import { campaignLabel, clean, detectNetwork, parseClickParams, type ClickQuery } from './params.ts';
+import { botReason, describeUserAgent, primaryLanguage, type BotReason, type DeviceInfo } from './user-agent.ts';
+import type { ClickRow, ClickWriter } from './writer.ts';
+
+export type CaptureDeps = {
+  cache: LinkCache; writer: ClickWriter; repeats: RepeatDetector; log: Pick<Logger, 'error'>;
+  /** The API host (PUBLIC_URL's `host`) when it is not also the tracking host, else null. */
+  apiHost: string | null;
+  /** The host the client asked for (http/raw-routes.ts `requestHost`). */
+  requestHost: (req: IncomingMessage) => string;
+};
+
+/** Why a request to a link recorded nothing; the caller answers with the matching page. */
+export type NoClick = 'unknown' | 'unconfigured' | 'unavailable';
+
+export type CapturedClick = {
+  link: LinkTarget; click: ClickRow;
+  /** The id the stores get: a rapid repeat carries its original's id. */
+  storeClickId: string;
+};
+
+/**
+ * A request to a link, recorded as a click: find the link, check that it leads somewhere, read
+ * the request into a row (with its `BotReason` when it is not a person's click), flag a rapid
+ * repeat, hand the row to the writer. Plain calls, no step objects: this is the redirect's hot path.
+ */
+export async function captureClick(d: CaptureDeps, req: IncomingMessage, r: RawRequest, source: ClickRow['source']): Promise<CapturedClick | NoClick> {
+  let link: LinkTarget | null = null;
+  if (LINK_ID_PATTERN.test(r.segment)) {
+    try {
+      const cached = d.cache.get(r.segment);
+      link = cached instanceof Promise ? await cached : cached;
+    } catch (err) {
+      d.log.error({ err, linkId: r.segment, reqId: r.id }, 'link lookup failed');
+      return 'unavailable';
+    }
+  }
+  if (!link) return 'unknown';
+  const recordAs = sourceOf(d, req, link, source);
+  if (!recordAs) return 'unconfigured';
+  const click = readClick(req, r, link, recordAs);
+  const storeClickId = flagRepeat(d.repeats, click);
+  const wait = d.writer.add(click);
+  if (wait) await wait; // backpressure: the writer is behind; hold this response until it catches up
+  return { link, click, storeClickId };
+}
+
+/** How the visit is recorded, or null when the link has nowhere to send anyone and the visit is not recorded. */
+function sourceOf(d: CaptureDeps, req: IncomingMessage, link: LinkTarget, source: ClickRow['source']): ClickRow['source'] | null {
+  const dest = link.destinations;
+  if (dest.ios || dest.android || dest.web) return source;
+  // Nothing to send anyone to. The tracking host answers 404, as the reference does; on the
+  // API host the reference serves a "capture page" instead (product.md §6.2): the visit is
+  // recorded and the landing page says the app is not in a store yet.
+  if (d.apiHost === null || d.requestHost(req) !== d.apiHost) return null;
+  return 'capture';
+}
+
+/** The clicks row of this request: query, device, language, country and why it is a bot (if it is). */
+function readClick(req: IncomingMessage, r: RawRequest, link: LinkTarget, source: ClickRow['source']): ClickRow {
+  const h = req.headers;
+  const userAgent = h['user-agent'] || null;
+  const device = userAgent ? describeUserAgent(userAgent) : null;
+  const ip = normalizeIp(r.ip);
+  // fast-querystring, as Fastify parses queries: repeats as arrays, + as space.
+  return buildClick(link, parseClickParams(parseQueryString(r.query)), {
+    at: new Date(), ip, userAgent, referer: h.referer ?? null,
+    language: primaryLanguage(h['accept-language']), country: ip ? countryOf(ip) : null,
+    device, botReason: botReason(req.method!, h, device), source,
+  });
+}
+
+/** Flags a rapid repeat of a person's click as `duplicate` of its original; returns the id the stores get. */
+function flagRepeat(repeats: RepeatDetector, click: ClickRow): string {
+  if (click.is_bot) return click.id;
+  const original = repeats.check(click, click.clicked_at.getTime());
+  if (!original) return click.id;
+  Object.assign(click, { is_bot: true, bot_reason: 'duplicate' satisfies BotReason, duplicate_of: original });
+  return original;
+}
 
 // Byte order ("C" collation) of the digits: 0-9 < A-Z < a-z.
 const SORTED_BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

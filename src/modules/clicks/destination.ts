@@ -1,4 +1,4 @@
-import type { Platform } from './device.ts';
+import type { Platform } from './user-agent.ts';
 
 /** Store and web URLs a link sends people to (the link's overrides already merged over the app's). */
 export type Destinations = { ios: string | null; android: string | null; web: string | null };

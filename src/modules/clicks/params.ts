@@ -3,8 +3,7 @@
  * plain data: no request, no database.
  */
 
-export const NETWORKS = ['meta', 'google', 'tiktok', 'apple_search_ads', 'other'] as const;
-export type Network = typeof NETWORKS[number];
+import type { Network } from '../links/vocabulary.ts';
 
 export type Environment = 'live' | 'sandbox';
 

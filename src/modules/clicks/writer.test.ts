@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createTestDatabase } from '../../../test/helpers.ts';
 import { buildClick, newClickId } from './capture.ts';
-import { describeUserAgent } from './device.ts';
+import { describeUserAgent } from './user-agent.ts';
 import { parseClickQuery } from './params.ts';
 import { JOBS } from '../../jobs.ts';
 import { enqueueJob } from '../../queue/enqueue.ts';

@@ -1,4 +1,4 @@
-import type { ApiInstance } from '../../http/server.ts';
+import type { ApiInstance } from '../../http/types.ts';
 import type { Services } from '../../services.ts';
 
 /** The dashboard's entry page. The full dashboard is a later module; this page links the API and docs. */

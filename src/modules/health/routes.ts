@@ -1,4 +1,4 @@
-import type { ApiInstance } from '../../http/server.ts';
+import type { ApiInstance } from '../../http/types.ts';
 import type { Services } from '../../services.ts';
 
 export async function healthRoutes(app: ApiInstance, { sql }: Services) {

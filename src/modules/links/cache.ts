@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
+import type { Services } from '../../services.ts';
 import { androidStoreUrl, APP_CHANGED_CHANNEL, iosStoreUrl, type AppRow } from '../apps/queries.ts';
-import type { Network } from '../clicks/params.ts';
+import type { Network } from './vocabulary.ts';
 import type { Destinations } from '../clicks/destination.ts';
 import { LINK_CHANGED_CHANNEL } from './queries.ts';
 
@@ -110,4 +111,14 @@ export async function loadLinkTarget(sql: Sql, id: string): Promise<LinkTarget |
       web: r.destination_web ?? r.web_url,
     },
   };
+}
+
+// One link cache per server: the Links API drops the entries it changes, the click capture reads them.
+const caches = new WeakMap<Services, LinkCache>();
+
+/** The server's link cache (made on first use; the clicks module starts and stops it). */
+export function linkCacheOf(s: Services): LinkCache {
+  let c = caches.get(s);
+  if (!c) caches.set(s, (c = new LinkCache(s.sql, s.log)));
+  return c;
 }

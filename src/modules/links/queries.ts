@@ -1,7 +1,7 @@
 import type { Sql } from '../../db/client.ts';
 import { randomBase62 } from '../../lib/crypto.ts';
 import { ApiError, notFound } from '../../http/errors.ts';
-import type { Network } from '../clicks/params.ts';
+import type { Network } from './vocabulary.ts';
 import { generateLinkId, PARAMETER_TEMPLATES } from './templates.ts';
 import type { LinkCreateInput, LinkResource, LinkUpdateInput } from './schemas.ts';
 

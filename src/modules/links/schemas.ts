@@ -1,10 +1,8 @@
 import { z } from 'zod';
 import { HttpUrl } from '../apps/schemas.ts';
-import { NETWORKS } from '../clicks/params.ts';
+import { LINK_ID_PATTERN, NETWORKS } from './vocabulary.ts';
 
 /** One schema per shape: these validate requests, type the handlers and document the API. */
-
-export const LINK_ID_PATTERN = /^[a-z0-9_-]{3,64}$/;
 
 export const LinkId = z.string().regex(LINK_ID_PATTERN, 'must be 3–64 characters of lower-case letters, digits, "-" and "_"')
   .meta({ example: 'fittrack-meta-summer' });

@@ -1,4 +1,4 @@
-import type { Network } from '../clicks/params.ts';
+import type { Network } from './vocabulary.ts';
 
 /**
  * URL-parameter templates per ad platform (docs/spec/product.md §6.6), pasted into the platform's

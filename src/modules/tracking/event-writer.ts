@@ -15,8 +15,8 @@ import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
 import type { JobContext } from '../../queue/job.ts';
 import type { Environment } from '../attribution/waterfall.ts';
-import { eventFingerprint, type EventBody } from './body.ts';
-import { linkUser } from './devices.ts';
+import { eventFingerprint, type EventBody } from './sdk-body.ts';
+import { linkUser } from './device-store.ts';
 
 export const DEDUP_WINDOW_SECONDS = 120;
 const DEVICE_CACHE_MAX = 200_000;

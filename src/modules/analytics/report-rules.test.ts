@@ -8,18 +8,28 @@ import type { AppRow } from '../apps/queries.ts';
 
 describe('periods', () => {
   const now = new Date('2026-03-08T03:30:00Z');
-  it('default to the last 7 days ending today in the app zone', () => {
-    expect(todayIn('America/New_York', now)).toBe('2026-03-07');
-    expect(todayIn('Asia/Kathmandu', now)).toBe('2026-03-08');
-    expect(resolvePeriod({}, 'America/New_York', now)).toEqual({ from: '2026-03-01', to: '2026-03-07' });
-    expect(resolvePeriod({ to: '2026-01-03' }, 'UTC', now)).toEqual({ from: '2025-12-28', to: '2026-01-03' });
-    expect(resolvePeriod({ from: '2026-03-01' }, 'UTC', now)).toEqual({ from: '2026-03-01', to: '2026-03-08' });
+  it.each([
+    ['America/New_York', '2026-03-07'],
+    ['Asia/Kathmandu', '2026-03-08'],
+  ])('today in %s is %s', (zone, today) => {
+    expect(todayIn(zone, now)).toBe(today);
   });
-  it('reject from after to and spans over 400 days, naming the field', () => {
+  it.each([
+    [{}, 'America/New_York', { from: '2026-03-01', to: '2026-03-07' }],
+    [{ to: '2026-01-03' }, 'UTC', { from: '2025-12-28', to: '2026-01-03' }],
+    [{ from: '2026-03-01' }, 'UTC', { from: '2026-03-01', to: '2026-03-08' }],
+  ])('default to the last 7 days ending today in the app zone: %o in %s', (q, zone, expected) => {
+    expect(resolvePeriod(q, zone, now)).toEqual(expected);
+  });
+  it.each([
+    ['from after to', { from: '2026-03-02', to: '2026-03-01' }, 'from'],
+    ['a span over 400 days', { from: '2025-01-01', to: '2026-02-05' }, 'to'],
+  ])('reject from after to and spans over 400 days, naming the field: %s', (_case, q, field) => {
     const err = (f: () => unknown) => { try { f(); } catch (e) { return (e as ApiError).details?.[0].path; } return null; };
-    expect(err(() => resolvePeriod({ from: '2026-03-02', to: '2026-03-01' }, 'UTC', now))).toBe('from');
-    expect(err(() => resolvePeriod({ from: '2025-01-01', to: '2026-02-05' }, 'UTC', now))).toBe('to');
-    expect(resolvePeriod({ from: '2025-01-02', to: '2026-02-05' }, 'UTC', now).from).toBe('2025-01-02'); // exactly 400 days
+    expect(err(() => resolvePeriod(q, 'UTC', now))).toBe(field);
+  });
+  it('accept a span of exactly 400 days', () => {
+    expect(resolvePeriod({ from: '2025-01-02', to: '2026-02-05' }, 'UTC', now).from).toBe('2025-01-02');
   });
   it('previous period has the same length, right before', () => {
     expect(previousPeriod({ from: '2026-03-01', to: '2026-03-31' })).toEqual({ from: '2026-01-29', to: '2026-02-28' });
@@ -31,17 +41,23 @@ describe('periods', () => {
 
 describe('money', () => {
   const fx = { EUR: 1.1, JPY: 0.0067 };
-  it('converts only with both rates; USD is the base', () => {
-    expect(convert(10, 'EUR', 'USD', fx)).toBeCloseTo(11);
-    expect(convert(11, 'USD', 'EUR', fx)).toBeCloseTo(10);
-    expect(convert(5, 'GBP', 'USD', fx)).toBeNull();
-    expect(convert(5, 'GBP', 'GBP', {})).toBe(5);
+  it.each([
+    [10, 'EUR', 'USD', fx, 11],
+    [11, 'USD', 'EUR', fx, 10],
+    [5, 'GBP', 'USD', fx, null],
+    [5, 'GBP', 'GBP', {}, 5],
+  ])('converts only with both rates; USD is the base: %d %s → %s', (amount, from, to, rates, expected) => {
+    const converted = convert(amount, from, to, rates);
+    if (expected === null) expect(converted).toBeNull();
+    else expect(converted).toBeCloseTo(expected);
   });
-  it('rounds to the minor unit of the currency', () => {
-    expect(roundMoney(0.1 + 0.2, 'USD')).toBe(0.3);
-    expect(roundMoney(1199.6, 'JPY')).toBe(1200);
-    expect(roundMoney(1.2345, 'BHD')).toBe(1.235);
-    expect(roundMoney(-0.001, 'USD')).toBe(0);
+  it.each([
+    [0.1 + 0.2, 'USD', 0.3],
+    [1199.6, 'JPY', 1200],
+    [1.2345, 'BHD', 1.235],
+    [-0.001, 'USD', 0],
+  ])('rounds to the minor unit of the currency: %d %s → %d', (amount, currency, expected) => {
+    expect(roundMoney(amount, currency)).toBe(expected);
   });
 });
 
@@ -59,11 +75,12 @@ describe('KPIs', () => {
     expect([none.clickToInstallRate, none.arpu, none.revenue]).toEqual([null, null, { amount: 0, currency: 'EUR' }]);
     expect(Object.keys(pickMetrics(k, ['clicks', 'revenue'])).sort()).toEqual(['clicks', 'revenue', 'revenueByCurrency', 'unconvertedCurrencies']);
   });
-  it('totals currency: the shared one, else USD, else the requested one', () => {
-    const app = (currency: string) => ({ currency }) as AppRow;
-    expect(portfolioCurrency([app('EUR'), app('EUR')])).toBe('EUR');
-    expect(portfolioCurrency([app('EUR'), app('JPY')])).toBe('USD');
-    expect(portfolioCurrency([app('EUR'), app('JPY')], 'GBP')).toBe('GBP');
+  it.each([
+    [['EUR', 'EUR'], undefined, 'EUR'],
+    [['EUR', 'JPY'], undefined, 'USD'],
+    [['EUR', 'JPY'], 'GBP', 'GBP'],
+  ])('totals currency: the shared one, else USD, else the requested one: %o, %s → %s', (currencies, requested, expected) => {
+    expect(portfolioCurrency(currencies.map((currency) => ({ currency }) as AppRow), requested)).toBe(expected);
   });
 });
 

@@ -2,7 +2,7 @@
  * The configure response (docs/spec/sdk-protocol.md §4.7–4.10): every key present, scalars are strings or
  * null, maps are flat string → string, `customData` and `custom_data` identical, ISO `created_at`.
  */
-import { flatStringMap } from '../attribution/waterfall.ts';
+import { flatStringMap } from '../../lib/string-map.ts';
 
 /** An attributions row as the response needs it. */
 export type StoredAttribution = {

@@ -6,7 +6,7 @@ import type { TransactionSql } from 'postgres';
 import type { Sql } from '../../db/client.ts';
 import type { Environment } from '../attribution/waterfall.ts';
 import { parseLocale, utcOffsetMinutes } from '../attribution/locale.ts';
-import type { ConfigureBody } from './body.ts';
+import type { ConfigureBody } from './sdk-body.ts';
 
 /** A pool or a transaction: both run queries. */
 export type Tx = Sql | TransactionSql<Record<string, never>>;
