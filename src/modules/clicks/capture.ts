@@ -60,7 +60,7 @@ function sourceOf(d: CaptureDeps, req: IncomingMessage, link: LinkTarget, source
   const dest = link.destinations;
   if (dest.ios || dest.android || dest.web) return source;
   // Nothing to send anyone to. The tracking host answers 404, as the reference does; on the
-  // API host the reference serves a "capture page" instead (product.md §6.2): the visit is
+  // API host the reference serves a "capture page" instead (docs/spec/product.md §6.2): the visit is
   // recorded and the landing page says the app is not in a store yet.
   if (d.apiHost === null || d.requestHost(req) !== d.apiHost) return null;
   return 'capture';

@@ -12,7 +12,7 @@ import { Link, LinkCreate, LinkUpdate } from './schemas.ts';
 
 const LinkParams = AppIdParams.extend({ linkId: z.string().max(64).describe('The link id (slug), e.g. fittrack-meta-summer') });
 
-/** Links API (api.md): CRUD of an app's tracking links. Every change also refreshes the redirect caches. */
+/** Links API (docs/spec/api.md): CRUD of an app's tracking links. Every change also refreshes the redirect caches. */
 export async function linkRoutes(app: ApiInstance, { sql, cursors, config }: Services, cache: LinkCache) {
   const resource = (row: Parameters<typeof toLinkResource>[0]) => toLinkResource(row, config.trackingUrl);
 

@@ -1,6 +1,6 @@
 /**
  * How the SDK endpoints answer when something fails: their own envelope `{"error": {code, message}}`
- * (sdk-protocol.md), never a 3xx, 415 or 429; a 503 with Retry-After when the server sheds load
+ * (docs/spec/sdk-protocol.md), never a 3xx, 415 or 429; a 503 with Retry-After when the server sheds load
  * or a request outlives its deadline, so that SDKs retry later.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
