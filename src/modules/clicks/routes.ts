@@ -7,6 +7,7 @@ import { LINK_ID_PATTERN } from '../links/schemas.ts';
 import { buildClick, type RepeatDetector } from './capture.ts';
 import { chooseDestination, playUrl, withParam, type ReferrerValues } from './destination.ts';
 import { normalizeIp } from '../../lib/ip.ts';
+import { normalizeUrl } from '../../lib/url.ts';
 import { botReason, countryOf, describeUserAgent, primaryLanguage } from './device.ts';
 import { landingPage, notFoundPage } from './pages.ts';
 import { parseClickParams } from './params.ts';
@@ -104,7 +105,7 @@ function landing(link: LinkTarget, clickId: string, click: ClickRow): string {
   const d = link.destinations;
   return landingPage({
     appName: link.appName,
-    appStoreUrl: d.ios,
+    appStoreUrl: d.ios ? normalizeUrl(d.ios) : null,
     playUrl: d.android ? playUrl(d.android, clickId, referrerValues(click)) : null,
     webUrl: d.web ? withParam(d.web, 'ar_click_id', clickId) : null,
   });
