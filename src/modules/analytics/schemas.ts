@@ -110,6 +110,8 @@ export const Event = z.object({
   source: z.string(),
   environment: z.string(),
   revenue: Money.nullable().describe('As received (an amount without currency is in the app\'s currency)'),
+  revenueRaw: z.string().nullable().describe('The revenue value as sent, as text (kept also when it was not usable as revenue)'),
+  flags: z.array(z.string()).describe('Ingestion flags: after_kill_switch, revenue_implausible (not forwarded), revenue_out_of_range (not stored as revenue), currency_defaulted'),
   properties: z.unknown(),
   attribution: z.object({ network: z.string(), campaign: z.string().nullable(), matchType: z.string() }).nullable()
     .describe('The device\'s install attribution (current), null when it has none'),

@@ -8,8 +8,9 @@ import { MAX_BODY_BYTES, type ApiInstance } from '../../http/server.ts';
 import type { Services } from '../../services.ts';
 import { AsaWorker } from '../attribution/asa-worker.ts';
 import { normalizeIp } from '../../lib/ip.ts';
+import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../../db/errors.ts';
 import { SdkAppCache, type SdkCredential } from './app-cache.ts';
-import { BodyError, parseJsonObject, readConfigureBody, readEventBody } from './body.ts';
+import { BodyError, bodyAppId, parseJsonObject, readConfigureBody, readEventBody } from './body.ts';
 import { configure } from './configure.ts';
 import { EventWriter, isTransient, OverloadedError, pruneFingerprints } from './event-writer.ts';
 import { EVENT_OK_BODY } from './response.ts';
@@ -65,6 +66,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
     let message = 'Internal error';
     if (err instanceof SdkError) ({ status, code, message } = err);
     else if (err instanceof BodyError) { status = 400; code = err.code; message = err.message; }
+    else if (isInvalidTextError(err)) { status = 400; code = 'validation_error'; message = `Body: ${INVALID_TEXT_MESSAGE}`; }
     else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') { status = 413; code = 'payload_too_large'; message = `Body over the limit of ${MAX_BODY_BYTES} bytes`; }
     else if (err instanceof OverloadedError || err instanceof DeadlineError || isTransient(err)) {
       status = 503; code = 'service_unavailable'; message = 'Temporarily unavailable; retry later';
@@ -86,7 +88,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
       if (!cred) throw new SdkError(401, 'invalid_sdk_key', 'Unknown SDK key');
       return cred;
     }
-    const legacy = header(req, 'x-app-id') || (typeof body?.app_id === 'string' ? body.app_id : null);
+    const legacy = header(req, 'x-app-id') || bodyAppId(body);
     if (!legacy) throw new SdkError(401, 'invalid_sdk_key', 'Missing X-AppRefer-Key header');
     const cred = await apps.byLegacyAppId(legacy);
     if (!cred) throw new SdkError(401, 'invalid_sdk_key', 'Unknown app id');
