@@ -9,15 +9,18 @@
 -- contribution is taken out of the rollups as deltas (not by analytics_rebuild, which would lose
 -- expired raw clicks), and its device's paying days are recomputed.
 
--- Its contribution, dated and credited exactly as the events trigger counted it.
+-- One pass over events finds them (there is no index on revenue; this runs once).
+create temporary table poisoned_events on commit drop as
+select seq from events where abs(revenue) > 1e9;
+
+-- Their contribution, dated and credited exactly as the events trigger counted it (looked up by seq).
 create temporary table poisoned_facts on commit drop as
 select f.device_pk, f.app_id, f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign,
        f.ad_group_id, f.ad_id, f.link_id, f.platform, f.country, f.match_type, f.event_name, f.currency,
        f.purchases, f.revenue
 from analytics_event_facts f
 join apps a on a.id = f.app_id
-join events e on e.seq = f.seq
-where abs(e.revenue) > 1e9;
+where f.seq = any(array(select seq from poisoned_events));
 
 insert into analytics_pending (app_id, environment, day, network, campaign, ad_group_id, ad_id, link_id, platform,
                                country, match_type, event_name, currency, purchases, revenue)
@@ -31,7 +34,7 @@ update events
 set revenue_raw = coalesce(revenue_raw, revenue::text),
     revenue = null,
     flags = case when 'revenue_out_of_range' = any(flags) then flags else flags || '{revenue_out_of_range}'::text[] end
-where abs(revenue) > 1e9;
+where seq = any(array(select seq from poisoned_events));
 
 -- Paying device-days that only those purchases made: gone, with their count deltas.
 create temporary table poisoned_payer_days on commit drop as
