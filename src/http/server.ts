@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject,
-  serializerCompiler, validatorCompiler, type ZodTypeProvider,
+  serializerCompiler, type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../services.ts';
@@ -14,6 +14,8 @@ import { RawRoutes, requestId, requestLogFields } from './raw-routes.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import { DOCS_PAGE, finishDocument, OPENAPI_TITLE } from './openapi.ts';
 import { MAX_BODY_BYTES, type ApiInstance, type ModuleRegistration, type RegisteredRoute } from './types.ts';
+import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../db/errors.ts';
+import { nulRefusingValidatorCompiler } from './validation.ts';
 
 export async function buildServer(services: Services, modules: ModuleRegistration[]): Promise<ApiInstance> {
   const { config, log } = services;
@@ -37,7 +39,7 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
     for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide) });
   });
 
-  app.setValidatorCompiler(validatorCompiler);
+  app.setValidatorCompiler(nulRefusingValidatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
   app.addHook('onRequest', (req, reply, done) => {
@@ -148,6 +150,7 @@ export function toApiError(err: FastifyError | ApiError): ApiError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new ApiError(400, 'validation_error', 'body: not valid JSON', [{ path: 'body', message: 'not valid JSON' }]);
   }
+  if (isInvalidTextError(err)) return new ApiError(400, 'validation_error', INVALID_TEXT_MESSAGE);
   if (err.statusCode === 429) return new ApiError(429, 'rate_limited', err.message);
   if (err instanceof SyntaxError || (err.statusCode === 400 && err.message?.includes('JSON'))) {
     return new ApiError(400, 'validation_error', 'body: not valid JSON', [{ path: 'body', message: 'not valid JSON' }]);

@@ -31,9 +31,17 @@ export function minorDigits(currency: string): number {
   return d;
 }
 
-/** Rounded to the currency's minor unit (sums of decimal amounts in floating point carry noise). */
+/**
+ * Rounded to the currency's minor unit (sums of decimal amounts in floating point carry noise).
+ * Always finite: an amount beyond the floating-point range (never reached with stored amounts
+ * bounded per event, see docs/analytics.md) is reported as the largest finite one, NaN as 0, and an
+ * amount too large to have a fraction is returned as is (scaling it could overflow).
+ */
 export function roundMoney(amount: number, currency: string): number {
+  if (Number.isNaN(amount)) return 0;
+  if (!Number.isFinite(amount)) return amount > 0 ? Number.MAX_VALUE : -Number.MAX_VALUE;
   const f = 10 ** minorDigits(currency);
+  if (Math.abs(amount) * f >= Number.MAX_SAFE_INTEGER) return amount;
   const r = Math.round(amount * f) / f;
   return Object.is(r, -0) ? 0 : r;
 }

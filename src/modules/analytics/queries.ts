@@ -149,6 +149,7 @@ const dayEnd = (sql: Sql, day: string, tz: string) => sql`((${day}::date + 1)::t
 export type EventRow = {
   seq: string; id: string; event_name: string; device_id: string | null; user_id: string | null; source: string;
   environment: string; revenue: string | null; currency: string | null; properties: unknown;
+  revenue_raw: string | null; flags: string[];
   occurred_at: Date; received_at: Date; at: string;
   network: string | null; campaign: string | null; match_type: string | null;
 };
@@ -159,7 +160,7 @@ export async function listEvents(sql: Sql, q: {
 }): Promise<EventRow[]> {
   return sql<EventRow[]>`
     select e.seq::text, e.id, e.event_name, e.device_id, e.user_id, e.source, e.environment, e.revenue::text,
-           e.currency, e.properties, e.occurred_at, e.received_at,
+           e.currency, e.properties, e.revenue_raw, e.flags, e.occurred_at, e.received_at,
            to_char(e.received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at,
            t.network, t.campaign, t.match_type
     from events e

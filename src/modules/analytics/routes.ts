@@ -153,6 +153,8 @@ function toEvent(r: EventRow, a: AppRow): z.infer<typeof Event> {
     source: r.source,
     environment: r.environment,
     revenue: r.revenue === null ? null : { amount: Number(r.revenue), currency: r.currency ?? a.currency },
+    revenueRaw: r.revenue_raw,
+    flags: r.flags,
     properties: r.properties,
     attribution: r.network === null ? null : { network: r.network, campaign: r.campaign, matchType: r.match_type ?? 'organic' },
     occurredAt: r.occurred_at.toISOString(),

@@ -3,6 +3,7 @@ import { PageQuery } from '../../http/envelope.ts';
 import { Currency } from '../apps/schemas.ts';
 import { ATTRIBUTION_RULE, DAY_RULE, DEFINITIONS, ENVIRONMENT_RULE, METRICS } from './definitions.ts';
 import { DIMENSIONS } from './queries.ts';
+import { DAY_RANGE_MESSAGE, inDayRange } from './period.ts';
 
 /** A query parameter that may repeat (`?network=meta&network=google`): always an array after parsing. */
 const repeated = <T extends z.ZodType<string>>(item: T, what: string) =>
@@ -17,7 +18,7 @@ const listOf = <T extends readonly [string, ...string[]]>(values: T, what: strin
     .pipe(z.array(z.enum(values)).min(1).max(values.length).optional())
     .describe(`${what}: one or more of ${values.join(', ')}; repeat the parameter or separate with commas`);
 
-const Day = z.iso.date({ error: 'must be a calendar day YYYY-MM-DD' });
+const Day = z.iso.date({ error: 'must be a calendar day YYYY-MM-DD' }).refine(inDayRange, DAY_RANGE_MESSAGE);
 const Text = z.string().min(1).max(200);
 
 export const Environment = z.enum(['live', 'sandbox']).default('live').describe(ENVIRONMENT_RULE);
@@ -110,6 +111,8 @@ export const Event = z.object({
   source: z.string(),
   environment: z.string(),
   revenue: Money.nullable().describe('As received (an amount without currency is in the app\'s currency)'),
+  revenueRaw: z.string().nullable().describe('The revenue value as sent, as text (kept also when it was not usable as revenue)'),
+  flags: z.array(z.string()).describe('Ingestion flags: after_kill_switch, revenue_implausible (not forwarded), revenue_out_of_range (not stored as revenue), currency_defaulted'),
   properties: z.unknown(),
   attribution: z.object({ network: z.string(), campaign: z.string().nullable(), matchType: z.string() }).nullable()
     .describe('The device\'s install attribution (current), null when it has none'),

@@ -4,7 +4,9 @@ import { z } from 'zod';
 
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
-export const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
+/** Stored normalised (`new URL().href`: non-ASCII percent-encoded, IDN hosts in punycode), so it is a valid `Location`. */
+export const HttpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048)
+  .transform((u) => new URL(u).href);
 
 export const Timezone = z.string().refine((tz) => {
   if (tz !== 'UTC' && !tz.includes('/')) return false;

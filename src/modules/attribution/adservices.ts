@@ -75,7 +75,11 @@ export async function callAdServices(baseUrl: string, token: string, timeoutMs: 
   }
 }
 
-/** Turns integers of 16+ digits in a JSON text into strings, so no precision is lost. */
+/**
+ * Turns integers of 16+ digits in a JSON text into strings, so no precision is lost. A number is
+ * only tried from its first character (the lookbehind), so a long digit run is scanned once, not
+ * once per digit (which was quadratic).
+ */
 export function quoteBigIntegers(json: string): string {
-  return json.replace(/("(?:[^"\\]|\\.)*")|(-?\d{16,})(?![\d.eE])/g, (m, str: string | undefined, num: string | undefined) => (str ? m : `"${num}"`));
+  return json.replace(/("(?:[^"\\]|\\.)*")|(?<![\w.+-])(-?\d{16,})(?![\d.eE])/g, (m, str: string | undefined, num: string | undefined) => (str ? m : `"${num}"`));
 }

@@ -1,6 +1,7 @@
 /**
  * Google Play install-referrer parsing (docs/spec/sdk-protocol.md §4.4). Plain functions, no I/O.
  */
+import { NUL } from '../../lib/text.ts';
 
 export type ParsedReferrer = {
   /** Every piece of the referrer, decoded, first occurrence of a key wins. */
@@ -26,12 +27,15 @@ export type ParsedReferrer = {
 
 const NOT_SET = /^\(not( |%20)set\)$/i;
 
+/** A piece decoded; NUL characters (`%00`) are dropped like everywhere in SDK input (PostgreSQL refuses them). */
 function decode(s: string, plusIsSpace: boolean): string {
+  let d: string;
   try {
-    return decodeURIComponent(plusIsSpace ? s.replace(/\+/g, ' ') : s);
+    d = decodeURIComponent(plusIsSpace ? s.replace(/\+/g, ' ') : s);
   } catch {
-    return s; // a malformed escape: keep that piece undecoded
+    d = s; // a malformed escape: keep that piece undecoded
   }
+  return d.includes(NUL) ? d.replaceAll(NUL, '') : d;
 }
 
 export function parseInstallReferrer(raw: string | null | undefined): ParsedReferrer | null {

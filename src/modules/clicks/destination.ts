@@ -1,4 +1,5 @@
 import type { Platform } from './user-agent.ts';
+import { normalizeUrl } from '../../lib/url.ts';
 
 /** Store and web URLs a link sends people to (the link's overrides already merged over the app's). */
 export type Destinations = { ios: string | null; android: string | null; web: string | null };
@@ -46,7 +47,9 @@ export type Destination =
  */
 export function chooseDestination(platform: Platform, d: Destinations, clickId: string, v: ReferrerValues): Destination {
   if (!d.ios && !d.android && !d.web) return { kind: 'none' };
-  if (platform === 'ios' && d.ios) return { kind: 'redirect', url: d.ios };
+  // Stored URLs are normalised (apps/schemas.ts HttpUrl); normalised again here for rows written before that.
+  const ios = d.ios ? normalizeUrl(d.ios) : null;
+  if (platform === 'ios' && ios) return { kind: 'redirect', url: ios };
   if (platform === 'android' && d.android) return { kind: 'redirect', url: playUrl(d.android, clickId, v) };
   if (d.web) return { kind: 'redirect', url: withParam(d.web, 'ar_click_id', clickId) };
   return { kind: 'landing' };

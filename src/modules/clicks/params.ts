@@ -2,6 +2,7 @@
  * The query string of a click URL, read into the fields a click stores. Plain functions over
  * plain data: no request, no database.
  */
+import { truncate } from '../../lib/text.ts';
 
 import type { Network } from '../links/vocabulary.ts';
 
@@ -28,11 +29,11 @@ export const MAX_PARAMS = 100;
 export const MAX_KEY_LENGTH = 128;
 export const MAX_VALUE_LENGTH = 2048;
 
-/** PostgreSQL text and jsonb reject NUL; strip it so one URL cannot poison a batch. */
-export const clean = (s: string, max: number) => {
-  const v = s.includes('\u0000') ? s.replaceAll('\u0000', '') : s;
-  return v.length > max ? v.slice(0, max) : v;
-};
+/**
+ * PostgreSQL text and jsonb reject NUL; strip it so one URL cannot poison a batch. Cut on code
+ * points: half an emoji (a lone surrogate) cannot be written either.
+ */
+export const clean = (s: string, max: number) => truncate(s.includes('\u0000') ? s.replaceAll('\u0000', '') : s, max);
 
 /** utm_source values (lower-cased, trimmed) that name a known network. */
 export const UTM_SOURCE_ALIASES: Readonly<Record<string, Network>> = {

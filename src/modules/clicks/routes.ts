@@ -5,6 +5,7 @@ import { captureClick, type CaptureDeps, type NoClick } from './capture.ts';
 import { chooseDestination, playUrl, withParam, type ReferrerValues } from './destination.ts';
 import { landingPage, notFoundPage } from './landing-pages.ts';
 import type { ClickRow } from './writer.ts';
+import { normalizeUrl } from '../../lib/url.ts';
 
 /**
  * The tracking host's hot path: `/api/c/{linkId}` (record the click, redirect) and `/g/{linkId}`
@@ -43,7 +44,7 @@ function landing(link: LinkTarget, clickId: string, click: ClickRow): string {
   const d = link.destinations;
   return landingPage({
     appName: link.appName,
-    appStoreUrl: d.ios,
+    appStoreUrl: d.ios ? normalizeUrl(d.ios) : null,
     playUrl: d.android ? playUrl(d.android, clickId, referrerValues(click)) : null,
     webUrl: d.web ? withParam(d.web, 'ar_click_id', clickId) : null,
   });

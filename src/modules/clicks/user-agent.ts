@@ -1,5 +1,6 @@
 import { isbot } from 'isbot';
 import UAParser from 'ua-parser-js';
+import { truncate } from '../../lib/text.ts';
 
 /** What a click request says about the device: parsed once per distinct User-Agent. */
 export type Platform = 'ios' | 'android' | 'web';
@@ -20,8 +21,8 @@ export function describeUserAgent(ua: string): DeviceInfo {
   const os = r.os.name;
   const info: DeviceInfo = {
     platform: os === 'iOS' ? 'ios' : os === 'Android' ? 'android' : 'web',
-    osVersion: r.os.version?.slice(0, 32) ?? null,
-    deviceModel: r.device.model?.slice(0, 64) ?? null,
+    osVersion: r.os.version ? truncate(r.os.version, 32) : null,
+    deviceModel: r.device.model ? truncate(r.device.model, 64) : null,
     botUserAgent: isbot(ua),
   };
   if (ua.length <= UA_CACHE_MAX_LENGTH) { // odd, huge User-Agents are parsed every time, not kept

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
+import { truncate } from '../../lib/text.ts';
 import { enqueueAsaResolution } from '../attribution/asa-resolution.ts';
 import { countryOf } from '../../lib/geo.ts';
 import { loadCandidates, resolveInstall, type Resolution } from '../attribution/engine.ts';
@@ -73,7 +74,7 @@ export async function configure(ctx: ConfigureContext, app: SdkApp, environment:
   const key = { appId: app.id, environment, deviceId: b.deviceId };
   const bundleMismatch = !!b.deviceInfo.bundleId && app.bundleIds.length > 0 && !app.bundleIds.includes(b.deviceInfo.bundleId);
   if (bundleMismatch) ctx.log.warn({ appId: app.id, bundleId: b.deviceInfo.bundleId }, 'configure: bundle id differs from the app');
-  const deviceExtra: Omit<DeviceExtra, 'installedAt'> = { now: meta.receivedAt, userAgent: meta.userAgent?.slice(0, 512) ?? null, sdkVersion: b.sdkVersion ?? meta.sdkVersion, bundleMismatch, country: meta.ip ? countryOf(meta.ip) : null };
+  const deviceExtra: Omit<DeviceExtra, 'installedAt'> = { now: meta.receivedAt, userAgent: meta.userAgent ? truncate(meta.userAgent, 512) : null, sdkVersion: b.sdkVersion ?? meta.sdkVersion, bundleMismatch, country: meta.ip ? countryOf(meta.ip) : null };
 
   // Repeats are rare: the candidate clicks are read alongside the device lookup (one round trip).
   const signals = installSignals(b, meta.ip);

@@ -178,6 +178,7 @@ export class EventWriter {
         const currency = b.revenue !== null ? (b.currency ?? e.defaultCurrency) : b.currency;
         const flags = [...e.flags];
         if (b.implausibleRevenue) flags.push('revenue_implausible');
+        if (b.revenueOutOfRange) flags.push('revenue_out_of_range');
         if (b.revenue !== null && b.currency === null) flags.push('currency_defaulted');
         const properties = b.eventName === '_advanced_matching' ? { advanced_matching: b.advancedMatching } : b.properties;
         return {

@@ -68,7 +68,8 @@ describe('revenue and currency', () => {
     ['invalid currency → app default, raw kept', { revenue: 1, currency: 'dollars' }, { revenue: '1', currency: 'EUR', currency_raw: 'dollars', flags: ['currency_defaulted'] }],
     ['empty currency → app default', { revenue: 1, currency: '' }, { revenue: '1', currency: 'EUR', currency_raw: null, flags: ['currency_defaulted'] }],
     ['negative is stored', { revenue: -4.99, currency: 'USD' }, { revenue: '-4.99', currency: 'USD', currency_raw: 'USD' }],
-    ['implausible is stored and flagged', { revenue: 1.7976931348623157e308, currency: 'USD' }, { revenue: expect.stringMatching(/^17976931348623157/) as never, currency: 'USD', currency_raw: 'USD', flags: ['revenue_implausible'] }],
+    ['implausible is stored and flagged', { revenue: 250_000, currency: 'USD' }, { revenue: '250000', currency: 'USD', currency_raw: 'USD', flags: ['revenue_implausible'] }],
+    ['out of range (> 1e9) is stored without revenue, flagged', { revenue: 1.7976931348623157e308, currency: 'USD' }, { revenue: null, currency: 'USD', currency_raw: 'USD', flags: ['revenue_implausible', 'revenue_out_of_range'] }],
     ['non-numeric string is absent', { revenue: 'free', currency: 'USD' }, { revenue: null, currency: 'USD', currency_raw: 'USD' }],
     ['boolean is absent', { revenue: true }, { revenue: null, currency: null, currency_raw: null }],
   ];

@@ -5,7 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { SdkAppCache, SdkCredential } from './app-cache.ts';
-import { parseJsonObject } from './sdk-body.ts';
+import { bodyAppId, parseJsonObject } from './sdk-body.ts';
 import { SdkError } from './sdk-errors.ts';
 
 /** A request header, trimmed; null when absent or empty. */
@@ -23,7 +23,7 @@ async function authenticate(apps: SdkAppCache, req: FastifyRequest, body: Record
     if (!cred) throw new SdkError(401, 'invalid_sdk_key', 'Unknown SDK key');
     return cred;
   }
-  const legacy = header(req, 'x-app-id') || (typeof body?.app_id === 'string' ? body.app_id : null);
+  const legacy = header(req, 'x-app-id') || bodyAppId(body);
   if (!legacy) throw new SdkError(401, 'invalid_sdk_key', 'Missing X-AppRefer-Key header');
   const cred = await apps.byLegacyAppId(legacy);
   if (!cred) throw new SdkError(401, 'invalid_sdk_key', 'Unknown app id');

@@ -4,6 +4,7 @@
  * optional strings; only the required fields produce errors.
  */
 import { createHash } from 'node:crypto';
+import { hasNul, NUL_MESSAGE, truncate } from '../../lib/text.ts';
 
 export class BodyError extends Error {
   constructor(readonly code: 'invalid_json' | 'validation_error', message: string) {
@@ -15,6 +16,16 @@ export class BodyError extends Error {
 export const MAX_ID_LENGTH = 512;
 /** Revenue above this (absolute, major units) is stored, flagged `revenue_implausible`, never forwarded. */
 export const IMPLAUSIBLE_REVENUE = 100_000;
+/**
+ * The largest amount (absolute, major units of its currency) stored as revenue. Beyond it the
+ * event is stored without revenue (the raw value kept in `revenue_raw`), flagged
+ * `revenue_out_of_range`: one event can never push a report out of range.
+ */
+export const MAX_REVENUE = 1e9;
+/** Numeric strings longer than this are not read as revenue (no number needs more). */
+const MAX_REVENUE_TEXT = 64;
+/** A decimal number, optionally signed, with an exponent: unambiguous, so matching is linear. */
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 /** Nesting kept in stored JSON (properties, device_info); deeper values become null. */
 const MAX_DEPTH = 32;
 
@@ -107,7 +118,7 @@ export type ConfigureBody = {
 
 function readDeviceInfo(v: unknown): DeviceInfo {
   const d = isObj(v) ? v : {};
-  const s = (k: string) => (typeof d[k] === 'string' ? storable(d[k] as string).slice(0, 256) : null);
+  const s = (k: string) => (typeof d[k] === 'string' ? truncate(storable(d[k] as string), 256) : null);
   const raw: Obj = Object.create(null);
   for (const [k, x] of Object.entries(d)) if (x !== null) raw[storable(k)] = storableJson(x, 1);
   const platform = s('platform')?.trim().toLowerCase();
@@ -155,6 +166,8 @@ export type EventBody = {
   advancedMatching: Record<string, string>;
   legacyAppId: string | null;
   implausibleRevenue: boolean;
+  /** |revenue| > MAX_REVENUE: `revenue` is then null (the raw value is in `revenueRaw`). */
+  revenueOutOfRange: boolean;
 };
 
 /** A finite number from a JSON number or numeric string; anything else is absent. */
@@ -162,8 +175,8 @@ export function readRevenue(v: unknown): { value: number | null; raw: string | n
   if (typeof v === 'number') return { value: Number.isFinite(v) ? v : null, raw: String(v) };
   if (typeof v === 'string') {
     const t = v.trim();
-    const raw = storable(v).slice(0, 64);
-    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return { value: null, raw };
+    const raw = truncate(storable(v), 64);
+    if (t.length > MAX_REVENUE_TEXT || !NUMERIC.test(t)) return { value: null, raw };
     const n = Number(t);
     return { value: Number.isFinite(n) ? n : null, raw };
   }
@@ -174,7 +187,7 @@ export function readRevenue(v: unknown): { value: number | null; raw: string | n
 export function normaliseCurrency(v: unknown): { code: string | null; raw: string | null } {
   if (typeof v !== 'string') return { code: null, raw: null };
   const code = v.trim().toUpperCase();
-  return { code: /^[A-Z]{3}$/.test(code) ? code : null, raw: v === '' ? null : storable(v).slice(0, 64) };
+  return { code: /^[A-Z]{3}$/.test(code) ? code : null, raw: v === '' ? null : truncate(storable(v), 64) };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -231,11 +244,12 @@ export function readEventBody(body: Obj): EventBody {
     eventId = String(eventIdRaw);
   }
 
+  const outOfRange = rev.value !== null && !(Math.abs(rev.value) <= MAX_REVENUE);
   return {
     deviceId,
     eventName,
     properties,
-    revenue: rev.value,
+    revenue: outOfRange ? null : rev.value,
     revenueRaw: rev.raw,
     currency: cur.code,
     currencyRaw: cur.raw,
@@ -243,7 +257,19 @@ export function readEventBody(body: Obj): EventBody {
     advancedMatching: eventName === '_advanced_matching' ? readAdvancedMatching(body.advanced_matching) : {},
     legacyAppId: optString(body.app_id, 128),
     implausibleRevenue: rev.value !== null && Math.abs(rev.value) > IMPLAUSIBLE_REVENUE,
+    revenueOutOfRange: outOfRange,
   };
+}
+
+/**
+ * The body's `app_id` when it is the credential (SDK 0.1.0): an id with a NUL can match no app
+ * and cannot be looked up, so it is a 400 naming the field.
+ */
+export function bodyAppId(body: Obj | null): string | null {
+  const v = body?.app_id;
+  if (typeof v !== 'string' || v === '') return null;
+  if (hasNul(v)) throw new BodyError('validation_error', `app_id ${NUL_MESSAGE}`);
+  return v;
 }
 
 /** Canonical JSON: object keys sorted at every depth, so key order never changes a fingerprint. */

@@ -4,6 +4,7 @@
  * or a request outlives its deadline, so that SDKs retry later.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../../db/errors.ts';
 import { MAX_BODY_BYTES } from '../../http/types.ts';
 import { isTransient, OverloadedError } from './event-writer.ts';
 import { BodyError } from './sdk-body.ts';
@@ -34,6 +35,7 @@ export function sendSdkError(err: Error & { code?: string; statusCode?: number }
   let message = 'Internal error';
   if (err instanceof SdkError) ({ status, code, message } = err);
   else if (err instanceof BodyError) { status = 400; code = err.code; message = err.message; }
+  else if (isInvalidTextError(err)) { status = 400; code = 'validation_error'; message = `Body: ${INVALID_TEXT_MESSAGE}`; }
   else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') { status = 413; code = 'payload_too_large'; message = `Body over the limit of ${MAX_BODY_BYTES} bytes`; }
   else if (err instanceof OverloadedError || err instanceof DeadlineError || isTransient(err)) {
     status = 503; code = 'service_unavailable'; message = 'Temporarily unavailable; retry later';

@@ -1,0 +1,14 @@
+/**
+ * PostgreSQL refusing a text value it was given: a NUL (22021 character_not_in_repertoire), a
+ * character the encoding cannot hold (22P05 untranslatable_character, e.g. `\u0000` in jsonb), or
+ * invalid JSON text such as a lone surrogate escape (22P02 for type json). Input validation
+ * refuses these first; this is the backstop that turns a missed case into a 400, never a 500.
+ */
+export function isInvalidTextError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; detail?: unknown } | null;
+  if (!e || typeof e.code !== 'string') return false;
+  if (e.code === '22021' || e.code === '22P05') return true;
+  return e.code === '22P02' && /\btype json\b|unicode|surrogate/i.test(`${e.message ?? ''} ${e.detail ?? ''}`);
+}
+
+export const INVALID_TEXT_MESSAGE = 'a value contains a character that cannot be stored (NUL, or an invalid Unicode escape)';
