@@ -12,7 +12,12 @@ export { freePort };
 export async function waitUntilUp(port: number, child: ChildProcess) {
   for (;;) {
     if (child.exitCode !== null) throw new Error('server exited during start');
-    try { await fetch(`http://127.0.0.1:${port}/healthz`, { redirect: 'manual' }); return; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    try {
+      await fetch(`http://127.0.0.1:${port}/healthz`, { redirect: 'manual' });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 
@@ -35,8 +40,13 @@ export async function benchDatabase(name: string, log?: (line: string) => void) 
     stop = pg.stop;
   }
   return {
-    dir, url, pgDir,
-    close: async () => { await stop(); rmSync(dir, { recursive: true, force: true }); },
+    dir,
+    url,
+    pgDir,
+    close: async () => {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -47,10 +57,26 @@ export async function benchDatabase(name: string, log?: (line: string) => void) 
 export async function startServer(databaseUrl: string, dataDir: string) {
   const port = await freePort();
   const root = path.resolve(import.meta.dirname, '..');
-  const child = spawn(process.execPath, [...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), 'bin/apprefer.js', 'serve'], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      'bin/apprefer.js',
+      'serve',
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+      },
+    },
+  );
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   await waitUntilUp(port, child);
   return { port, child, exited };

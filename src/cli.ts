@@ -4,7 +4,12 @@ import { migrate } from './db/migrate.ts';
 import { ApiError } from './http/errors.ts';
 import { createLogger, openDatabase, serve } from './runtime.ts';
 import { createOrganizationWithOwner, findOrganization } from './modules/auth/accounts.ts';
-import { createApiKey, listApiKeys, revokeApiKey, toApiKeyResource } from './modules/api-keys/keys.ts';
+import {
+  createApiKey,
+  listApiKeys,
+  revokeApiKey,
+  toApiKeyResource,
+} from './modules/api-keys/keys.ts';
 import type { Permission } from './modules/auth/principal.ts';
 
 const USAGE = `Usage: apprefer <command>
@@ -31,20 +36,35 @@ async function main(argv: string[]) {
     args: argv,
     allowPositionals: true,
     options: {
-      org: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' },
-      name: { type: 'string' }, permission: { type: 'string' }, app: { type: 'string', multiple: true },
-      json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+      org: { type: 'string' },
+      email: { type: 'string' },
+      password: { type: 'string' },
+      name: { type: 'string' },
+      permission: { type: 'string' },
+      app: { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
     },
   });
   const [command, sub, arg] = positionals;
-  if (values.help || !command) { console.log(USAGE); return; }
+  if (values.help || !command) {
+    console.log(USAGE);
+    return;
+  }
 
   const config = loadConfig();
-  if (command === 'serve') { await serve(config); return; }
+  if (command === 'serve') {
+    await serve(config);
+    return;
+  }
 
-  const log = createLogger({ ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel }, 2);
+  const log = createLogger(
+    { ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel },
+    2,
+  );
   const db = await openDatabase(config, log);
-  const out = (json: unknown, text: string) => console.log(values.json ? JSON.stringify(json) : text);
+  const out = (json: unknown, text: string) =>
+    console.log(values.json ? JSON.stringify(json) : text);
   try {
     await migrate(db.sql, db.url);
     const org = async () => {
@@ -57,25 +77,49 @@ async function main(argv: string[]) {
     } else if (command === 'setup') {
       const password = need(values.password, 'password');
       if (password.length < 10) throw new UsageError('--password must be at least 10 characters');
-      const r = await createOrganizationWithOwner(db.sql, { org: need(values.org, 'org'), email: need(values.email, 'email'), password });
-      out({ organization: { id: r.organization.id, name: r.organization.name }, userId: r.userId },
-        `organization ${r.organization.name} (${r.organization.id}) created; owner ${values.email}`);
+      const r = await createOrganizationWithOwner(db.sql, {
+        org: need(values.org, 'org'),
+        email: need(values.email, 'email'),
+        password,
+      });
+      out(
+        { organization: { id: r.organization.id, name: r.organization.name }, userId: r.userId },
+        `organization ${r.organization.name} (${r.organization.id}) created; owner ${values.email}`,
+      );
     } else if (command === 'api-keys' && sub === 'create') {
       const permission = need(values.permission, 'permission');
-      if (!['full', 'read_only', 'analytics'].includes(permission)) throw new UsageError('--permission must be full, read_only or analytics');
+      if (!['full', 'read_only', 'analytics'].includes(permission))
+        throw new UsageError('--permission must be full, read_only or analytics');
       const o = await org();
       const { key, row } = await createApiKey(db.sql, {
-        orgId: o.id, name: need(values.name, 'name'), permission: permission as Permission, appIds: values.app?.length ? values.app : null, createdBy: null,
+        orgId: o.id,
+        name: need(values.name, 'name'),
+        permission: permission as Permission,
+        appIds: values.app?.length ? values.app : null,
+        createdBy: null,
       });
-      out({ id: row.id, key, permission: row.permission }, `${key}\n(id ${row.id}, ${row.permission}; shown once: store it now)`);
+      out(
+        { id: row.id, key, permission: row.permission },
+        `${key}\n(id ${row.id}, ${row.permission}; shown once: store it now)`,
+      );
     } else if (command === 'api-keys' && sub === 'list') {
       const o = await org();
       const rows = await listApiKeys(db.sql, o.id, { limit: 10_000, afterSeq: null });
       const keys = rows.map(toApiKeyResource);
-      out(keys, keys.map((k) => `${k.id}\t${k.permission}\t…${k.last4}\t${k.name}\tlast used ${k.lastUsedAt ?? 'never'}`).join('\n') || '(no keys)');
+      out(
+        keys,
+        keys
+          .map(
+            (k) =>
+              `${k.id}\t${k.permission}\t…${k.last4}\t${k.name}\tlast used ${k.lastUsedAt ?? 'never'}`,
+          )
+          .join('\n') || '(no keys)',
+      );
     } else if (command === 'api-keys' && sub === 'revoke') {
       const o = await org();
-      const k = toApiKeyResource(await revokeApiKey(db.sql, o.id, need(arg, 'KEY_ID (positional)')));
+      const k = toApiKeyResource(
+        await revokeApiKey(db.sql, o.id, need(arg, 'KEY_ID (positional)')),
+      );
       out(k, `revoked ${k.id}`);
     } else {
       throw new UsageError(`unknown command "${positionals.join(' ')}"`);
@@ -88,7 +132,8 @@ async function main(argv: string[]) {
 
 main(process.argv.slice(2)).catch((err) => {
   if (err instanceof UsageError) console.error(`apprefer: ${err.message}\n\n${USAGE}`);
-  else if (err instanceof ConfigError || err instanceof ApiError) console.error(`apprefer: ${err.message}`);
+  else if (err instanceof ConfigError || err instanceof ApiError)
+    console.error(`apprefer: ${err.message}`);
   else console.error(`apprefer: ${err instanceof Error ? err.stack : String(err)}`);
   process.exitCode = 1;
 });

@@ -8,13 +8,19 @@ import { compileTrustProxy } from './http/client-ip.ts';
  * Configuration comes from environment variables only, validated once at start.
  * A bad value stops the process with a message naming the variable.
  */
-const url = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+const url = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
 
 const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   PUBLIC_URL: url.optional(),
   TRACKING_URL: url.optional(),
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -26,16 +32,30 @@ const EnvSchema = z.object({
   APPLE_ADSERVICES_URL: url.default('https://api-adservices.apple.com/api/v1/'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   // Analytics currency conversion: value in USD of one unit of each currency, e.g. {"EUR":1.08,"GBP":1.27}.
-  FX_RATES: z.string().default('{}').transform((s, ctx) => {
-    try {
-      const v = JSON.parse(s);
-      const ok = v && typeof v === 'object' && !Array.isArray(v) &&
-        Object.entries(v).every(([k, r]) => /^[A-Z]{3}$/.test(k) && typeof r === 'number' && Number.isFinite(r) && r > 0);
-      if (ok) return v as Record<string, number>;
-    } catch { /* reported below */ }
-    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of ISO-4217 codes to positive USD rates, e.g. {"EUR":1.08}' });
-    return z.NEVER;
-  }),
+  FX_RATES: z
+    .string()
+    .default('{}')
+    .transform((s, ctx) => {
+      try {
+        const v = JSON.parse(s);
+        const ok =
+          v &&
+          typeof v === 'object' &&
+          !Array.isArray(v) &&
+          Object.entries(v).every(
+            ([k, r]) =>
+              /^[A-Z]{3}$/.test(k) && typeof r === 'number' && Number.isFinite(r) && r > 0,
+          );
+        if (ok) return v as Record<string, number>;
+      } catch {
+        /* reported below */
+      }
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a JSON object of ISO-4217 codes to positive USD rates, e.g. {"EUR":1.08}',
+      });
+      return z.NEVER;
+    }),
 });
 
 export type Config = {
@@ -68,7 +88,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  const trustedProxies = e.TRUSTED_PROXIES.split(',').map((s) => s.trim()).filter(Boolean);
+  const trustedProxies = e.TRUSTED_PROXIES.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   try {
     compileTrustProxy(trustedProxies);
   } catch (err) {

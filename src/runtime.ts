@@ -11,13 +11,27 @@ import { startJobRunner, type JobRunner } from './queue/runner.ts';
 import type { Services } from './services.ts';
 
 export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
-  return pino({
-    level: config.logLevel,
-    base: undefined,
-    timestamp: pino.stdTimeFunctions.isoTime,
-    // Defence in depth: nothing should log these, and if something does they are masked.
-    redact: { paths: ['*.authorization', '*.cookie', '*.password', '*.key', '*.token', '*["x-apprefer-key"]', 'headers'], censor: '[redacted]' },
-  }, pino.destination({ dest: destination, sync: false }));
+  return pino(
+    {
+      level: config.logLevel,
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Defence in depth: nothing should log these, and if something does they are masked.
+      redact: {
+        paths: [
+          '*.authorization',
+          '*.cookie',
+          '*.password',
+          '*.key',
+          '*.token',
+          '*["x-apprefer-key"]',
+          'headers',
+        ],
+        censor: '[redacted]',
+      },
+    },
+    pino.destination({ dest: destination, sync: false }),
+  );
 }
 
 /** How often a server on the embedded database checks that it is still running (and restarts it if not). */
@@ -39,7 +53,12 @@ export type Database = {
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   if (config.databaseUrl) {
     const sql = createSql(config.databaseUrl);
-    return { sql, url: config.databaseUrl, close: () => sql.end({ timeout: 5 }), watch: () => () => {} };
+    return {
+      sql,
+      url: config.databaseUrl,
+      close: () => sql.end({ timeout: 5 }),
+      watch: () => () => {},
+    };
   }
   const embedded = await startEmbeddedPostgres(config.dataDir, {
     port: config.embeddedPgPort,
@@ -53,7 +72,11 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     close: async () => {
       await sql.end({ timeout: 5 });
       const { stopped, otherProcesses } = await embedded.stopUnlessShared();
-      if (!stopped) log.info({ otherProcesses }, 'embedded PostgreSQL left running for the other processes using it');
+      if (!stopped)
+        log.info(
+          { otherProcesses },
+          'embedded PostgreSQL left running for the other processes using it',
+        );
     },
     watch: () => {
       let busy = false;
@@ -61,10 +84,20 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
         if (busy) return;
         busy = true;
         // Through the pool: its open connection is also how other processes see this one as a user.
-        sql`select 1`.then(() => false, () => embedded.restartIfDown())
-          .then((restarted) => { if (restarted) log.warn('embedded PostgreSQL was not running; started it again'); })
-          .catch((err) => log.error({ err }, 'embedded PostgreSQL is down and could not be started; retrying'))
-          .finally(() => { busy = false; });
+        sql`select 1`
+          .then(
+            () => false,
+            () => embedded.restartIfDown(),
+          )
+          .then((restarted) => {
+            if (restarted) log.warn('embedded PostgreSQL was not running; started it again');
+          })
+          .catch((err) =>
+            log.error({ err }, 'embedded PostgreSQL is down and could not be started; retrying'),
+          )
+          .finally(() => {
+            busy = false;
+          });
       }, EMBEDDED_WATCH_MS);
       timer.unref();
       return () => clearInterval(timer);
@@ -73,7 +106,12 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 }
 
 /** `databaseUrl`: where `sql` connects; DATABASE_URL unless the server started an embedded PostgreSQL. */
-export function createServices(config: Config, sql: Sql, log: Logger, databaseUrl = config.databaseUrl): Services {
+export function createServices(
+  config: Config,
+  sql: Sql,
+  log: Logger,
+  databaseUrl = config.databaseUrl,
+): Services {
   if (!databaseUrl) throw new Error('createServices: no database URL');
   return { config, sql, databaseUrl, log, cursors: createCursorCodec(config.secretKey) };
 }
@@ -131,8 +169,14 @@ async function listen(app: Awaited<ReturnType<typeof buildServer>>, config: Conf
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'EADDRINUSE') throw new ConfigError(`port ${config.port} on ${config.host} is already in use (another server running?); set PORT to a free port`);
-    if (code === 'EACCES' || code === 'EADDRNOTAVAIL') throw new ConfigError(`cannot listen on ${config.host}:${config.port} (${code}); check HOST and PORT`);
+    if (code === 'EADDRINUSE')
+      throw new ConfigError(
+        `port ${config.port} on ${config.host} is already in use (another server running?); set PORT to a free port`,
+      );
+    if (code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new ConfigError(
+        `cannot listen on ${config.host}:${config.port} (${code}); check HOST and PORT`,
+      );
     throw err;
   }
 }

@@ -8,9 +8,14 @@ import { api, createTestDatabase, startTestServer, type TestServer } from './hel
 
 const BIN = path.resolve('bin/apprefer.js');
 
-function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH!, LOG_LEVEL: 'warn', ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH!, LOG_LEVEL: 'warn', ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -26,7 +31,11 @@ describe('apprefer CLI with DATABASE_URL', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     t = await startTestServer({}, db);
-    env = { DATABASE_URL: db.url, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'apprefer-cli-')), SECRET_KEY: 'cli-test-secret-0123456789abcdef0123' };
+    env = {
+      DATABASE_URL: db.url,
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'apprefer-cli-')),
+      SECRET_KEY: 'cli-test-secret-0123456789abcdef0123',
+    };
   });
   afterAll(async () => {
     await t?.close();
@@ -34,13 +43,38 @@ describe('apprefer CLI with DATABASE_URL', () => {
   });
 
   it('setup, api-keys create --json, list and revoke work against the same database as the server', async () => {
-    const setup = await run(['setup', '--org', 'Acme CLI', '--email', 'ops@example.com', '--password', 'a long password', '--json'], env);
+    const setup = await run(
+      [
+        'setup',
+        '--org',
+        'Acme CLI',
+        '--email',
+        'ops@example.com',
+        '--password',
+        'a long password',
+        '--json',
+      ],
+      env,
+    );
     expect(setup.stderr).toBe('');
     expect(setup.code).toBe(0);
     const org = JSON.parse(setup.stdout).organization;
     expect(org.name).toBe('Acme CLI');
 
-    const created = await run(['api-keys', 'create', '--org', 'Acme CLI', '--name', 'ci', '--permission', 'read_only', '--json'], env);
+    const created = await run(
+      [
+        'api-keys',
+        'create',
+        '--org',
+        'Acme CLI',
+        '--name',
+        'ci',
+        '--permission',
+        'read_only',
+        '--json',
+      ],
+      env,
+    );
     expect(created.code).toBe(0);
     const lines = created.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -66,7 +100,10 @@ describe('apprefer CLI with DATABASE_URL', () => {
     expect(noOrg.code).not.toBe(0);
     expect(noOrg.stderr).toContain('--org');
     expect(noOrg.stdout).toBe('');
-    const badPerm = await run(['api-keys', 'create', '--org', 'Acme CLI', '--name', 'x', '--permission', 'root'], env);
+    const badPerm = await run(
+      ['api-keys', 'create', '--org', 'Acme CLI', '--name', 'x', '--permission', 'root'],
+      env,
+    );
     expect(badPerm.code).not.toBe(0);
     expect(badPerm.stderr).toContain('--permission');
     const unknownOrg = await run(['api-keys', 'list', '--org', 'Nope Inc'], env);
@@ -78,10 +115,11 @@ describe('apprefer CLI with DATABASE_URL', () => {
   });
 });
 
-
 describe('apprefer with the embedded database', () => {
   let dataDir: string;
-  beforeAll(() => { dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-embedded-')); });
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-embedded-'));
+  });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('migrate works with no server running; setup works while `serve` runs on the same DATA_DIR', async () => {
@@ -91,22 +129,39 @@ describe('apprefer with the embedded database', () => {
     expect(migrated.code).toBe(0);
 
     const port = await freePort();
-    const server = spawn(process.execPath, [BIN, 'serve'], { env: { PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' } });
+    const server = spawn(process.execPath, [BIN, 'serve'], {
+      env: {
+        PATH: process.env.PATH!,
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+      },
+    });
     let serverErr = '';
     server.stderr.on('data', (d) => (serverErr += d));
-    const exited = new Promise<number | null>((resolve) => server.on('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      server.on('exit', (code) => resolve(code)),
+    );
     try {
       const base = `http://127.0.0.1:${port}`;
       for (let i = 0; i < 100; i++) {
-        const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+        const ok = await fetch(`${base}/readyz`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ok) break;
         await new Promise((r) => setTimeout(r, 200));
       }
-      const setup = await run(['setup', '--org', 'Embedded', '--email', 'e@example.com', '--password', 'a long password'], env);
+      const setup = await run(
+        ['setup', '--org', 'Embedded', '--email', 'e@example.com', '--password', 'a long password'],
+        env,
+      );
       expect(setup.stderr).toBe('');
       expect(setup.code).toBe(0);
       const login = await fetch(`${base}/api/v1/auth/login`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: 'e@example.com', password: 'a long password' }),
       });
       expect(login.status).toBe(200);

@@ -14,14 +14,28 @@ import { eventually } from './helpers.ts';
 const BIN = path.resolve('bin/apprefer.js');
 
 let dataDir: string;
-beforeAll(() => { dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-embedded-db-')); });
+beforeAll(() => {
+  dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-embedded-db-'));
+});
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-type Server = { child: ChildProcess; port: number; output: () => string; exited: Promise<number | null> };
+type Server = {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+};
 
 function start(port: number): Server {
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { PATH: process.env.PATH!, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', SECRET_KEY: 'embedded-test-secret-0123456789abcdef' },
+    env: {
+      PATH: process.env.PATH!,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      SECRET_KEY: 'embedded-test-secret-0123456789abcdef',
+    },
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -30,7 +44,11 @@ function start(port: number): Server {
   return { child, port, output: () => out, exited };
 }
 
-const ready = (port: number) => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status, () => 0);
+const ready = (port: number) =>
+  fetch(`http://127.0.0.1:${port}/readyz`).then(
+    (r) => r.status,
+    () => 0,
+  );
 const startReady = async () => {
   const s = start(await freePort());
   await eventually(async () => (await ready(s.port)) === 200, 60_000);
@@ -71,7 +89,11 @@ describe('the embedded database', () => {
     expect(await a.exited).toBe(0);
     expect(a.output()).toContain('embedded PostgreSQL left running');
     expect(await ready(b.port)).toBe(200);
-    const setup = await fetch(`http://127.0.0.1:${b.port}/api/v1/auth/setup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const setup = await fetch(`http://127.0.0.1:${b.port}/api/v1/auth/setup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(setup.status).toBe(400); // answered from the database's state, not a 500
     const pid = postmasterPid();
     b.child.kill('SIGTERM');

@@ -13,7 +13,9 @@ import { migrate } from '../src/db/migrate.ts';
 export const TEMPLATE_DB = 'apprefer_template';
 
 declare module 'vitest' {
-  export interface ProvidedContext { pgAdminUrl: string }
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+  }
 }
 
 export default async function setup(project: TestProject) {
@@ -25,7 +27,16 @@ export default async function setup(project: TestProject) {
     chmodSync(dir, 0o755); // the embedded server may run as the unprivileged `postgres` user
     // Durability settings off: tests exercise behaviour, not crash safety (benchmarks keep them on).
     const pg = await startEmbeddedPostgres(dir, {
-      extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=500'],
+      extraFlags: [
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=500',
+      ],
     });
     adminUrl = pg.url;
     stop = pg.stop;

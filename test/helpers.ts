@@ -17,10 +17,20 @@ import type { Permission } from '../src/modules/auth/principal.ts';
 import { randomBase62 } from '../src/lib/crypto.ts';
 import { TEMPLATE_DB, withDatabase } from './global-setup.ts';
 
-export type TestServer = { url: string; sql: Sql; app: ApiInstance; config: Config; close: () => Promise<void> };
+export type TestServer = {
+  url: string;
+  sql: Sql;
+  app: ApiInstance;
+  config: Config;
+  close: () => Promise<void>;
+};
 
 /** A fresh database cloned from the migrated template, for one test file. */
-export async function createTestDatabase(): Promise<{ url: string; sql: Sql; drop: () => Promise<void> }> {
+export async function createTestDatabase(): Promise<{
+  url: string;
+  sql: Sql;
+  drop: () => Promise<void>;
+}> {
   const adminUrl = inject('pgAdminUrl');
   const name = `t_${randomBase62(12).toLowerCase()}`;
   const admin = createSql(adminUrl, { max: 1 });
@@ -28,7 +38,8 @@ export async function createTestDatabase(): Promise<{ url: string; sql: Sql; dro
   const url = withDatabase(adminUrl, name);
   const sql = createSql(url, { max: 10 });
   return {
-    url, sql,
+    url,
+    sql,
     drop: async () => {
       await sql.end({ timeout: 5 });
       await admin.unsafe(`drop database if exists ${name} with (force)`);
@@ -46,7 +57,7 @@ export async function startTestServer(
   existing?: Awaited<ReturnType<typeof createTestDatabase>>,
   opts: { jobs?: boolean } = {},
 ): Promise<TestServer> {
-  const db = existing ?? await createTestDatabase();
+  const db = existing ?? (await createTestDatabase());
   const dataDir = mkdtempSync(path.join(tmpdir(), 'apprefer-data-'));
   const config = loadConfig({
     DATA_DIR: dataDir,
@@ -60,11 +71,15 @@ export async function startTestServer(
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const services = createServices(config, db.sql, log);
   const app = await buildServer(services, MODULES);
-  const jobs: JobRunner | null = opts.jobs === false ? null : await startJobRunner(services, JOBS, { stopTimeoutMs: 2_000 });
+  const jobs: JobRunner | null =
+    opts.jobs === false ? null : await startJobRunner(services, JOBS, { stopTimeoutMs: 2_000 });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`, sql: db.sql, app, config,
+    url: `http://127.0.0.1:${port}`,
+    sql: db.sql,
+    app,
+    config,
     close: async () => {
       await Promise.all([app.close(), jobs?.stop()]);
       await db.drop();
@@ -73,27 +88,53 @@ export async function startTestServer(
   };
 }
 
-export type Org = { orgId: string; userId: string; session: { cookie: string; csrfToken: string }; key: (p?: Permission, appIds?: string[] | null) => Promise<string> };
+export type Org = {
+  orgId: string;
+  userId: string;
+  session: { cookie: string; csrfToken: string };
+  key: (p?: Permission, appIds?: string[] | null) => Promise<string>;
+};
 
 /** An organization with an owner, a logged-in session and a way to mint API keys. */
 export async function createOrg(t: TestServer, name = `Org ${randomBase62(6)}`): Promise<Org> {
   const email = `${randomBase62(8).toLowerCase()}@example.com`;
-  const { organization, userId } = await createOrganizationWithOwner(t.sql, { org: name, email, password: 'correct horse battery' });
+  const { organization, userId } = await createOrganizationWithOwner(t.sql, {
+    org: name,
+    email,
+    password: 'correct horse battery',
+  });
   const s = await createSession(t.sql, userId, organization.id);
   return {
-    orgId: organization.id, userId,
+    orgId: organization.id,
+    userId,
     session: { cookie: `apprefer_session=${s.token}`, csrfToken: s.csrfToken },
     key: async (permission: Permission = 'full', appIds: string[] | null = null) =>
-      (await createApiKey(t.sql, { orgId: organization.id, name: `k-${permission}`, permission, appIds, createdBy: userId })).key,
+      (
+        await createApiKey(t.sql, {
+          orgId: organization.id,
+          name: `k-${permission}`,
+          permission,
+          appIds,
+          createdBy: userId,
+        })
+      ).key,
   };
 }
 
 export type ApiResponse<T = any> = { status: number; headers: Headers; body: T };
 
 /** fetch with JSON in and out; `auth` is an API key or a session. */
-export async function api<T = any>(t: TestServer, method: string, path: string, opts: {
-  auth?: string | Org['session']; body?: unknown; rawBody?: string; headers?: Record<string, string>;
-} = {}): Promise<ApiResponse<T>> {
+export async function api<T = any>(
+  t: TestServer,
+  method: string,
+  path: string,
+  opts: {
+    auth?: string | Org['session'];
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+  } = {},
+): Promise<ApiResponse<T>> {
   const headers: Record<string, string> = { ...opts.headers };
   if (typeof opts.auth === 'string') headers.authorization = `Bearer ${opts.auth}`;
   else if (opts.auth) {
@@ -101,11 +142,18 @@ export async function api<T = any>(t: TestServer, method: string, path: string, 
     if (method !== 'GET') headers['x-csrf-token'] = opts.auth.csrfToken;
   }
   let body: string | undefined = opts.rawBody;
-  if (opts.body !== undefined) { body = JSON.stringify(opts.body); headers['content-type'] ??= 'application/json'; }
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers['content-type'] ??= 'application/json';
+  }
   const res = await fetch(t.url + path, { method, headers, body, redirect: 'manual' });
   const text = await res.text();
   let parsed: unknown = text;
-  try { parsed = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
   return { status: res.status, headers: res.headers, body: parsed as T };
 }
 
@@ -120,7 +168,10 @@ export const appBody = (over: Record<string, unknown> = {}) => ({
 });
 
 /** Polls `check` until it returns a truthy value; throws after `ms`. */
-export async function eventually<T>(check: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | null | undefined | false>,
+  ms = 30_000,
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const v = await check();

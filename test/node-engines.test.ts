@@ -35,7 +35,8 @@ function installed(dir = ROOT, prefix = ''): Installed[] {
   for (const entry of readdirSync(modules)) {
     if (entry.startsWith('.')) continue;
     if (entry.startsWith('@')) {
-      for (const sub of readdirSync(path.join(modules, entry))) visit(path.join(modules, entry, sub), `${prefix}node_modules/${entry}/${sub}`);
+      for (const sub of readdirSync(path.join(modules, entry)))
+        visit(path.join(modules, entry, sub), `${prefix}node_modules/${entry}/${sub}`);
     } else {
       visit(path.join(modules, entry), `${prefix}node_modules/${entry}`);
     }
@@ -44,10 +45,17 @@ function installed(dir = ROOT, prefix = ''): Installed[] {
 }
 
 /** Why `node` (a package's engines.node) does not fit `floor` / the major, or null when it does. */
-export function engineProblem(node: string | undefined, floor: string, devOnly: boolean): string | null {
+export function engineProblem(
+  node: string | undefined,
+  floor: string,
+  devOnly: boolean,
+): string | null {
   if (node === undefined || node.trim() === '' || node.trim() === '*') return null;
   if (semver.validRange(node) === null) return `unparseable engines.node "${node}"`;
-  if (devOnly) return semver.intersects(node, `^${semver.minVersion(floor)!.major}`) ? null : `needs Node ${node}`;
+  if (devOnly)
+    return semver.intersects(node, `^${semver.minVersion(floor)!.major}`)
+      ? null
+      : `needs Node ${node}`;
   return semver.satisfies(floor, node) ? null : `needs Node ${node}`;
 }
 
@@ -65,7 +73,9 @@ describe('installed packages run on the Node.js that engines allows', () => {
   });
 
   it(`no installed package excludes Node ${floor}`, () => {
-    const lock = ['node_modules/.package-lock.json', 'package-lock.json'].map((f) => path.join(ROOT, f)).find(existsSync);
+    const lock = ['node_modules/.package-lock.json', 'package-lock.json']
+      .map((f) => path.join(ROOT, f))
+      .find(existsSync);
     const flags: Record<string, { dev?: boolean }> = lock ? readJson(lock).packages : {};
     const packages = installed();
     expect(packages.length).toBeGreaterThan(50);

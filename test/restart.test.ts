@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort } from '../src/lib/net.ts';
-import { APPLE_ATTRIBUTED, APPLE_TOKEN, createSdkApp, startAppleFake, track } from '../src/modules/tracking/test-support.ts';
+import {
+  APPLE_ATTRIBUTED,
+  APPLE_TOKEN,
+  createSdkApp,
+  startAppleFake,
+  track,
+} from '../src/modules/tracking/test-support.ts';
 import { createTestDatabase, eventually, type TestServer } from './helpers.ts';
 
 const BIN = path.resolve('bin/apprefer.js');
@@ -30,12 +36,25 @@ afterAll(async () => {
 async function serve(port: number): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: {
-      PATH: process.env.PATH!, DATABASE_URL: db.url, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn', SECRET_KEY: 'restart-test-secret-0123456789abcdef', APPLE_ADSERVICES_URL: apple.url,
+      PATH: process.env.PATH!,
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      SECRET_KEY: 'restart-test-secret-0123456789abcdef',
+      APPLE_ADSERVICES_URL: apple.url,
     },
   });
   const exited = new Promise((r) => child.on('exit', r));
-  await eventually(() => fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false), 30_000);
+  await eventually(
+    () =>
+      fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    30_000,
+  );
   return { child, exited };
 }
 
@@ -47,19 +66,25 @@ it('a job running when the server is killed runs again right after the restart',
   // Apple hangs: the configure answers undetermined, and the background lookup is stuck mid-call.
   apple.state.fallback = { status: 200, body: APPLE_ATTRIBUTED, delayMs: 120_000 };
   const deviceId = 'restart-device-1';
-  const r = await track(t, 'configure', app.live, { device_id: deviceId, asa_token: APPLE_TOKEN, device_info: { platform: 'ios', os_version: '17.5.1' } });
+  const r = await track(t, 'configure', app.live, {
+    device_id: deviceId,
+    asa_token: APPLE_TOKEN,
+    device_info: { platform: 'ios', os_version: '17.5.1' },
+  });
   expect(r.json).toMatchObject({ attribution: null });
   await eventually(async () => apple.received.length >= 2, 30_000); // the job's own call is in flight
   server.child.kill('SIGKILL');
   await server.exited;
-  const [stuck] = await db.sql`select locked_by from graphile_worker.jobs where task_identifier = 'asa_resolve'`;
+  const [stuck] =
+    await db.sql`select locked_by from graphile_worker.jobs where task_identifier = 'asa_resolve'`;
   expect(stuck.locked_by).not.toBeNull();
 
   apple.state.fallback = { status: 200, body: APPLE_ATTRIBUTED };
   server = await serve(port);
   try {
     const done = await eventually(async () => {
-      const [a] = await db.sql`select status, match_type, network from attributions where device_id = ${deviceId}`;
+      const [a] =
+        await db.sql`select status, match_type, network from attributions where device_id = ${deviceId}`;
       return a?.status === 'resolved' ? a : null;
     }, 30_000);
     expect(done).toMatchObject({ match_type: 'adservices', network: 'apple_search_ads' });

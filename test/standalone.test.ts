@@ -56,9 +56,13 @@ function sections(specFile: string): Set<string> {
 /** Citations of `docs/spec/<name>.md` whose file or section (`§4.4`, `§4.7–4.10`) does not exist. */
 export function brokenSpecCitations(text: string): string[] {
   const bad: string[] = [];
-  const re = /docs\/spec\/([\w-]+\.md)(?:`?\)?\s*§\s?(\d+(?:\.\d+)*)(?:\s*[–-]\s*(\d+(?:\.\d+)*))?)?/g;
+  const re =
+    /docs\/spec\/([\w-]+\.md)(?:`?\)?\s*§\s?(\d+(?:\.\d+)*)(?:\s*[–-]\s*(\d+(?:\.\d+)*))?)?/g;
   for (const [cited, file, from, to] of text.matchAll(re)) {
-    if (!existsSync(path.join(ROOT, 'docs/spec', file))) { bad.push(cited); continue; }
+    if (!existsSync(path.join(ROOT, 'docs/spec', file))) {
+      bad.push(cited);
+      continue;
+    }
     const known = sections(file);
     for (const n of [from, to]) if (n !== undefined && !known.has(n)) bad.push(cited);
   }
@@ -87,8 +91,12 @@ describe('the repository stands on its own', () => {
     const shared = '..' + '/shared';
     const cite = (name: string, rest = '') => `docs/${'spec'}/${name}.md${rest}`;
     expect(outsideReferences('src/modules/x/a.ts', `see ${shared}/spec/api.md`)).not.toEqual([]);
-    expect(outsideReferences('src/modules/x/a.ts', `'${'../'.repeat(4)}fixtures/sdk'`)).not.toEqual([]);
-    expect(outsideReferences('src/modules/x/a.ts', `'${'../'.repeat(3)}test/helpers.ts'`)).toEqual([]);
+    expect(outsideReferences('src/modules/x/a.ts', `'${'../'.repeat(4)}fixtures/sdk'`)).not.toEqual(
+      [],
+    );
+    expect(outsideReferences('src/modules/x/a.ts', `'${'../'.repeat(3)}test/helpers.ts'`)).toEqual(
+      [],
+    );
     expect(bareSpecCitations('(sdk-protocol' + '.md §4.4)')).not.toEqual([]);
     expect(bareSpecCitations(`(${cite('sdk-protocol', ' §4.4')}), openapi.md`)).toEqual([]);
     expect(brokenSpecCitations(cite('sdk-protocol', ' §4.4 and §4.99'))).toEqual([]);
@@ -109,7 +117,9 @@ describe('the repository stands on its own', () => {
   });
 
   it('the contract is cited as docs/spec/…, by sections that exist', () => {
-    const bare = files.filter((f) => !vendored(f)).flatMap((f) => bareSpecCitations(read(f)).map((r) => `${f}: ${r}`));
+    const bare = files
+      .filter((f) => !vendored(f))
+      .flatMap((f) => bareSpecCitations(read(f)).map((r) => `${f}: ${r}`));
     expect(bare).toEqual([]);
     const broken = files.flatMap((f) => brokenSpecCitations(read(f)).map((r) => `${f}: ${r}`));
     expect(broken).toEqual([]);
@@ -122,10 +132,18 @@ describe('the repository stands on its own', () => {
 
   it('the SDK fixtures are byte for byte the vendored ones', () => {
     const dir = path.join(ROOT, 'test/fixtures/sdk');
-    const sums = readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8').trim().split('\n').map((l) => l.split(/\s+\*?/));
+    const sums = readFileSync(path.join(dir, 'SHA256SUMS'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+\*?/));
     expect(sums.length).toBeGreaterThan(20);
     for (const [sum, file] of sums) {
-      expect(createHash('sha256').update(readFileSync(path.join(dir, file))).digest('hex'), file).toBe(sum);
+      expect(
+        createHash('sha256')
+          .update(readFileSync(path.join(dir, file)))
+          .digest('hex'),
+        file,
+      ).toBe(sum);
     }
   });
 });

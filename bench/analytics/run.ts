@@ -9,7 +9,15 @@
  *   BENCH_DIR=/tmp/ar-analytics npx tsx bench/analytics/run.ts   # keep / reuse the seeded database
  *   REQUESTS=100 EVENTS=2000000 INSTALLS=200000 npx tsx bench/analytics/run.ts   # other sizes
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -46,13 +54,23 @@ chmodSync(dir, 0o755);
 const marker = path.join(dir, 'seeded.json');
 
 const pg = await startEmbeddedPostgres(dir, {
-  extraFlags: ['-c', 'shared_buffers=1GB', '-c', 'max_wal_size=16GB', '-c', 'maintenance_work_mem=512MB', '-c', 'work_mem=64MB'],
+  extraFlags: [
+    '-c',
+    'shared_buffers=1GB',
+    '-c',
+    'max_wal_size=16GB',
+    '-c',
+    'maintenance_work_mem=512MB',
+    '-c',
+    'work_mem=64MB',
+  ],
 });
 const sql = createSql(pg.url, { max: 10 });
 
 try {
   await migrate(sql, pg.url);
-  let seeded: { orgId: string; userId: string; appIds: string[]; seconds: number } | null = existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')) : null;
+  let seeded: { orgId: string; userId: string; appIds: string[]; seconds: number } | null =
+    existsSync(marker) ? JSON.parse(readFileSync(marker, 'utf8')) : null;
   if (!seeded) {
     const t0 = Date.now();
     seeded = { ...(await seed(sql)), seconds: 0 };
@@ -67,7 +85,11 @@ try {
 }
 
 async function seed(sql: Sql) {
-  const { organization, userId } = await createOrganizationWithOwner(sql, { org: 'Bench', email: 'bench@example.com', password: 'correct horse battery' });
+  const { organization, userId } = await createOrganizationWithOwner(sql, {
+    org: 'Bench',
+    email: 'bench@example.com',
+    password: 'correct horse battery',
+  });
   const appIds: string[] = [];
   for (const a of APPS) appIds.push((await createApp(sql, organization.id, AppCreate.parse(a))).id);
   const currencies = APPS.map((a) => a.currency);
@@ -162,13 +184,24 @@ async function seed(sql: Sql) {
     await sql`select analytics_rebuild(${id})`;
   }
   log('vacuum analyze');
-  for (const t of ['events', 'attributions', 'devices', 'clicks', 'analytics_daily', 'analytics_daily_campaign', 'analytics_payers']) {
+  for (const t of [
+    'events',
+    'attributions',
+    'devices',
+    'clicks',
+    'analytics_daily',
+    'analytics_daily_campaign',
+    'analytics_payers',
+  ]) {
     await sql.unsafe(`vacuum (analyze) ${t}`);
   }
   return { orgId: organization.id, userId, appIds };
 }
 
-async function measure(sql: Sql, seeded: { orgId: string; userId: string; appIds: string[]; seconds: number }) {
+async function measure(
+  sql: Sql,
+  seeded: { orgId: string; userId: string; appIds: string[]; seconds: number },
+) {
   const [counts] = await sql<Record<string, string>[]>`
     select (select count(*) from events)::text as events, (select count(*) from attributions)::text as installs,
            (select count(*) from clicks)::text as clicks, (select count(*) from analytics_daily)::text as rollup_rows,
@@ -177,37 +210,74 @@ async function measure(sql: Sql, seeded: { orgId: string; userId: string; appIds
   log('rows', counts, seeded.seconds ? `(seeded in ${seeded.seconds} s)` : '');
 
   const config = loadConfig({
-    DATABASE_URL: pg.url, DATA_DIR: dir, SECRET_KEY: SECRET, LOG_LEVEL: 'silent', API_RATE_LIMIT_PER_MINUTE: '1000000', PUBLIC_URL: 'http://127.0.0.1',
+    DATABASE_URL: pg.url,
+    DATA_DIR: dir,
+    SECRET_KEY: SECRET,
+    LOG_LEVEL: 'silent',
+    API_RATE_LIMIT_PER_MINUTE: '1000000',
+    PUBLIC_URL: 'http://127.0.0.1',
   });
   const services = createServices(config, sql, pino({ level: 'silent' }));
   const app = await buildServer(services, MODULES);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-  const { key } = await createApiKey(sql, { orgId: seeded.orgId, name: 'bench', permission: 'analytics', appIds: null, createdBy: seeded.userId });
+  const { key } = await createApiKey(sql, {
+    orgId: seeded.orgId,
+    name: 'bench',
+    permission: 'analytics',
+    appIds: null,
+    createdBy: seeded.userId,
+  });
   const headers = { authorization: `Bearer ${key}` };
 
   // A cursor one million events deep into each app's log (the server signs it the same way).
-  const deep = await Promise.all(seeded.appIds.map(async (id) => {
-    const [row] = await sql<{ at: string; seq: string }[]>`
+  const deep = await Promise.all(
+    seeded.appIds.map(async (id) => {
+      const [row] = await sql<{ at: string; seq: string }[]>`
       select to_char(received_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at, seq::text from events
       where app_id = ${id} and environment = 'live' order by received_at desc, seq desc offset ${Math.floor(EVENTS / APPS.length / 2)} limit 1`;
-    return services.cursors.encode(`events:${id}:live`, [row.at, row.seq]);
-  }));
+      return services.cursors.encode(`events:${id}:live`, [row.at, row.seq]);
+    }),
+  );
 
   const appAt = (i: number) => seeded.appIds[i % seeded.appIds.length];
   const cases: [string, (i: number) => string][] = [
     ['GET /healthz (bare baseline)', () => '/healthz'],
     ['overview, last 7 days', (i) => `/api/v1/apps/${appAt(i)}/overview`],
-    ['overview, 90 days, network=meta', (i) => `/api/v1/apps/${appAt(i)}/overview?from=${daysAgo(89)}&to=${daysAgo(0)}&network=meta`],
-    ['stats date×network×campaign, 30 days', (i) => `/api/v1/apps/${appAt(i)}/stats?from=${daysAgo(29)}&to=${daysAgo(0)}&groupBy=date,network,campaign&limit=200`],
-    ['stats date×network×campaign, 90 days', (i) => `/api/v1/apps/${appAt(i)}/stats?from=${daysAgo(89)}&to=${daysAgo(0)}&groupBy=date,network,campaign&limit=200`],
+    [
+      'overview, 90 days, network=meta',
+      (i) => `/api/v1/apps/${appAt(i)}/overview?from=${daysAgo(89)}&to=${daysAgo(0)}&network=meta`,
+    ],
+    [
+      'stats date×network×campaign, 30 days',
+      (i) =>
+        `/api/v1/apps/${appAt(i)}/stats?from=${daysAgo(29)}&to=${daysAgo(0)}&groupBy=date,network,campaign&limit=200`,
+    ],
+    [
+      'stats date×network×campaign, 90 days',
+      (i) =>
+        `/api/v1/apps/${appAt(i)}/stats?from=${daysAgo(89)}&to=${daysAgo(0)}&groupBy=date,network,campaign&limit=200`,
+    ],
     ['portfolio, last 7 days', () => '/api/v1/portfolio'],
     ['portfolio, 90 days', () => `/api/v1/portfolio?from=${daysAgo(89)}&to=${daysAgo(0)}`],
-    ['events page 1M rows deep', (i) => `/api/v1/apps/${appAt(i)}/events?limit=50&cursor=${deep[i % deep.length]}`],
-    ['events page, eventName=purchase', (i) => `/api/v1/apps/${appAt(i)}/events?limit=50&eventName=purchase`],
+    [
+      'events page 1M rows deep',
+      (i) => `/api/v1/apps/${appAt(i)}/events?limit=50&cursor=${deep[i % deep.length]}`,
+    ],
+    [
+      'events page, eventName=purchase',
+      (i) => `/api/v1/apps/${appAt(i)}/events?limit=50&eventName=purchase`,
+    ],
   ];
-  console.log(`\n${REQUESTS} sequential requests each (after 5 warm-up), analytics key, ${counts.events} events / ${counts.installs} installs / ${counts.clicks} clicks`);
-  console.log('endpoint'.padEnd(42), 'p50 ms'.padStart(8), 'p95 ms'.padStart(8), 'max ms'.padStart(8));
+  console.log(
+    `\n${REQUESTS} sequential requests each (after 5 warm-up), analytics key, ${counts.events} events / ${counts.installs} installs / ${counts.clicks} clicks`,
+  );
+  console.log(
+    'endpoint'.padEnd(42),
+    'p50 ms'.padStart(8),
+    'p95 ms'.padStart(8),
+    'max ms'.padStart(8),
+  );
   for (const [name, pathOf] of cases) {
     for (let i = 0; i < 5; i++) await call(base + pathOf(i), headers);
     const ms: number[] = [];
@@ -217,8 +287,14 @@ async function measure(sql: Sql, seeded: { orgId: string; userId: string; appIds
       ms.push(performance.now() - t0);
     }
     ms.sort((a, b) => a - b);
-    const pct = (p: number) => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)].toFixed(1);
-    console.log(name.padEnd(42), pct(50).padStart(8), pct(95).padStart(8), ms[ms.length - 1].toFixed(1).padStart(8));
+    const pct = (p: number) =>
+      ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)].toFixed(1);
+    console.log(
+      name.padEnd(42),
+      pct(50).padStart(8),
+      pct(95).padStart(8),
+      ms[ms.length - 1].toFixed(1).padStart(8),
+    );
   }
   await app.close();
 }

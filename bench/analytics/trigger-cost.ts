@@ -24,8 +24,16 @@ let seq = 0;
 
 try {
   await migrate(sql, pg.url);
-  const { organization } = await createOrganizationWithOwner(sql, { org: 'B', email: 'b@example.com', password: 'correct horse battery' });
-  const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'B', timezone: 'Europe/Berlin' }));
+  const { organization } = await createOrganizationWithOwner(sql, {
+    org: 'B',
+    email: 'b@example.com',
+    password: 'correct horse battery',
+  });
+  const app = await createApp(
+    sql,
+    organization.id,
+    AppCreate.parse({ name: 'B', timezone: 'Europe/Berlin' }),
+  );
   await sql`
     insert into devices (app_id, environment, device_id, platform)
     select ${app.id}, 'live', 'd' || g, 'ios' from generate_series(1, 1000) g`;
@@ -33,7 +41,12 @@ try {
     insert into attributions (id, app_id, environment, device_pk, device_id, platform, network, match_type, campaign, installed_at)
     select 'att_' || id, app_id, 'live', id, device_id, 'ios', 'meta', 'click_id', 'c1', now() from devices`;
 
-  console.log('statement'.padEnd(44), 'triggers on'.padStart(14), 'off'.padStart(10), '(ms per statement, median of 3 runs)');
+  console.log(
+    'statement'.padEnd(44),
+    'triggers on'.padStart(14),
+    'off'.padStart(10),
+    '(ms per statement, median of 3 runs)',
+  );
   for (const [name, fn] of [
     ['1 event per statement', (db: Sql) => insertEvents(db, app.id, 1)],
     ['100 events per statement', (db: Sql) => insertEvents(db, app.id, 100)],

@@ -6,11 +6,19 @@ const server = createServer((req, res) => {
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
-    try { JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { /* the baseline never fails */ }
+    try {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      /* the baseline never fails */
+    }
     const body = req.url.startsWith('/api/track/configure')
       ? '{"sdkEnabled":true,"sdk_enabled":true,"attribution":null}'
       : '{"ok":true}';
-    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
 });

@@ -28,25 +28,40 @@ const CLICKS = Number(process.env.CLICKS ?? 1_000_000);
 const WARMUP = 3;
 const RUN = Date.now().toString(36); // unique per run, so runs can share a DATABASE_URL
 
-
 const ip = (n: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
 
 /** Events: a distinct device per 20 events and a distinct body per request (no dedup shortcut). */
 function measureEvents(port: number, key: string, seconds: number, tag: string) {
   let n = 0;
   return autocannon({
-    url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds,
-    requests: [{
-      method: 'POST', path: '/api/track/event',
-      setupRequest: (req) => {
-        n++;
-        return {
-          ...req,
-          headers: { ...req.headers, 'content-type': 'application/json; charset=utf-8', 'x-apprefer-key': key, 'x-sdk-version': '0.4.0' },
-          body: JSON.stringify({ device_id: `bench-${tag}-${RUN}-${n % 5000}`, event_name: 'level_complete', properties: { level: n, mode: 'hard' }, revenue: n % 10 ? undefined : 4.99, currency: 'usd' }),
-        };
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/api/track/event',
+        setupRequest: (req) => {
+          n++;
+          return {
+            ...req,
+            headers: {
+              ...req.headers,
+              'content-type': 'application/json; charset=utf-8',
+              'x-apprefer-key': key,
+              'x-sdk-version': '0.4.0',
+            },
+            body: JSON.stringify({
+              device_id: `bench-${tag}-${RUN}-${n % 5000}`,
+              event_name: 'level_complete',
+              properties: { level: n, mode: 'hard' },
+              revenue: n % 10 ? undefined : 4.99,
+              currency: 'usd',
+            }),
+          };
+        },
       },
-    }],
+    ],
   });
 }
 
@@ -57,25 +72,46 @@ function measureEvents(port: number, key: string, seconds: number, tag: string) 
 function measureConfigures(port: number, key: string, seconds: number, tag: string) {
   let n = 0;
   return autocannon({
-    url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds,
-    requests: [{
-      method: 'POST', path: '/api/track/configure',
-      setupRequest: (req) => {
-        n++;
-        const click = 1 + Math.floor(Math.random() * CLICKS);
-        const withClick = n % 2 === 0;
-        return {
-          ...req,
-          headers: { ...req.headers, 'content-type': 'application/json', 'x-apprefer-key': key, 'x-sdk-version': '0.4.1', 'x-forwarded-for': ip(click) },
-          body: JSON.stringify({
-            device_id: `cfg-${tag}-${RUN}-${n}`,
-            device_info: { platform: click % 2 ? 'ios' : 'android', os_version: '17.5.1', locale: 'en_US', timezone: 'Europe/London', model: 'Pixel 8', bundle_id: 'com.example.fittrack' },
-            ar_click_id: withClick ? `arc_${RUN}${String(click).padStart(12, '0')}` : null,
-            gaid: null, install_referrer: null, sdk_version: '0.4.1', is_debug: false,
-          }),
-        };
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/api/track/configure',
+        setupRequest: (req) => {
+          n++;
+          const click = 1 + Math.floor(Math.random() * CLICKS);
+          const withClick = n % 2 === 0;
+          return {
+            ...req,
+            headers: {
+              ...req.headers,
+              'content-type': 'application/json',
+              'x-apprefer-key': key,
+              'x-sdk-version': '0.4.1',
+              'x-forwarded-for': ip(click),
+            },
+            body: JSON.stringify({
+              device_id: `cfg-${tag}-${RUN}-${n}`,
+              device_info: {
+                platform: click % 2 ? 'ios' : 'android',
+                os_version: '17.5.1',
+                locale: 'en_US',
+                timezone: 'Europe/London',
+                model: 'Pixel 8',
+                bundle_id: 'com.example.fittrack',
+              },
+              ar_click_id: withClick ? `arc_${RUN}${String(click).padStart(12, '0')}` : null,
+              gaid: null,
+              install_referrer: null,
+              sdk_version: '0.4.1',
+              is_debug: false,
+            }),
+          };
+        },
       },
-    }],
+    ],
   });
 }
 
@@ -86,9 +122,23 @@ const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
   await migrate(sql, dbUrl);
-  const [{ fsync, sc }] = await sql<{ fsync: string; sc: string }[]>`select current_setting('fsync') as fsync, current_setting('synchronous_commit') as sc`;
-  const { organization } = await createOrganizationWithOwner(sql, { org: `Bench ${RUN}`, email: `bench${RUN}@example.com`, password: 'correct horse battery' });
-  const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' }, android: { packageName: 'com.example.fittrack' } }));
+  const [{ fsync, sc }] = await sql<
+    { fsync: string; sc: string }[]
+  >`select current_setting('fsync') as fsync, current_setting('synchronous_commit') as sc`;
+  const { organization } = await createOrganizationWithOwner(sql, {
+    org: `Bench ${RUN}`,
+    email: `bench${RUN}@example.com`,
+    password: 'correct horse battery',
+  });
+  const app = await createApp(
+    sql,
+    organization.id,
+    AppCreate.parse({
+      name: 'FitTrack',
+      ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' },
+      android: { packageName: 'com.example.fittrack' },
+    }),
+  );
   await sql`insert into links (id, app_id, name, network, custom_data) values (${`bench-${RUN}`}, ${app.id}, 'bench', 'meta', ${sql.json({ screen: 'paywall' })})`;
 
   const seedStart = Date.now();
@@ -105,7 +155,9 @@ try {
 
   // Baseline: bare node:http.
   const barePort = await freePort();
-  const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), { env: { ...process.env, PORT: String(barePort) } });
+  const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), {
+    env: { ...process.env, PORT: String(barePort) },
+  });
   children.push(bare);
   await waitUntilUp(barePort, bare).catch(() => {});
   await measureEvents(barePort, 'x', WARMUP, 'bare');
@@ -120,7 +172,9 @@ try {
     select relname, seq_scan, seq_tup_read from pg_stat_user_tables where relname = any(${scanTables})`;
   // Diagnostic only: the analytics rollup triggers off, to separate their cost from ingestion's.
   const withoutTriggers = !!process.env.WITHOUT_ANALYTICS_TRIGGERS;
-  if (withoutTriggers) for (const tbl of ['events', 'attributions', 'clicks']) await sql.unsafe(`alter table ${tbl} disable trigger user`);
+  if (withoutTriggers)
+    for (const tbl of ['events', 'attributions', 'clicks'])
+      await sql.unsafe(`alter table ${tbl} disable trigger user`);
   const scansBefore = await scans();
 
   // The platform: a real `apprefer serve` process.
@@ -141,27 +195,43 @@ try {
   const answeredConfigures = configures['2xx'];
   const row = (name: string, r: autocannon.Result) =>
     `${name.padEnd(30)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
-  console.log(`\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`);
+  console.log(
+    `\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`,
+  );
   console.log(row('bare node:http, event body', baseEvents));
   console.log(row('POST /api/track/event', events));
-  console.log(`ratio (events / bare)          ${(events.requests.average / baseEvents.requests.average).toFixed(2)}   (target ≥ 5 000 events/s)`);
+  console.log(
+    `ratio (events / bare)          ${(events.requests.average / baseEvents.requests.average).toFixed(2)}   (target ≥ 5 000 events/s)`,
+  );
   console.log(row('bare node:http, configure body', baseConfigures));
   console.log(row('POST /api/track/configure', configures));
-  console.log(`ratio (configures / bare)      ${(configures.requests.average / baseConfigures.requests.average).toFixed(2)}`);
+  console.log(
+    `ratio (configures / bare)      ${(configures.requests.average / baseConfigures.requests.average).toFixed(2)}`,
+  );
   // autocannon stops with up to CONNECTIONS requests in flight per measurement: the server still
   // commits those, so the store may hold a few more than were answered, never fewer.
   const slack = 2 * CONNECTIONS;
-  const durable = (answered: number, stored: number) => stored >= answered && stored - answered <= slack;
-  console.log(`events answered 200 / stored   ${answeredEvents} / ${counts.events}   ${durable(answeredEvents, counts.events) ? 'every answered event stored' : 'MISMATCH'}`);
-  console.log(`configures answered / installs ${answeredConfigures} / ${counts.installs}   (click_id ${counts.click}, probabilistic ${counts.prob})   ${durable(answeredConfigures, counts.installs) ? 'every answered install stored' : 'MISMATCH'}   server exit ${code} after SIGTERM`);
+  const durable = (answered: number, stored: number) =>
+    stored >= answered && stored - answered <= slack;
+  console.log(
+    `events answered 200 / stored   ${answeredEvents} / ${counts.events}   ${durable(answeredEvents, counts.events) ? 'every answered event stored' : 'MISMATCH'}`,
+  );
+  console.log(
+    `configures answered / installs ${answeredConfigures} / ${counts.installs}   (click_id ${counts.click}, probabilistic ${counts.prob})   ${durable(answeredConfigures, counts.installs) ? 'every answered install stored' : 'MISMATCH'}   server exit ${code} after SIGTERM`,
+  );
   await new Promise((r) => setTimeout(r, 600)); // statistics are reported with a short delay
   const scansAfter = await scans();
-  console.log(`sequential scans in the run   ${scanTables.map((tbl) => {
-    const b = scansBefore.find((x) => x.relname === tbl);
-    const a = scansAfter.find((x) => x.relname === tbl);
-    return `${tbl} ${Number(a?.seq_scan ?? 0) - Number(b?.seq_scan ?? 0)} (${Number(a?.seq_tup_read ?? 0) - Number(b?.seq_tup_read ?? 0)} rows)`;
-  }).join(', ')}`);
-  process.exitCode = durable(answeredEvents, counts.events) && durable(answeredConfigures, counts.installs) ? 0 : 1;
+  console.log(
+    `sequential scans in the run   ${scanTables
+      .map((tbl) => {
+        const b = scansBefore.find((x) => x.relname === tbl);
+        const a = scansAfter.find((x) => x.relname === tbl);
+        return `${tbl} ${Number(a?.seq_scan ?? 0) - Number(b?.seq_scan ?? 0)} (${Number(a?.seq_tup_read ?? 0) - Number(b?.seq_tup_read ?? 0)} rows)`;
+      })
+      .join(', ')}`,
+  );
+  process.exitCode =
+    durable(answeredEvents, counts.events) && durable(answeredConfigures, counts.installs) ? 0 : 1;
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await sql.end();

@@ -30,15 +30,29 @@ const pg = await startEmbeddedPostgres(path.join(dir, 'pg')); // default durabil
 const sql = createSql(pg.url, { max: 10 });
 try {
   await migrate(sql, pg.url);
-  const { organization } = await createOrganizationWithOwner(sql, { org: 'Bench', email: 'bench@example.com', password: 'correct horse battery' });
+  const { organization } = await createOrganizationWithOwner(sql, {
+    org: 'Bench',
+    email: 'bench@example.com',
+    password: 'correct horse battery',
+  });
   const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack' }));
   if (withoutTrigger) await sql`alter table events disable trigger analytics_events_insert`;
   const writer = new EventWriter(sql, pino({ level: 'silent' }), { maxConcurrent: CONCURRENCY });
   let n = 0;
-  const one = () => writer.submit({
-    appId: app.id, environment: 'live', source: 'sdk', flags: [], defaultCurrency: 'USD', receivedAt: new Date(),
-    body: readEventBody({ device_id: `d-${n % 5000}`, event_name: 'level_complete', properties: { level: n++, mode: 'hard' } }),
-  });
+  const one = () =>
+    writer.submit({
+      appId: app.id,
+      environment: 'live',
+      source: 'sdk',
+      flags: [],
+      defaultCurrency: 'USD',
+      receivedAt: new Date(),
+      body: readEventBody({
+        device_id: `d-${n % 5000}`,
+        event_name: 'level_complete',
+        properties: { level: n++, mode: 'hard' },
+      }),
+    });
   await Promise.all(Array.from({ length: 5000 }, one)); // warm-up: device stubs, caches
   const start = performance.now();
   let issued = 0;
@@ -52,7 +66,9 @@ try {
     for (let i = 0; i < INFLIGHT; i++) next();
   });
   const perSecond = EVENTS / ((performance.now() - start) / 1000);
-  console.log(`EventWriter: ${Math.round(perSecond)} events/s (${EVENTS} events, ${INFLIGHT} in flight, ${CONCURRENCY} batches in flight, analytics trigger ${withoutTrigger ? 'off' : 'on'}, fsync on)`);
+  console.log(
+    `EventWriter: ${Math.round(perSecond)} events/s (${EVENTS} events, ${INFLIGHT} in flight, ${CONCURRENCY} batches in flight, analytics trigger ${withoutTrigger ? 'off' : 'on'}, fsync on)`,
+  );
 } finally {
   await sql.end();
   await pg.stop();

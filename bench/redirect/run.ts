@@ -27,18 +27,23 @@ const DURATION = Number(process.env.DURATION ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONNECTIONS = 100;
 const WARMUP = 3;
-const UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1';
-const PATH = '/api/c/bench-meta?fbclid=IwAR3kLmNoPq&campaign_id=120214455667788001&campaign_name=Summer%20Launch&adset_id=2&ad_id=3&invite_code=K7P2QX';
-
+const UA =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1';
+const PATH =
+  '/api/c/bench-meta?fbclid=IwAR3kLmNoPq&campaign_id=120214455667788001&campaign_name=Summer%20Launch&adset_id=2&ad_id=3&invite_code=K7P2QX';
 
 /** CPU time (user + system, ms) of some processes, from /proc (Linux only; 0 elsewhere). */
 function cpuMs(pids: number[]): number {
   let ticks = 0;
   for (const pid of pids) {
     try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .slice(readFileSync(`/proc/${pid}/stat`, 'utf8').lastIndexOf(')') + 2)
+        .split(' ');
       ticks += Number(f[11]) + Number(f[12]); // utime, stime
-    } catch { /* exited */ }
+    } catch {
+      /* exited */
+    }
   }
   return ticks * 10; // USER_HZ = 100
 }
@@ -46,7 +51,11 @@ function cpuMs(pids: number[]): number {
 /** Busy CPU time of the whole machine (all cores, every process and the kernel), ms. */
 function machineBusyMs(): number {
   try {
-    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
     return (user + nice + system + irq + softirq + steal) * 10;
   } catch {
     return 0;
@@ -58,9 +67,19 @@ function postgresPids(pgDir: string | null): number[] {
   const pidFile = pgDir && path.join(pgDir, 'postgres', 'postmaster.pid');
   if (!pidFile || !existsSync(pidFile) || !existsSync('/proc')) return [];
   const postmaster = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  const children = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
-    try { return readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] === String(postmaster); } catch { return false; }
-  }).map(Number);
+  const children = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return (
+          readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1].split(' ')[1] ===
+          String(postmaster)
+        );
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
   return [postmaster, ...children];
 }
 
@@ -68,14 +87,26 @@ function postgresPids(pgDir: string | null): number[] {
 async function measure(port: number, seconds: number, urlPath = PATH) {
   let n = 0;
   return autocannon({
-    url: `http://127.0.0.1:${port}`, connections: CONNECTIONS, duration: seconds,
-    requests: [{
-      method: 'GET', path: urlPath,
-      setupRequest: (req) => {
-        n++;
-        return { ...req, headers: { ...req.headers, 'user-agent': UA, 'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}` } };
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'GET',
+        path: urlPath,
+        setupRequest: (req) => {
+          n++;
+          return {
+            ...req,
+            headers: {
+              ...req.headers,
+              'user-agent': UA,
+              'x-forwarded-for': `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+            },
+          };
+        },
       },
-    }],
+    ],
   });
 }
 
@@ -85,8 +116,20 @@ const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
   await migrate(sql, dbUrl);
-  const { organization } = await createOrganizationWithOwner(sql, { org: `Bench ${Date.now()}`, email: `bench${Date.now()}@example.com`, password: 'correct horse battery' });
-  const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' }, android: { packageName: 'com.example.fittrack' } }));
+  const { organization } = await createOrganizationWithOwner(sql, {
+    org: `Bench ${Date.now()}`,
+    email: `bench${Date.now()}@example.com`,
+    password: 'correct horse battery',
+  });
+  const app = await createApp(
+    sql,
+    organization.id,
+    AppCreate.parse({
+      name: 'FitTrack',
+      ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' },
+      android: { packageName: 'com.example.fittrack' },
+    }),
+  );
   await sql`delete from links where id = 'bench-meta'`;
   await createLink(sql, app, { id: 'bench-meta', network: 'meta', campaignName: 'summer_launch' });
   await sql`delete from clicks where link_id = 'bench-meta'`;
@@ -94,7 +137,9 @@ try {
   // Both servers run side by side; the measurements alternate (bare, redirect, bare, …) so that
   // noise from other work on the machine hits both alike. Medians over the rounds are reported.
   const barePort = await freePort();
-  const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), { env: { ...process.env, PORT: String(barePort) } });
+  const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), {
+    env: { ...process.env, PORT: String(barePort) },
+  });
   children.push(bare);
   await waitUntilUp(barePort, bare); // the bare server answers its 302 on any path
   const { port, child: server, exited } = await startServer(dbUrl, path.join(dir, 'data'));
@@ -106,9 +151,21 @@ try {
   const bareRuns: autocannon.Result[] = [];
   const redirectRuns: autocannon.Result[] = [];
   const floorRuns: autocannon.Result[] = [];
-  const cpu = { bare: 0, floor: 0, server: 0, postgres: 0, bareRequests: 0, floorRequests: 0, serverRequests: 0, machineBare: 0, machineRedirect: 0 };
+  const cpu = {
+    bare: 0,
+    floor: 0,
+    server: 0,
+    postgres: 0,
+    bareRequests: 0,
+    floorRequests: 0,
+    serverRequests: 0,
+    machineBare: 0,
+    machineRedirect: 0,
+  };
   for (let round = 1; round <= ROUNDS; round++) {
-    step(`round ${round}/${ROUNDS}: bare node:http, /healthz, /api/c/{linkId} (${DURATION} s each)`);
+    step(
+      `round ${round}/${ROUNDS}: bare node:http, /healthz, /api/c/{linkId} (${DURATION} s each)`,
+    );
     let before = cpuMs([bare.pid!]);
     let machineBefore = machineBusyMs();
     const b = await measure(barePort, DURATION);
@@ -137,33 +194,48 @@ try {
   server.kill('SIGTERM');
   const code = await exited;
 
-  const [{ n: stored }] = await sql<{ n: number }[]>`select count(*)::int as n from clicks where link_id = 'bench-meta'`;
+  const [{ n: stored }] = await sql<
+    { n: number }[]
+  >`select count(*)::int as n from clicks where link_id = 'bench-meta'`;
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const failures = (rs: autocannon.Result[]) => rs.reduce((n, r) => n + r.non2xx - r['3xx'] + r.errors + r.timeouts, 0);
+  const failures = (rs: autocannon.Result[]) =>
+    rs.reduce((n, r) => n + r.non2xx - r['3xx'] + r.errors + r.timeouts, 0);
   const row = (name: string, rs: autocannon.Result[]) => {
     const rps = median(rs.map((r) => r.requests.average));
-    return { rps, line: `${name.padEnd(26)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${String(median(rs.map((r) => r.latency.p50))).padStart(3)} ms   p99 ${String(median(rs.map((r) => r.latency.p99))).padStart(4)} ms   `
-      + `(rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')} req/s; not 302: ${failures(rs)})` };
+    return {
+      rps,
+      line:
+        `${name.padEnd(26)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${String(median(rs.map((r) => r.latency.p50))).padStart(3)} ms   p99 ${String(median(rs.map((r) => r.latency.p99))).padStart(4)} ms   ` +
+        `(rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')} req/s; not 302: ${failures(rs)})`,
+    };
   };
   const b = row('bare node:http 302', bareRuns);
   const fl = row('GET /healthz (same server)', floorRuns);
   const a = row('GET /api/c/{linkId}', redirectRuns);
-  console.log(`\nredirect benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s, medians`);
+  console.log(
+    `\nredirect benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s, medians`,
+  );
   console.log(b.line);
   console.log(fl.line);
   console.log(a.line);
   console.log(`ratio (redirect / bare)  ${(a.rps / b.rps).toFixed(2)}   (target ≥ 0.70)`);
   const us = (ms: number, n: number) => `${Math.round((ms * 1000) / Math.max(n, 1))} µs`;
-  console.log(`CPU per request          bare ${us(cpu.bare, cpu.bareRequests)}; /healthz ${us(cpu.floor, cpu.floorRequests)}; redirect: server ${us(cpu.server, cpu.serverRequests)}`
-    + (pgDir ? ` + PostgreSQL ${us(cpu.postgres, cpu.serverRequests)} (writing the click)` : ''));
+  console.log(
+    `CPU per request          bare ${us(cpu.bare, cpu.bareRequests)}; /healthz ${us(cpu.floor, cpu.floorRequests)}; redirect: server ${us(cpu.server, cpu.serverRequests)}` +
+      (pgDir ? ` + PostgreSQL ${us(cpu.postgres, cpu.serverRequests)} (writing the click)` : ''),
+  );
   // The load generator, the server, PostgreSQL and the kernel's loopback traffic share the cores:
   // this is the whole budget a request spends, autocannon's share included.
-  console.log(`machine CPU per request  bare ${us(cpu.machineBare, cpu.bareRequests)}; redirect ${us(cpu.machineRedirect, cpu.serverRequests)} (all ${cpus().length} cores, every process and the kernel)`);
+  console.log(
+    `machine CPU per request  bare ${us(cpu.machineBare, cpu.bareRequests)}; redirect ${us(cpu.machineRedirect, cpu.serverRequests)} (all ${cpus().length} cores, every process and the kernel)`,
+  );
   // autocannon stops counting with up to CONNECTIONS requests in flight, which the server still
   // answers and stores: so the database may hold up to CONNECTIONS more per measurement, never fewer.
   const ok = stored >= answered && stored <= answered + CONNECTIONS * (ROUNDS + 1);
   console.log(`clicks answered with 302 ${answered} counted by autocannon`);
-  console.log(`clicks in the database   ${stored}   ${ok ? 'every answered click stored' : 'CLICKS MISSING'} (server exit code ${code} after SIGTERM)`);
+  console.log(
+    `clicks in the database   ${stored}   ${ok ? 'every answered click stored' : 'CLICKS MISSING'} (server exit code ${code} after SIGTERM)`,
+  );
   process.exitCode = ok ? 0 : 1;
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

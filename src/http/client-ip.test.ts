@@ -14,7 +14,18 @@ describe('trusted proxies', () => {
     expect(trust('fe80::1')).toBe(true);
     expect(trust('2001:db8:1::5')).toBe(true);
     expect(trust('2001:db9::5')).toBe(false);
-    for (const junk of ['', 'x', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '01234.1.1.1', '::ffff:', '[::1]']) expect(trust(junk)).toBe(false);
+    for (const junk of [
+      '',
+      'x',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '1..2.3',
+      '01234.1.1.1',
+      '::ffff:',
+      '[::1]',
+    ])
+      expect(trust(junk)).toBe(false);
     expect(compileTrustProxy(['0.0.0.0/0'])('203.0.113.9')).toBe(true);
     expect(compileTrustProxy(['loopback'])('127.9.9.9')).toBe(true);
     expect(compileTrustProxy(['loopback'])('::1')).toBe(true);
@@ -24,9 +35,16 @@ describe('trusted proxies', () => {
     expect(() => compileTrustProxy(['10.0.0.0/33'])).toThrow(/TRUSTED_PROXIES: "10.0.0.0\/33"/);
     expect(() => compileTrustProxy(['proxy.example.com'])).toThrow(/TRUSTED_PROXIES/);
     const env = { DATA_DIR: '/tmp/apprefer-config-test', SECRET_KEY: 'x'.repeat(40) };
-    expect(() => loadConfig({ ...env, TRUSTED_PROXIES: '127.0.0.1, proxy.example.com' })).toThrow(ConfigError);
-    expect(() => loadConfig({ ...env, TRUSTED_PROXIES: '127.0.0.1, proxy.example.com' })).toThrow(/TRUSTED_PROXIES: "proxy.example.com"/);
-    expect(loadConfig({ ...env, TRUSTED_PROXIES: '10.0.0.0/8, loopback' }).trustedProxies).toEqual(['10.0.0.0/8', 'loopback']);
+    expect(() => loadConfig({ ...env, TRUSTED_PROXIES: '127.0.0.1, proxy.example.com' })).toThrow(
+      ConfigError,
+    );
+    expect(() => loadConfig({ ...env, TRUSTED_PROXIES: '127.0.0.1, proxy.example.com' })).toThrow(
+      /TRUSTED_PROXIES: "proxy.example.com"/,
+    );
+    expect(loadConfig({ ...env, TRUSTED_PROXIES: '10.0.0.0/8, loopback' }).trustedProxies).toEqual([
+      '10.0.0.0/8',
+      'loopback',
+    ]);
   });
 });
 

@@ -23,8 +23,16 @@ export function compileTrustProxy(entries: string[]): TrustProxy {
     const [address, bits] = entry.split('/');
     const prefix = bits === undefined ? undefined : Number(bits);
     const n = ipv4Number(address);
-    if (n !== null && (prefix === undefined || (Number.isInteger(prefix) && prefix >= 0 && prefix <= 32))) {
-      const mask = prefix === undefined || prefix === 32 ? 0xffffffff : prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    if (
+      n !== null &&
+      (prefix === undefined || (Number.isInteger(prefix) && prefix >= 0 && prefix <= 32))
+    ) {
+      const mask =
+        prefix === undefined || prefix === 32
+          ? 0xffffffff
+          : prefix === 0
+            ? 0
+            : (0xffffffff << (32 - prefix)) >>> 0;
       v4.push([(n & mask) >>> 0, mask]);
       continue;
     }
@@ -39,7 +47,7 @@ export function compileTrustProxy(entries: string[]): TrustProxy {
   return (address) => {
     const n = ipv4Number(address.startsWith('::ffff:') ? address.slice(7) : address);
     if (n !== null) {
-      for (const [network, mask] of v4) if (((n & mask) >>> 0) === network) return true;
+      for (const [network, mask] of v4) if ((n & mask) >>> 0 === network) return true;
       return false;
     }
     return address.includes(':') && isIPv6(address) && v6.check(address, 'ipv6');
@@ -54,7 +62,8 @@ function ipv4Number(s: string): number | null {
   let dots = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c === 46) { // '.'
+    if (c === 46) {
+      // '.'
       if (digits === 0 || ++dots > 3) return null;
       n = n * 256 + part;
       part = 0;
@@ -75,7 +84,11 @@ function ipv4Number(s: string): number | null {
  * trusted proxy (the rule of proxy-addr, which Fastify uses), so a client cannot forge its address
  * by sending the header itself.
  */
-export function clientIp(socketAddress: string, forwardedFor: string | string[] | undefined, trust: TrustProxy): string {
+export function clientIp(
+  socketAddress: string,
+  forwardedFor: string | string[] | undefined,
+  trust: TrustProxy,
+): string {
   if (!forwardedFor || !trust(socketAddress)) return socketAddress;
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
   let address = socketAddress;

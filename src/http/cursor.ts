@@ -9,7 +9,8 @@ import { ApiError } from './errors.ts';
 export type CursorKey = (string | number)[];
 
 export function createCursorCodec(secret: Buffer) {
-  const sign = (scope: string, payload: string) => hmac(secret, `${scope}\n${payload}`).subarray(0, 16);
+  const sign = (scope: string, payload: string) =>
+    hmac(secret, `${scope}\n${payload}`).subarray(0, 16);
 
   return {
     encode(scope: string, key: CursorKey): string {
@@ -18,14 +19,19 @@ export function createCursorCodec(secret: Buffer) {
     },
     decode(scope: string, cursor: string | undefined): CursorKey | null {
       if (cursor === undefined) return null;
-      const bad = () => new ApiError(400, 'validation_error', 'cursor: not a cursor of this list',
-        [{ path: 'cursor', message: 'not a cursor of this list' }]);
+      const bad = () =>
+        new ApiError(400, 'validation_error', 'cursor: not a cursor of this list', [
+          { path: 'cursor', message: 'not a cursor of this list' },
+        ]);
       const [payload, sig] = cursor.split('.');
-      if (!payload || !sig || !safeEqual(Buffer.from(sig, 'base64url'), sign(scope, payload))) throw bad();
+      if (!payload || !sig || !safeEqual(Buffer.from(sig, 'base64url'), sign(scope, payload)))
+        throw bad();
       try {
         const key = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
         if (Array.isArray(key)) return key;
-      } catch { /* fall through */ }
+      } catch {
+        /* fall through */
+      }
       throw bad();
     },
   };
@@ -36,7 +42,12 @@ export type CursorCodec = ReturnType<typeof createCursorCodec>;
 /**
  * Fetch `limit + 1` rows, return `limit` of them and the cursor of the last one when more exist.
  */
-export function page<R>(rows: R[], limit: number, keyOf: (row: R) => CursorKey, encode: (k: CursorKey) => string) {
+export function page<R>(
+  rows: R[],
+  limit: number,
+  keyOf: (row: R) => CursorKey,
+  encode: (k: CursorKey) => string,
+) {
   const hasMore = rows.length > limit;
   const items = hasMore ? rows.slice(0, limit) : rows;
   return { items, cursor: hasMore ? encode(keyOf(items[items.length - 1])) : null };

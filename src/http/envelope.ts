@@ -4,17 +4,24 @@ import { z } from 'zod';
 export const single = <T>(data: T) => ({ data });
 
 /** `{"data": [...], "meta": {"hasMore", "cursor"}}` */
-export const list = <T>(data: T[], cursor: string | null) => ({ data, meta: { hasMore: cursor !== null, cursor } });
+export const list = <T>(data: T[], cursor: string | null) => ({
+  data,
+  meta: { hasMore: cursor !== null, cursor },
+});
 
 export const SingleOf = <T extends z.ZodType>(item: T) => z.object({ data: item });
 
-export const ListOf = <T extends z.ZodType>(item: T) => z.object({
-  data: z.array(item),
-  meta: z.object({
-    hasMore: z.boolean(),
-    cursor: z.string().nullable().describe('Pass as `cursor` to get the next page; null on the last page'),
-  }),
-});
+export const ListOf = <T extends z.ZodType>(item: T) =>
+  z.object({
+    data: z.array(item),
+    meta: z.object({
+      hasMore: z.boolean(),
+      cursor: z
+        .string()
+        .nullable()
+        .describe('Pass as `cursor` to get the next page; null on the last page'),
+    }),
+  });
 
 /** Query parameters shared by every list endpoint. */
 export const PageQuery = {

@@ -23,7 +23,8 @@ export function finishDocument(doc: Json, extraPaths: Record<string, object>): J
     if (!id.endsWith(INPUT)) continue;
     const plain = id.slice(0, -INPUT.length);
     if (!(plain in schemas)) continue;
-    if (!reached.has(plain) || JSON.stringify(schemas[id]) === JSON.stringify(schemas[plain])) rename.set(id, plain);
+    if (!reached.has(plain) || JSON.stringify(schemas[id]) === JSON.stringify(schemas[plain]))
+      rename.set(id, plain);
   }
   const renamed = (id: string) => rename.get(id) ?? id;
   const rewrite = (v: unknown): any => {
@@ -31,17 +32,24 @@ export function finishDocument(doc: Json, extraPaths: Record<string, object>): J
     if (!v || typeof v !== 'object') return v;
     const out: Json = {};
     for (const [k, x] of Object.entries(v)) {
-      out[k] = k === '$ref' && typeof x === 'string' && x.startsWith(SCHEMA_REF) ? SCHEMA_REF + renamed(x.slice(SCHEMA_REF.length)) : rewrite(x);
+      out[k] =
+        k === '$ref' && typeof x === 'string' && x.startsWith(SCHEMA_REF)
+          ? SCHEMA_REF + renamed(x.slice(SCHEMA_REF.length))
+          : rewrite(x);
     }
     return out;
   };
 
   const kept: Json = {};
-  for (const id of Object.keys(schemas)) if (reached.has(id)) kept[renamed(id)] ??= rewrite(schemas[id]);
+  for (const id of Object.keys(schemas))
+    if (reached.has(id)) kept[renamed(id)] ??= rewrite(schemas[id]);
   return {
     ...doc,
     paths: describeResponses(rewrite(paths)),
-    components: { ...doc.components, schemas: Object.fromEntries(Object.entries(kept).sort(([a], [b]) => a.localeCompare(b))) },
+    components: {
+      ...doc.components,
+      schemas: Object.fromEntries(Object.entries(kept).sort(([a], [b]) => a.localeCompare(b))),
+    },
   };
 }
 
@@ -54,7 +62,10 @@ function reachable(paths: Json, schemas: Json): Set<string> {
     for (const [k, x] of Object.entries(v)) {
       if (k === '$ref' && typeof x === 'string' && x.startsWith(SCHEMA_REF)) {
         const id = x.slice(SCHEMA_REF.length);
-        if (!seen.has(id)) { seen.add(id); walk(schemas[id]); }
+        if (!seen.has(id)) {
+          seen.add(id);
+          walk(schemas[id]);
+        }
       } else walk(x);
     }
   };
@@ -71,7 +82,10 @@ function describeResponses(paths: Json): Json {
       for (const [status, response] of Object.entries((op as Json)?.responses ?? {})) {
         const r = response as Json;
         if (r.description !== 'Default Response') continue;
-        r.description = SUCCESS[status] ?? ERROR_STATUSES[Number(status) as keyof typeof ERROR_STATUSES] ?? r.description;
+        r.description =
+          SUCCESS[status] ??
+          ERROR_STATUSES[Number(status) as keyof typeof ERROR_STATUSES] ??
+          r.description;
       }
     }
   }
@@ -93,10 +107,23 @@ const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"
 
 /** @fastify/swagger-ui options: the page carries the product's name and mark. */
 export const DOCS_PAGE = {
-  logo: { type: 'image/svg+xml', content: Buffer.from(LOGO_SVG), href: '/api/v1/docs', target: '_self' as const },
+  logo: {
+    type: 'image/svg+xml',
+    content: Buffer.from(LOGO_SVG),
+    href: '/api/v1/docs',
+    target: '_self' as const,
+  },
   theme: {
     title: `API reference · ${PRODUCT}`,
-    favicon: [{ filename: 'favicon.svg', rel: 'icon', sizes: 'any', type: 'image/svg+xml', content: Buffer.from(FAVICON_SVG) }],
+    favicon: [
+      {
+        filename: 'favicon.svg',
+        rel: 'icon',
+        sizes: 'any',
+        type: 'image/svg+xml',
+        content: Buffer.from(FAVICON_SVG),
+      },
+    ],
   },
 };
 

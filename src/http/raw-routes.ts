@@ -26,7 +26,9 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** A valid incoming X-Request-Id, else a new `req_…` id. */
 export function requestId(incoming: string | string[] | undefined): string {
-  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : `req_${randomBase62(16)}`;
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming)
+    ? incoming
+    : `req_${randomBase62(16)}`;
 }
 
 /** The fields of the one log line per request, for Fastify's routes and raw ones: never the query string. */
@@ -46,14 +48,20 @@ export class RawRoutes {
   /** Set when the server begins to close. */
   closing = false;
 
-  constructor(private trust: TrustProxy, private log: Logger) {}
+  constructor(
+    private trust: TrustProxy,
+    private log: Logger,
+  ) {}
 
   add(route: RawRoute) {
     this.routes.push(route);
   }
 
   /** For Fastify's `serverFactory`: the HTTP server Fastify would create, with raw routes in front. */
-  serverFactory = (fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void, opts: Record<string, unknown>): Server => {
+  serverFactory = (
+    fastifyHandler: (req: IncomingMessage, res: ServerResponse) => void,
+    opts: Record<string, unknown>,
+  ): Server => {
     const server = createServer((opts.http as object | undefined) ?? {}, (req, res) => {
       if (!this.dispatch(req, res)) fastifyHandler(req, res);
     });
@@ -75,19 +83,32 @@ export class RawRoutes {
       if (segment.endsWith('/')) segment = segment.slice(0, -1);
       if (!segment || segment.includes('/')) return false;
       if (segment.includes('%')) {
-        try { segment = decodeURIComponent(segment); } catch { return false; }
+        try {
+          segment = decodeURIComponent(segment);
+        } catch {
+          return false;
+        }
       }
       const id = requestId(req.headers['x-request-id']);
       res.setHeader('x-request-id', id);
       if (this.closing) res.setHeader('connection', 'close');
       if (this.log.isLevelEnabled('info')) this.logWhenDone(req, res, id, url);
-      const ip = clientIp(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for'], this.trust);
-      route.handle(req, res, { id, segment, query: q === -1 ? '' : url.slice(q + 1), ip }).catch((err) => {
-        this.log.error({ err, reqId: id }, 'request failed');
-        if (res.headersSent) return void res.destroy();
-        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-        res.end(`Internal error; quote the request id ${id} when reporting it\n`);
-      });
+      const ip = clientIp(
+        req.socket.remoteAddress ?? '',
+        req.headers['x-forwarded-for'],
+        this.trust,
+      );
+      route
+        .handle(req, res, { id, segment, query: q === -1 ? '' : url.slice(q + 1), ip })
+        .catch((err) => {
+          this.log.error({ err, reqId: id }, 'request failed');
+          if (res.headersSent) return void res.destroy();
+          res.writeHead(500, {
+            'content-type': 'text/plain; charset=utf-8',
+            'cache-control': 'no-store',
+          });
+          res.end(`Internal error; quote the request id ${id} when reporting it\n`);
+        });
       return true;
     }
     return false;
@@ -97,13 +118,19 @@ export class RawRoutes {
   requestHost(req: IncomingMessage): string {
     const forwarded = req.headers['x-forwarded-host'];
     const trusted = typeof forwarded === 'string' && this.trust(req.socket.remoteAddress ?? '');
-    return (trusted ? forwarded.split(',')[0].trim() : req.headers.host ?? '').toLowerCase();
+    return (trusted ? forwarded.split(',')[0].trim() : (req.headers.host ?? '')).toLowerCase();
   }
 
   private logWhenDone(req: IncomingMessage, res: ServerResponse, id: string, url: string) {
     const start = performance.now();
     res.once('finish', () => {
-      this.log.info({ reqId: id, ...requestLogFields(req.method ?? '', url, res.statusCode, performance.now() - start) }, 'request');
+      this.log.info(
+        {
+          reqId: id,
+          ...requestLogFields(req.method ?? '', url, res.statusCode, performance.now() - start),
+        },
+        'request',
+      );
     });
   }
 }

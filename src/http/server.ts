@@ -2,10 +2,18 @@ import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import {
-  hasZodFastifySchemaValidationErrors, jsonSchemaTransform, jsonSchemaTransformObject,
-  serializerCompiler, type ZodTypeProvider,
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Services } from '../services.ts';
@@ -13,11 +21,19 @@ import { compileTrustProxy } from './client-ip.ts';
 import { RawRoutes, requestId, requestLogFields } from './raw-routes.ts';
 import { ApiError, type ErrorDetail } from './errors.ts';
 import { DOCS_PAGE, finishDocument, OPENAPI_TITLE } from './openapi.ts';
-import { MAX_BODY_BYTES, type ApiInstance, type ModuleRegistration, type RegisteredRoute } from './types.ts';
+import {
+  MAX_BODY_BYTES,
+  type ApiInstance,
+  type ModuleRegistration,
+  type RegisteredRoute,
+} from './types.ts';
 import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../db/errors.ts';
 import { nulRefusingValidatorCompiler } from './validation.ts';
 
-export async function buildServer(services: Services, modules: ModuleRegistration[]): Promise<ApiInstance> {
+export async function buildServer(
+  services: Services,
+  modules: ModuleRegistration[],
+): Promise<ApiInstance> {
   const { config, log } = services;
   const trustProxy = compileTrustProxy(config.trustedProxies);
   const rawRoutes = new RawRoutes(trustProxy, log);
@@ -36,7 +52,12 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   const routes: RegisteredRoute[] = [];
   app.decorate('registeredRoutes', routes);
   app.addHook('onRoute', (r) => {
-    for (const method of [r.method].flat()) routes.push({ method, url: r.url, hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide) });
+    for (const method of [r.method].flat())
+      routes.push({
+        method,
+        url: r.url,
+        hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide),
+      });
   });
 
   app.setValidatorCompiler(nulRefusingValidatorCompiler);
@@ -49,7 +70,11 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   // Shutting down: answers still in flight end their keep-alive connection, so closing does not
   // wait for clients to drop connections that were busy when it began (Fastify closes idle ones).
   let closing = false;
-  app.addHook('preClose', (done) => { closing = true; rawRoutes.closing = true; done(); });
+  app.addHook('preClose', (done) => {
+    closing = true;
+    rawRoutes.closing = true;
+    done();
+  });
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
     done(null, payload);
@@ -57,16 +82,28 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.
   app.addHook('onResponse', (req, reply, done) => {
     if (log.isLevelEnabled('info')) {
-      req.log.info(requestLogFields(req.method, req.url, reply.statusCode, reply.elapsedTime), 'request');
+      req.log.info(
+        requestLogFields(req.method, req.url, reply.statusCode, reply.elapsedTime),
+        'request',
+      );
     }
     done();
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => sendError(err, req, reply));
-  app.setNotFoundHandler((req, reply) => sendError(new ApiError(404, 'not_found', `No route for ${req.method} ${req.url.split('?')[0]}`), req, reply));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(
+      new ApiError(404, 'not_found', `No route for ${req.method} ${req.url.split('?')[0]}`),
+      req,
+      reply,
+    ),
+  );
 
   await app.register(cookie);
-  const documentedPaths = Object.assign({}, ...modules.map((m) => m.documentedPaths?.(services) ?? {}));
+  const documentedPaths = Object.assign(
+    {},
+    ...modules.map((m) => m.documentedPaths?.(services) ?? {}),
+  );
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -78,8 +115,20 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
       servers: [{ url: config.publicUrl }],
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', bearerFormat: 'ak_live_…', description: 'A management API key created on the dashboard API page or with `apprefer api-keys create`.' },
-          session: { type: 'apiKey', in: 'cookie', name: 'apprefer_session', description: 'Dashboard session from /auth/login. Mutations also need the X-CSRF-Token header.' },
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'ak_live_…',
+            description:
+              'A management API key created on the dashboard API page or with `apprefer api-keys create`.',
+          },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'apprefer_session',
+            description:
+              'Dashboard session from /auth/login. Mutations also need the X-CSRF-Token header.',
+          },
         },
       },
       security: [{ apiKey: [] }, { session: [] }],
@@ -87,7 +136,11 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
     transform: jsonSchemaTransform,
     transformObject: (doc) => finishDocument(jsonSchemaTransformObject(doc), documentedPaths),
   });
-  await app.register(swaggerUi, { routePrefix: '/api/v1/docs', uiConfig: { deepLinking: true }, ...DOCS_PAGE });
+  await app.register(swaggerUi, {
+    routePrefix: '/api/v1/docs',
+    uiConfig: { deepLinking: true },
+    ...DOCS_PAGE,
+  });
   app.get('/openapi.yaml', { schema: { hide: true } }, async (_req, reply) => {
     reply.type('application/yaml; charset=utf-8');
     return app.swagger({ yaml: true });
@@ -95,35 +148,53 @@ export async function buildServer(services: Services, modules: ModuleRegistratio
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const rateLimitKeys = modules.flatMap((m) => (m.rateLimitKey ? [m.rateLimitKey] : []));
-  await app.register(async (v1) => {
-    // Before the rate limiter's own onRequest hook, so that its bucket can be the caller's.
-    for (const m of modules) m.apiHooks?.(v1, services);
-    await v1.register(rateLimit, {
-      max: config.apiRateLimitPerMinute,
-      timeWindow: 60_000,
-      keyGenerator: (req) => {
-        for (const key of rateLimitKeys) {
-          const k = key(req);
-          if (k !== undefined) return k;
-        }
-        return `ip:${req.ip}`;
-      },
-      errorResponseBuilder: (_req, ctx) => new ApiError(429, 'rate_limited', `Rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
-    });
-    for (const m of modules) if (m.api) await m.api(v1, services);
-  }, { prefix: '/api/v1' });
+  await app.register(
+    async (v1) => {
+      // Before the rate limiter's own onRequest hook, so that its bucket can be the caller's.
+      for (const m of modules) m.apiHooks?.(v1, services);
+      await v1.register(rateLimit, {
+        max: config.apiRateLimitPerMinute,
+        timeWindow: 60_000,
+        keyGenerator: (req) => {
+          for (const key of rateLimitKeys) {
+            const k = key(req);
+            if (k !== undefined) return k;
+          }
+          return `ip:${req.ip}`;
+        },
+        errorResponseBuilder: (_req, ctx) =>
+          new ApiError(
+            429,
+            'rate_limited',
+            `Rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+          ),
+      });
+      for (const m of modules) if (m.api) await m.api(v1, services);
+    },
+    { prefix: '/api/v1' },
+  );
 
-  for (const m of modules) if (m.root) await app.register(async (scope) => m.root!(scope, services));
+  for (const m of modules)
+    if (m.root) await app.register(async (scope) => m.root!(scope, services));
   return app;
 }
 
 function sendError(err: FastifyError | ApiError, req: FastifyRequest, reply: FastifyReply) {
   const api = toApiError(err);
   if (api.statusCode >= 500) req.log.error({ err, reqId: req.id }, 'request failed');
-  if (api.code === 'rate_limited' && !reply.getHeader('retry-after')) reply.header('retry-after', 60);
-  reply.code(api.statusCode).type('application/json; charset=utf-8').send({
-    error: { code: api.code, message: api.message, ...(api.details ? { details: api.details } : {}), requestId: req.id },
-  });
+  if (api.code === 'rate_limited' && !reply.getHeader('retry-after'))
+    reply.header('retry-after', 60);
+  reply
+    .code(api.statusCode)
+    .type('application/json; charset=utf-8')
+    .send({
+      error: {
+        code: api.code,
+        message: api.message,
+        ...(api.details ? { details: api.details } : {}),
+        requestId: req.id,
+      },
+    });
 }
 
 /** Maps everything thrown in a request to the docs/spec/api.md error envelope. */
@@ -138,27 +209,53 @@ export function toApiError(err: FastifyError | ApiError): ApiError {
       }
       return [{ path: path || err.validationContext || 'body', message: v.message ?? 'invalid' }];
     });
-    return new ApiError(400, 'validation_error', details.map((d) => `${d.path}: ${d.message}`).join('; '), details);
+    return new ApiError(
+      400,
+      'validation_error',
+      details.map((d) => `${d.path}: ${d.message}`).join('; '),
+      details,
+    );
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError(413, 'payload_too_large', `Body over the limit of ${MAX_BODY_BYTES} bytes`);
+      return new ApiError(
+        413,
+        'payload_too_large',
+        `Body over the limit of ${MAX_BODY_BYTES} bytes`,
+      );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError(415, 'unsupported_media_type', 'Send the body as application/json');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ApiError(400, 'validation_error', 'body: empty body with Content-Type application/json', [{ path: 'body', message: 'empty' }]);
+      return new ApiError(
+        400,
+        'validation_error',
+        'body: empty body with Content-Type application/json',
+        [{ path: 'body', message: 'empty' }],
+      );
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new ApiError(400, 'validation_error', 'body: not valid JSON', [{ path: 'body', message: 'not valid JSON' }]);
+      return new ApiError(400, 'validation_error', 'body: not valid JSON', [
+        { path: 'body', message: 'not valid JSON' },
+      ]);
   }
   if (isInvalidTextError(err)) return new ApiError(400, 'validation_error', INVALID_TEXT_MESSAGE);
   if (err.statusCode === 429) return new ApiError(429, 'rate_limited', err.message);
   if (err instanceof SyntaxError || (err.statusCode === 400 && err.message?.includes('JSON'))) {
-    return new ApiError(400, 'validation_error', 'body: not valid JSON', [{ path: 'body', message: 'not valid JSON' }]);
+    return new ApiError(400, 'validation_error', 'body: not valid JSON', [
+      { path: 'body', message: 'not valid JSON' },
+    ]);
   }
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-    return new ApiError(err.statusCode, err.statusCode === 404 ? 'not_found' : 'validation_error', err.message);
+    return new ApiError(
+      err.statusCode,
+      err.statusCode === 404 ? 'not_found' : 'validation_error',
+      err.message,
+    );
   }
-  return new ApiError(500, 'internal_error', 'Internal error; quote the request id when reporting it');
+  return new ApiError(
+    500,
+    'internal_error',
+    'Internal error; quote the request id when reporting it',
+  );
 }
 
 const OPENAPI_DESCRIPTION = `

@@ -8,11 +8,14 @@ import { validatorCompiler } from 'fastify-type-provider-zod';
 import { findNul, NUL_MESSAGE } from '../lib/text.ts';
 import { validationError } from './errors.ts';
 
-export const nulRefusingValidatorCompiler: FastifySchemaCompiler<Parameters<typeof validatorCompiler>[0]['schema']> = (route) => {
+export const nulRefusingValidatorCompiler: FastifySchemaCompiler<
+  Parameters<typeof validatorCompiler>[0]['schema']
+> = (route) => {
   const validate = validatorCompiler(route);
   return (data: unknown) => {
     const path = findNul(data, '');
-    if (path !== null) return { error: validationError(path || route.httpPart || 'body', NUL_MESSAGE) };
+    if (path !== null)
+      return { error: validationError(path || route.httpPart || 'body', NUL_MESSAGE) };
     return validate(data);
   };
 };

@@ -1,10 +1,20 @@
 import {
-  createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt as scryptCb,
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  scrypt as scryptCb,
   timingSafeEqual,
 } from 'node:crypto';
 import { promisify } from 'node:util';
 
-const scrypt = promisify(scryptCb) as (pw: string, salt: Buffer, len: number, opts: object) => Promise<Buffer>;
+const scrypt = promisify(scryptCb) as (
+  pw: string,
+  salt: Buffer,
+  len: number,
+  opts: object,
+) => Promise<Buffer>;
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -17,21 +27,29 @@ let poolOffset = 0;
 export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
-    if (poolOffset >= pool.length) { pool = randomBytes(4096); poolOffset = 0; }
+    if (poolOffset >= pool.length) {
+      pool = randomBytes(4096);
+      poolOffset = 0;
+    }
     const b = pool[poolOffset++];
     if (b < 248) out += BASE62[b % 62];
   }
   return out;
 }
 
-export const randomHex = (chars: number) => randomBytes(Math.ceil(chars / 2)).toString('hex').slice(0, chars);
+export const randomHex = (chars: number) =>
+  randomBytes(Math.ceil(chars / 2))
+    .toString('hex')
+    .slice(0, chars);
 
 /** Typed, opaque ids: `app_3f9c1a7e5b2`, `key_…`, `evt_…`. */
 export const newId = (prefix: string, length = 16) => `${prefix}_${randomBase62(length)}`;
 
 export const sha256 = (input: string | Buffer) => createHash('sha256').update(input).digest();
-export const sha256Hex = (input: string | Buffer) => createHash('sha256').update(input).digest('hex');
-export const hmac = (key: Buffer, input: string) => createHmac('sha256', key).update(input).digest();
+export const sha256Hex = (input: string | Buffer) =>
+  createHash('sha256').update(input).digest('hex');
+export const hmac = (key: Buffer, input: string) =>
+  createHmac('sha256', key).update(input).digest();
 
 export function safeEqual(a: Buffer | string, b: Buffer | string): boolean {
   const ab = typeof a === 'string' ? Buffer.from(a) : a;
@@ -57,7 +75,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64');
   const actual = await scrypt(password, Buffer.from(salt, 'base64'), expected.length, {
-    N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem,
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT.maxmem,
   });
   return safeEqual(actual, expected);
 }
@@ -67,7 +88,12 @@ export function encryptSecret(key: Buffer, plaintext: string): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', sha256(key), iv);
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), body.toString('base64')].join('.');
+  return [
+    'v1',
+    iv.toString('base64'),
+    cipher.getAuthTag().toString('base64'),
+    body.toString('base64'),
+  ].join('.');
 }
 
 export function decryptSecret(key: Buffer, stored: string): string {
@@ -75,5 +101,7 @@ export function decryptSecret(key: Buffer, stored: string): string {
   if (v !== 'v1' || !iv || !tag || body === undefined) throw new Error('unknown secret format');
   const decipher = createDecipheriv('aes-256-gcm', sha256(key), Buffer.from(iv, 'base64'));
   decipher.setAuthTag(Buffer.from(tag, 'base64'));
-  return Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]).toString('utf8');
+  return Buffer.concat([decipher.update(Buffer.from(body, 'base64')), decipher.final()]).toString(
+    'utf8',
+  );
 }

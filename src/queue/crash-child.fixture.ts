@@ -9,7 +9,12 @@ import { createServices } from '../runtime.ts';
 import { startJobRunner } from './runner.ts';
 
 const url = process.env.DATABASE_URL!;
-const config = loadConfig({ DATA_DIR: '/tmp/apprefer-crash-child', SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789', DATABASE_URL: url, LOG_LEVEL: 'silent' });
+const config = loadConfig({
+  DATA_DIR: '/tmp/apprefer-crash-child',
+  SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789',
+  DATABASE_URL: url,
+  LOG_LEVEL: 'silent',
+});
 const services = createServices(config, createSql(url, { max: 2 }), pino({ level: 'silent' }));
 await startJobRunner(services, {
   crashy: {

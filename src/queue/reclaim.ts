@@ -25,13 +25,22 @@ export class ProcessLiveness {
   private stopped = false;
   private retry: NodeJS.Timeout | null = null;
 
-  constructor(private readonly url: string, private readonly log: Logger) {}
+  constructor(
+    private readonly url: string,
+    private readonly log: Logger,
+  ) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: 'apprefer-jobs-liveness' });
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: 'apprefer-jobs-liveness',
+    });
     client.on('error', (err) => {
       if (this.stopped) return;
-      this.log.warn({ err: { message: err.message } }, 'job liveness connection lost; reconnecting');
+      this.log.warn(
+        { err: { message: err.message } },
+        'job liveness connection lost; reconnecting',
+      );
       this.client = null;
       this.retry = setTimeout(() => void this.start().catch(() => {}), RECONNECT_MS);
       this.retry.unref();

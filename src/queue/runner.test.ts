@@ -12,14 +12,22 @@ import { startJobRunner } from './runner.ts';
 import { queuedJobs, servicesFor, sleep } from './test-support.ts';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => { db = await createTestDatabase(); });
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
 afterAll(() => db?.drop());
 
 describe('the job queue', () => {
   it('runs a job that was queued while no process was running', async () => {
     await enqueueJob(db.sql, 'note', { n: 1 });
     const runs: unknown[] = [];
-    const runner = await startJobRunner(servicesFor(db).services, { note: { run: async (p) => { runs.push(p); } } });
+    const runner = await startJobRunner(servicesFor(db).services, {
+      note: {
+        run: async (p) => {
+          runs.push(p);
+        },
+      },
+    });
     try {
       await eventually(async () => runs.length === 1, 10_000);
       expect(runs).toEqual([{ n: 1 }]);
@@ -34,7 +42,12 @@ describe('the job queue', () => {
     const { services, lines } = servicesFor(db);
     await enqueueJob(db.sql, 'flaky', {});
     const runner = await startJobRunner(services, {
-      flaky: { run: async () => { calls += 1; if (calls === 1) throw new Error('upstream down'); } },
+      flaky: {
+        run: async () => {
+          calls += 1;
+          if (calls === 1) throw new Error('upstream down');
+        },
+      },
     });
     try {
       await eventually(async () => calls === 1, 10_000);
@@ -45,10 +58,18 @@ describe('the job queue', () => {
       expect(waiting.attempts).toBe(1);
       expect(waiting.last_error).toContain('upstream down');
       expect(waiting.run_at.getTime()).toBeGreaterThan(Date.now()); // backed off, not immediate
-      expect(lines).toContainEqual(expect.objectContaining({
-        job: 'flaky', attempt: 1, msg: 'job failed; retrying with backoff', err: expect.objectContaining({ message: 'upstream down' }),
-      }));
-      await eventually(async () => calls === 2 && (await queuedJobs(db.sql, 'flaky')).length === 0, 15_000);
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          job: 'flaky',
+          attempt: 1,
+          msg: 'job failed; retrying with backoff',
+          err: expect.objectContaining({ message: 'upstream down' }),
+        }),
+      );
+      await eventually(
+        async () => calls === 2 && (await queuedJobs(db.sql, 'flaky')).length === 0,
+        15_000,
+      );
     } finally {
       await runner.stop();
     }
@@ -76,7 +97,11 @@ describe('the job queue', () => {
     }
     // One run a second at most (plus the first at start); two processes each running it would double that.
     const queued = (await queuedJobs(db.sql, 'tick')).length;
-    expect({ runs: runs >= 2 && runs <= 6, maxActive, queued }, `${runs} runs`).toEqual({ runs: true, maxActive: 1, queued: 1 });
+    expect({ runs: runs >= 2 && runs <= 6, maxActive, queued }, `${runs} runs`).toEqual({
+      runs: true,
+      maxActive: 1,
+      queued: 1,
+    });
   });
 
   it('graceful stop lets a running job finish and keeps queued jobs queued', async () => {
@@ -85,7 +110,13 @@ describe('the job queue', () => {
     await enqueueJob(db.sql, 'slow', {});
     await enqueueJob(db.sql, 'later', {}, { runAt: new Date(Date.now() + 3600_000) });
     const runner = await startJobRunner(servicesFor(db).services, {
-      slow: { run: async () => { started = true; await sleep(800); finished = true; } },
+      slow: {
+        run: async () => {
+          started = true;
+          await sleep(800);
+          finished = true;
+        },
+      },
       later: { run: async () => {} },
     });
     await eventually(async () => started, 10_000);
@@ -97,9 +128,13 @@ describe('the job queue', () => {
 
   it('a job still running when its process is killed (SIGKILL) runs again as soon as a runner starts', async () => {
     await enqueueJob(db.sql, 'crashy', {});
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'crash-child.fixture.ts')], {
-      env: { PATH: process.env.PATH!, DATABASE_URL: db.url },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(import.meta.dirname, 'crash-child.fixture.ts')],
+      {
+        env: { PATH: process.env.PATH!, DATABASE_URL: db.url },
+      },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const exited = new Promise((r) => child.on('exit', r));
@@ -114,11 +149,19 @@ describe('the job queue', () => {
 
     const runs: unknown[] = [];
     const { services, lines } = servicesFor(db);
-    const runner = await startJobRunner(services, { crashy: { run: async (p) => { runs.push(p); } } });
+    const runner = await startJobRunner(services, {
+      crashy: {
+        run: async (p) => {
+          runs.push(p);
+        },
+      },
+    });
     try {
       await eventually(async () => runs.length === 1, 10_000);
       expect(await queuedJobs(db.sql, 'crashy')).toEqual([]);
-      expect(lines).toContainEqual(expect.objectContaining({ msg: 'jobs of stopped processes returned to the queue' }));
+      expect(lines).toContainEqual(
+        expect.objectContaining({ msg: 'jobs of stopped processes returned to the queue' }),
+      );
     } finally {
       await runner.stop();
     }

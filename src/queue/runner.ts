@@ -44,7 +44,8 @@ export async function startJobRunner(
   const liveness = new ProcessLiveness(services.databaseUrl, log);
   await liveness.start();
   const reclaimed = await reclaimJobsOfDeadWorkers(sql);
-  if (reclaimed.length) log.warn({ workers: reclaimed }, 'jobs of stopped processes returned to the queue');
+  if (reclaimed.length)
+    log.warn({ workers: reclaimed }, 'jobs of stopped processes returned to the queue');
 
   // A worker takes no job before it is registered under this process's key: a job locked by an
   // unregistered worker could not be reclaimed if the process died. graphile-worker asks
@@ -52,7 +53,9 @@ export async function startJobRunner(
   const unregistered = new Set<string>();
   let registering: Promise<null> | null = null;
   const events: WorkerEvents = new EventEmitter();
-  events.on('worker:create', ({ worker }) => { unregistered.add(worker.workerId); });
+  events.on('worker:create', ({ worker }) => {
+    unregistered.add(worker.workerId);
+  });
   const registerWorkers = (): null | Promise<null> => {
     if (!unregistered.size) return null;
     registering ??= (async () => {
@@ -61,7 +64,9 @@ export async function startJobRunner(
         unregistered.delete(id);
       }
       return null;
-    })().finally(() => { registering = null; });
+    })().finally(() => {
+      registering = null;
+    });
     return registering;
   };
 
@@ -79,7 +84,8 @@ export async function startJobRunner(
   });
   // Chained jobs start now rather than at the next minute's safety net.
   for (const [name, def] of Object.entries(jobs)) {
-    if (def.everySeconds) await runner.addJob(name, {}, { jobKey: name, jobKeyMode: 'preserve_run_at' });
+    if (def.everySeconds)
+      await runner.addJob(name, {}, { jobKey: name, jobKeyMode: 'preserve_run_at' });
   }
   log.debug({ tasks: Object.keys(jobs), processKey: liveness.processKey }, 'job runner started');
 
@@ -88,10 +94,16 @@ export async function startJobRunner(
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         runner.stop().then(() => false),
-        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), stopTimeoutMs); }),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), stopTimeoutMs);
+        }),
       ]);
       clearTimeout(timer);
-      if (timedOut) log.warn({ waitedMs: stopTimeoutMs }, 'jobs still running at shutdown; they run again after the restart');
+      if (timedOut)
+        log.warn(
+          { waitedMs: stopTimeoutMs },
+          'jobs still running at shutdown; they run again after the restart',
+        );
       await liveness.stop();
     },
   };
@@ -99,7 +111,8 @@ export async function startJobRunner(
 
 function taskList(services: Services, jobs: Record<string, JobDefinition>): TaskList {
   const list: TaskList = {};
-  for (const [name, def] of Object.entries(jobs)) list[name] = def.everySeconds ? chainedTask(services, name, def) : task(services, name, def);
+  for (const [name, def] of Object.entries(jobs))
+    list[name] = def.everySeconds ? chainedTask(services, name, def) : task(services, name, def);
   return list;
 }
 
@@ -120,7 +133,10 @@ function task(services: Services, name: string, def: JobDefinition): Task {
       await def.run(payload, ctx);
     } catch (err) {
       const { attempts, max_attempts: maxAttempts } = helpers.job;
-      ctx.log.error({ err, attempt: attempts, maxAttempts }, attempts >= maxAttempts ? 'job failed; giving up' : 'job failed; retrying with backoff');
+      ctx.log.error(
+        { err, attempt: attempts, maxAttempts },
+        attempts >= maxAttempts ? 'job failed; giving up' : 'job failed; retrying with backoff',
+      );
       throw err;
     }
   };
@@ -144,7 +160,11 @@ function chainedTask(services: Services, name: string, def: JobDefinition): Task
       ctx.log.error({ err, consecutiveFailures: failures }, 'job failed; the next run backs off');
     }
     const delayS = Math.min(every * 2 ** failures, Math.max(every, MAX_CHAIN_BACKOFF_S));
-    await helpers.addJob(name, { failures }, { jobKey: name, runAt: new Date(Date.now() + delayS * 1000) });
+    await helpers.addJob(
+      name,
+      { failures },
+      { jobKey: name, runAt: new Date(Date.now() + delayS * 1000) },
+    );
   };
 }
 
@@ -154,11 +174,18 @@ function cronItems(jobs: Record<string, JobDefinition>): CronItem[] {
     const maxAttempts = def.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     if (def.cron) {
       // One job key per task: a run still retrying when the next period comes is replaced, not doubled.
-      items.push({ task: name, identifier: name, match: def.cron, options: { backfillPeriod: 0, maxAttempts, jobKey: name } });
+      items.push({
+        task: name,
+        identifier: name,
+        match: def.cron,
+        options: { backfillPeriod: 0, maxAttempts, jobKey: name },
+      });
     } else if (def.everySeconds) {
       // Safety net: revives the chain every minute if it was ever lost; keeps a pending run as it is.
       items.push({
-        task: name, identifier: `${name}_chain`, match: '* * * * *',
+        task: name,
+        identifier: `${name}_chain`,
+        match: '* * * * *',
         options: { backfillPeriod: 0, maxAttempts, jobKey: name, jobKeyMode: 'preserve_run_at' },
       });
     }
@@ -170,7 +197,8 @@ function cronItems(jobs: Record<string, JobDefinition>): CronItem[] {
 function graphileLogger(log: Logger): GraphileLogger {
   return new GraphileLogger((scope) => (level, message, meta) => {
     const fields = { worker: scope.workerId, task: scope.taskIdentifier, jobId: scope.jobId };
-    if (level === 'error' && !(meta as { failure?: boolean } | undefined)?.failure) log.error(fields, message);
+    if (level === 'error' && !(meta as { failure?: boolean } | undefined)?.failure)
+      log.error(fields, message);
     else if (level === 'warning') log.warn(fields, message);
     else log.debug(fields, message);
   });

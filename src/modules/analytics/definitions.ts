@@ -7,56 +7,103 @@
 import { convert, roundMoney, type FxRates, type Money } from './money.ts';
 
 export const METRICS = [
-  'clicks', 'installs', 'attributedInstalls', 'organicInstalls', 'clickToInstallRate', 'events',
-  'trials', 'qualifiedTrials', 'purchases', 'revenue', 'payingUsers', 'arpu',
+  'clicks',
+  'installs',
+  'attributedInstalls',
+  'organicInstalls',
+  'clickToInstallRate',
+  'events',
+  'trials',
+  'qualifiedTrials',
+  'purchases',
+  'revenue',
+  'payingUsers',
+  'arpu',
 ] as const;
 export type Metric = (typeof METRICS)[number];
 
 export const DEFINITIONS: Record<Metric, string> = {
-  clicks: 'Tracking-link clicks that are not bots or link previews and not a rapid repeat (same link, IP and User-Agent) of an earlier click; dated by click time.',
-  installs: 'First configure of a device in an environment (one install attribution per device); dated by install time. A reinstall of the same device is not a new install.',
-  attributedInstalls: 'Installs whose attribution has a paid source: any network and match type other than organic (click id, referrer, Apple Search Ads, probabilistic).',
+  clicks:
+    'Tracking-link clicks that are not bots or link previews and not a rapid repeat (same link, IP and User-Agent) of an earlier click; dated by click time.',
+  installs:
+    'First configure of a device in an environment (one install attribution per device); dated by install time. A reinstall of the same device is not a new install.',
+  attributedInstalls:
+    'Installs whose attribution has a paid source: any network and match type other than organic (click id, referrer, Apple Search Ads, probabilistic).',
   organicInstalls: 'installs − attributedInstalls.',
-  clickToInstallRate: 'attributedInstalls / clicks over the same filters (network, campaign, …); null when there are no clicks.',
-  events: 'Events received (every name, including the system install event), excluding control events such as _set_user_id and _advanced_matching.',
+  clickToInstallRate:
+    'attributedInstalls / clicks over the same filters (network, campaign, …); null when there are no clicks.',
+  events:
+    'Events received (every name, including the system install event), excluding control events such as _set_user_id and _advanced_matching.',
   trials: 'Events named start_trial.',
-  qualifiedTrials: 'qualified_trial events emitted by the platform (source system); a client-sent qualified_trial is a custom event and does not count.',
+  qualifiedTrials:
+    'qualified_trial events emitted by the platform (source system); a client-sent qualified_trial is a custom event and does not count.',
   purchases: 'purchase and subscribe events with a positive revenue amount.',
-  revenue: 'Sum of purchase and subscribe amounts (a negative amount subtracts) minus the absolute amount of every refund event, in the app\'s currency. Amounts in other currencies are included only when FX_RATES can convert them; revenueByCurrency always lists every currency unconverted, and unconvertedCurrencies names those left out of revenue.',
+  revenue:
+    "Sum of purchase and subscribe amounts (a negative amount subtracts) minus the absolute amount of every refund event, in the app's currency. Amounts in other currencies are included only when FX_RATES can convert them; revenueByCurrency always lists every currency unconverted, and unconvertedCurrencies names those left out of revenue.",
   payingUsers: 'Distinct devices with at least one purchase (as defined above) in the period.',
   arpu: 'revenue / installs of the period; null when there are no installs.',
 };
 
-export const ATTRIBUTION_RULE = 'Events, trials, purchases and revenue are credited to the network, campaign, ad group, ad, link, platform, country and match type of their device\'s install attribution (the current one: when an attribution changes, e.g. Apple Search Ads resolved later, its install and all its events move with it). Events of a device without an install attribution have null dimensions.';
-export const DAY_RULE = 'Days are calendar days in the app\'s time zone (a DST day has 23 or 25 hours). Events are dated by their event time (received_at), clicks by click time, installs by install time; a late event lands on the day of its own time.';
+export const ATTRIBUTION_RULE =
+  "Events, trials, purchases and revenue are credited to the network, campaign, ad group, ad, link, platform, country and match type of their device's install attribution (the current one: when an attribution changes, e.g. Apple Search Ads resolved later, its install and all its events move with it). Events of a device without an install attribution have null dimensions.";
+export const DAY_RULE =
+  "Days are calendar days in the app's time zone (a DST day has 23 or 25 hours). Events are dated by their event time (received_at), clicks by click time, installs by install time; a late event lands on the day of its own time.";
 export const ENVIRONMENT_RULE = 'Only live data unless environment=sandbox; the two never mix.';
 
 /** Sums over rollup rows of one group; revenue per currency, with '' already mapped to the app currency. */
 export type Sums = {
-  clicks: number; installs: number; attributedInstalls: number; events: number;
-  trials: number; qualifiedTrials: number; purchases: number;
+  clicks: number;
+  installs: number;
+  attributedInstalls: number;
+  events: number;
+  trials: number;
+  qualifiedTrials: number;
+  purchases: number;
   /** Paying device-days: equals payingUsers for a single day (a device is in one group per day). */
   payerDays: number;
   revenueByCurrency: Map<string, number>;
 };
 
 export type Kpis = {
-  clicks: number; installs: number; attributedInstalls: number; organicInstalls: number;
-  clickToInstallRate: number | null; events: number; trials: number; qualifiedTrials: number; purchases: number;
-  revenue: Money; revenueByCurrency: Money[]; unconvertedCurrencies: string[];
-  payingUsers: number; arpu: Money | null;
+  clicks: number;
+  installs: number;
+  attributedInstalls: number;
+  organicInstalls: number;
+  clickToInstallRate: number | null;
+  events: number;
+  trials: number;
+  qualifiedTrials: number;
+  purchases: number;
+  revenue: Money;
+  revenueByCurrency: Money[];
+  unconvertedCurrencies: string[];
+  payingUsers: number;
+  arpu: Money | null;
 };
 
 export const emptySums = (): Sums => ({
-  clicks: 0, installs: 0, attributedInstalls: 0, events: 0, trials: 0, qualifiedTrials: 0, purchases: 0, payerDays: 0,
+  clicks: 0,
+  installs: 0,
+  attributedInstalls: 0,
+  events: 0,
+  trials: 0,
+  qualifiedTrials: 0,
+  purchases: 0,
+  payerDays: 0,
   revenueByCurrency: new Map(),
 });
 
 export function addSums(into: Sums, s: Sums): Sums {
-  into.clicks += s.clicks; into.installs += s.installs; into.attributedInstalls += s.attributedInstalls;
-  into.events += s.events; into.trials += s.trials; into.qualifiedTrials += s.qualifiedTrials; into.purchases += s.purchases;
+  into.clicks += s.clicks;
+  into.installs += s.installs;
+  into.attributedInstalls += s.attributedInstalls;
+  into.events += s.events;
+  into.trials += s.trials;
+  into.qualifiedTrials += s.qualifiedTrials;
+  into.purchases += s.purchases;
   into.payerDays += s.payerDays;
-  for (const [c, a] of s.revenueByCurrency) into.revenueByCurrency.set(c, (into.revenueByCurrency.get(c) ?? 0) + a);
+  for (const [c, a] of s.revenueByCurrency)
+    into.revenueByCurrency.set(c, (into.revenueByCurrency.get(c) ?? 0) + a);
   return into;
 }
 
@@ -67,7 +114,9 @@ export function computeKpis(s: Sums, payingUsers: number, currency: string, fx: 
   let revenue = 0;
   const unconverted: string[] = [];
   const byCurrency: Money[] = [];
-  for (const [c, amount] of [...s.revenueByCurrency].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const [c, amount] of [...s.revenueByCurrency].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  )) {
     byCurrency.push({ amount: roundMoney(amount, c), currency: c });
     const converted = convert(amount, c, currency, fx);
     if (converted === null) unconverted.push(c);
@@ -87,7 +136,8 @@ export function computeKpis(s: Sums, payingUsers: number, currency: string, fx: 
     revenueByCurrency: byCurrency,
     unconvertedCurrencies: unconverted,
     payingUsers,
-    arpu: s.installs === 0 ? null : { amount: roundMoney(revenue / s.installs, currency), currency },
+    arpu:
+      s.installs === 0 ? null : { amount: roundMoney(revenue / s.installs, currency), currency },
   };
 }
 
@@ -96,7 +146,10 @@ export function pickMetrics(k: Kpis, metrics: readonly Metric[]): Partial<Kpis> 
   const out: Partial<Kpis> = {};
   for (const m of metrics) {
     (out as Record<string, unknown>)[m] = k[m];
-    if (m === 'revenue') { out.revenueByCurrency = k.revenueByCurrency; out.unconvertedCurrencies = k.unconvertedCurrencies; }
+    if (m === 'revenue') {
+      out.revenueByCurrency = k.revenueByCurrency;
+      out.unconvertedCurrencies = k.unconvertedCurrencies;
+    }
   }
   return out;
 }

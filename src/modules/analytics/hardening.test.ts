@@ -5,7 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, appBody, createOrg, startTestServer, type TestServer } from '../../../test/helpers.ts';
+import {
+  api,
+  appBody,
+  createOrg,
+  startTestServer,
+  type TestServer,
+} from '../../../test/helpers.ts';
 import { roundMoney } from './money.ts';
 import { addDays, daysOf } from './period.ts';
 import { payerDaysVersusRaw, rollupVersusRaw, sqlEvent, sqlInstall } from './test-support.ts';
@@ -18,7 +24,8 @@ beforeAll(async () => {
   const org = await createOrg(t);
   key = await org.key('analytics');
   const full = await org.key('full');
-  appId = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ timezone: 'UTC' }) })).body.data.id;
+  appId = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ timezone: 'UTC' }) }))
+    .body.data.id;
 });
 afterAll(() => t?.close());
 
@@ -26,12 +33,20 @@ const get = (path: string) => api(t, 'GET', path, { auth: key });
 const expectDayError = (r: { status: number; body: any }, field: 'from' | 'to') => {
   expect(r.status).toBe(400);
   expect(r.body.error.code).toBe('validation_error');
-  expect(r.body.error.details).toContainEqual({ path: field, message: 'must be a day from 2000-01-01 to 2999-12-31' });
+  expect(r.body.error.details).toContainEqual({
+    path: field,
+    message: 'must be a day from 2000-01-01 to 2999-12-31',
+  });
 };
 
 describe('report periods', () => {
-  const endpoints = () => [`/api/v1/apps/${appId}/overview`, `/api/v1/apps/${appId}/stats`, `/api/v1/apps/${appId}/attributions`,
-    `/api/v1/apps/${appId}/events`, '/api/v1/portfolio'];
+  const endpoints = () => [
+    `/api/v1/apps/${appId}/overview`,
+    `/api/v1/apps/${appId}/stats`,
+    `/api/v1/apps/${appId}/attributions`,
+    `/api/v1/apps/${appId}/events`,
+    '/api/v1/portfolio',
+  ];
 
   it('a day outside 2000-01-01 … 2999-12-31 is a 400 naming from or to, on every analytics endpoint', async () => {
     for (const path of endpoints()) {
@@ -48,26 +63,52 @@ describe('report periods', () => {
   it('the first and last days of the range give exact periods and time series', async () => {
     const first = await get(`/api/v1/apps/${appId}/overview?from=2000-01-01&to=2000-01-07`);
     expect(first.status).toBe(200);
-    expect(first.body.data.period).toEqual({ from: '2000-01-01', to: '2000-01-07', timezone: 'UTC' });
-    expect(first.body.data.timeseries.map((d: { date: string }) => d.date)).toEqual(
-      ['2000-01-01', '2000-01-02', '2000-01-03', '2000-01-04', '2000-01-05', '2000-01-06', '2000-01-07']);
+    expect(first.body.data.period).toEqual({
+      from: '2000-01-01',
+      to: '2000-01-07',
+      timezone: 'UTC',
+    });
+    expect(first.body.data.timeseries.map((d: { date: string }) => d.date)).toEqual([
+      '2000-01-01',
+      '2000-01-02',
+      '2000-01-03',
+      '2000-01-04',
+      '2000-01-05',
+      '2000-01-06',
+      '2000-01-07',
+    ]);
 
     const last = await get(`/api/v1/apps/${appId}/overview?from=2999-12-30`);
     expect(last.status).toBe(200);
-    expect(last.body.data.period).toEqual({ from: '2999-12-30', to: '2999-12-30', timezone: 'UTC' });
+    expect(last.body.data.period).toEqual({
+      from: '2999-12-30',
+      to: '2999-12-30',
+      timezone: 'UTC',
+    });
     expect(last.body.data.timeseries.map((d: { date: string }) => d.date)).toEqual(['2999-12-30']);
 
-    const leap = await get(`/api/v1/apps/${appId}/stats?from=2000-02-27&to=2000-03-01&groupBy=date`);
+    const leap = await get(
+      `/api/v1/apps/${appId}/stats?from=2000-02-27&to=2000-03-01&groupBy=date`,
+    );
     expect(leap.status).toBe(200);
     expect(leap.body.data).toEqual([]); // no data, but an answer
     expect((await get(`/api/v1/portfolio?from=2999-12-01&to=2999-12-31`)).status).toBe(200);
   });
 
   it('days are counted by integers, years below 100 included', () => {
-    expect(daysOf({ from: '2000-02-27', to: '2000-03-01' })).toEqual(['2000-02-27', '2000-02-28', '2000-02-29', '2000-03-01']);
+    expect(daysOf({ from: '2000-02-27', to: '2000-03-01' })).toEqual([
+      '2000-02-27',
+      '2000-02-28',
+      '2000-02-29',
+      '2000-03-01',
+    ]);
     expect(daysOf({ from: '9999-12-30', to: '9999-12-31' })).toEqual(['9999-12-30', '9999-12-31']); // no endless loop
     expect(addDays('0050-03-01', -1)).toBe('0050-02-28');
-    expect(daysOf({ from: '0004-02-28', to: '0004-03-01' })).toEqual(['0004-02-28', '0004-02-29', '0004-03-01']);
+    expect(daysOf({ from: '0004-02-28', to: '0004-03-01' })).toEqual([
+      '0004-02-28',
+      '0004-02-29',
+      '0004-03-01',
+    ]);
   });
 });
 
@@ -82,23 +123,64 @@ describe('money is always finite', () => {
 });
 
 describe('migration 0007 repairs what was written before the fixes', () => {
-  const migration = readFileSync(new URL('../../db/migrations/0007_hardening_repairs.sql', import.meta.url), 'utf8');
+  const migration = readFileSync(
+    new URL('../../db/migrations/0007_hardening_repairs.sql', import.meta.url),
+    'utf8',
+  );
   const runMigration = () => t.sql.begin((tx) => tx.unsafe(migration));
   const day = (n: number) => `${addDays(new Date().toISOString().slice(0, 10), n)}T12:00:00Z`;
 
   it('takes poisoned amounts out of the rollups and the paying users, keeps the events flagged, and leaves the rest exact', async () => {
     const full = await (await createOrg(t)).key('full');
-    const own = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ timezone: 'UTC' }) })).body.data.id as string;
+    const own = (
+      await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ timezone: 'UTC' }) })
+    ).body.data.id as string;
     const a = await sqlInstall(t.sql, { appId: own, at: day(-5), network: 'meta', campaign: 'c1' });
     const b = await sqlInstall(t.sql, { appId: own, at: day(-5), network: 'google' });
     // Written as the old ingestion stored them: the amounts as sent.
-    await sqlEvent(t.sql, { appId: own, deviceId: a.deviceId, name: 'purchase', at: day(-3), revenue: 5 });
-    const poison = await sqlEvent(t.sql, { appId: own, deviceId: a.deviceId, name: 'purchase', at: day(-2), revenue: 1e307 });
+    await sqlEvent(t.sql, {
+      appId: own,
+      deviceId: a.deviceId,
+      name: 'purchase',
+      at: day(-3),
+      revenue: 5,
+    });
+    const poison = await sqlEvent(t.sql, {
+      appId: own,
+      deviceId: a.deviceId,
+      name: 'purchase',
+      at: day(-2),
+      revenue: 1e307,
+    });
     await t.sql`select analytics_fold(100000)`; // some of it folded into the rollups, the rest still pending
-    await sqlEvent(t.sql, { appId: own, deviceId: a.deviceId, name: 'purchase', at: day(-1), revenue: 3 });
-    await sqlEvent(t.sql, { appId: own, deviceId: b.deviceId, name: 'purchase', at: day(-2), revenue: -1e300 });
-    await sqlEvent(t.sql, { appId: own, deviceId: b.deviceId, name: 'refund', at: day(-1), revenue: 1e300 });
-    await sqlEvent(t.sql, { appId: own, deviceId: b.deviceId, name: 'purchase', at: day(-1), revenue: 9.99 });
+    await sqlEvent(t.sql, {
+      appId: own,
+      deviceId: a.deviceId,
+      name: 'purchase',
+      at: day(-1),
+      revenue: 3,
+    });
+    await sqlEvent(t.sql, {
+      appId: own,
+      deviceId: b.deviceId,
+      name: 'purchase',
+      at: day(-2),
+      revenue: -1e300,
+    });
+    await sqlEvent(t.sql, {
+      appId: own,
+      deviceId: b.deviceId,
+      name: 'refund',
+      at: day(-1),
+      revenue: 1e300,
+    });
+    await sqlEvent(t.sql, {
+      appId: own,
+      deviceId: b.deviceId,
+      name: 'purchase',
+      at: day(-1),
+      revenue: 9.99,
+    });
 
     const overview = () => api(t, 'GET', `/api/v1/apps/${own}/overview`, { auth: full });
     const before = await overview();
@@ -109,25 +191,43 @@ describe('migration 0007 repairs what was written before the fixes', () => {
 
     const after = await overview();
     expect(after.status).toBe(200);
-    expect(after.body.data.kpis).toMatchObject({ revenue: { amount: 17.99, currency: 'USD' }, purchases: 3, payingUsers: 2 });
-    const daily = Object.fromEntries(after.body.data.timeseries.map((d: any) => [d.date, [d.revenue.amount, d.purchases, d.payingUsers]]));
+    expect(after.body.data.kpis).toMatchObject({
+      revenue: { amount: 17.99, currency: 'USD' },
+      purchases: 3,
+      payingUsers: 2,
+    });
+    const daily = Object.fromEntries(
+      after.body.data.timeseries.map((d: any) => [
+        d.date,
+        [d.revenue.amount, d.purchases, d.payingUsers],
+      ]),
+    );
     expect(daily[day(-3).slice(0, 10)]).toEqual([5, 1, 1]);
     expect(daily[day(-2).slice(0, 10)]).toEqual([0, 0, 0]);
     expect(daily[day(-1).slice(0, 10)]).toEqual([12.99, 2, 2]);
     const stats = await api(t, 'GET', `/api/v1/apps/${own}/stats?groupBy=network`, { auth: full });
     expect(stats.status).toBe(200);
-    expect(stats.body.data.find((r: any) => r.dimensions.network === 'meta').metrics).toMatchObject({ revenue: { amount: 8 }, payingUsers: 1 });
+    expect(stats.body.data.find((r: any) => r.dimensions.network === 'meta').metrics).toMatchObject(
+      { revenue: { amount: 8 }, payingUsers: 1 },
+    );
     const portfolio = await api(t, 'GET', '/api/v1/portfolio', { auth: full });
     expect(portfolio.status).toBe(200);
     expect(portfolio.body.data.totals.revenue).toEqual({ amount: 17.99, currency: 'USD' });
 
     // The events are all still there; the poisoned ones flagged, their value kept as text.
-    const events = await api(t, 'GET', `/api/v1/apps/${own}/events?eventName=purchase&eventName=refund`, { auth: full });
+    const events = await api(
+      t,
+      'GET',
+      `/api/v1/apps/${own}/events?eventName=purchase&eventName=refund`,
+      { auth: full },
+    );
     expect(events.body.data).toHaveLength(6);
     const p = events.body.data.find((e: any) => e.id === poison);
     expect(p).toMatchObject({ revenue: null, flags: ['revenue_out_of_range'] });
     expect(Number(p.revenueRaw)).toBe(1e307);
-    expect(events.body.data.filter((e: any) => e.flags.includes('revenue_out_of_range'))).toHaveLength(3);
+    expect(
+      events.body.data.filter((e: any) => e.flags.includes('revenue_out_of_range')),
+    ).toHaveLength(3);
 
     // Rollups and payer rows equal a recount from the raw rows.
     const { rollup, raw } = await rollupVersusRaw(t.sql, own);
@@ -144,18 +244,27 @@ describe('migration 0007 repairs what was written before the fixes', () => {
   it('percent-encodes the non-ASCII characters of stored URLs (ASCII hosts) and leaves international hosts to the redirect', async () => {
     const org = await createOrg(t);
     const full = await org.key('full');
-    const id = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody() })).body.data.id as string;
+    const id = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody() })).body.data
+      .id as string;
     await t.sql`update apps set ios_store_url = 'https://apps.apple.com/de/app/kürbis/id123', web_url = 'https://bücher.example/ä' where id = ${id}`;
-    const link = await api(t, 'POST', `/api/v1/apps/${id}/links`, { auth: full, body: { id: 'mig-link-1' } });
+    const link = await api(t, 'POST', `/api/v1/apps/${id}/links`, {
+      auth: full,
+      body: { id: 'mig-link-1' },
+    });
     expect(link.status).toBe(201);
     await t.sql`update links set destination_android = 'https://play.google.com/store/apps/details?id=a.b&hl=日本' where id = 'mig-link-1'`;
 
     await runMigration();
 
     const [app] = await t.sql`select ios_store_url, web_url from apps where id = ${id}`;
-    expect(app).toEqual({ ios_store_url: 'https://apps.apple.com/de/app/k%C3%BCrbis/id123', web_url: 'https://bücher.example/ä' });
+    expect(app).toEqual({
+      ios_store_url: 'https://apps.apple.com/de/app/k%C3%BCrbis/id123',
+      web_url: 'https://bücher.example/ä',
+    });
     expect(app.ios_store_url).toBe(new URL('https://apps.apple.com/de/app/kürbis/id123').href);
     const [l] = await t.sql`select destination_android from links where id = 'mig-link-1'`;
-    expect(l.destination_android).toBe(new URL('https://play.google.com/store/apps/details?id=a.b&hl=日本').href);
+    expect(l.destination_android).toBe(
+      new URL('https://play.google.com/store/apps/details?id=a.b&hl=日本').href,
+    );
   });
 });

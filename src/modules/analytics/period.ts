@@ -17,7 +17,8 @@ export const inDayRange = (d: string) => d >= MIN_DAY && d <= MAX_DAY;
 
 const DAY_MS = 86_400_000;
 /** Midnight UTC of a `YYYY-MM-DD` day; setUTCFullYear, since Date.UTC maps years 0–99 to 1900–1999. */
-const toUtc = (d: string) => new Date(0).setUTCFullYear(+d.slice(0, 4), +d.slice(5, 7) - 1, +d.slice(8, 10));
+const toUtc = (d: string) =>
+  new Date(0).setUTCFullYear(+d.slice(0, 4), +d.slice(5, 7) - 1, +d.slice(8, 10));
 const fromUtc = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
 export const addDays = (day: string, n: number) => fromUtc(toUtc(day) + n * DAY_MS);
@@ -25,16 +26,27 @@ export const dayCount = (p: Period) => Math.round((toUtc(p.to) - toUtc(p.from)) 
 
 /** Today's calendar date in a time zone. */
 export function todayIn(timezone: string, now: Date = new Date()): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  return new Intl.DateTimeFormat('en-CA', {
+    timeZone: timezone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(now);
 }
 
 /** The requested period; defaults to the last 7 days ending today in the app's zone. */
-export function resolvePeriod(q: { from?: string; to?: string }, timezone: string, now: Date = new Date()): Period {
+export function resolvePeriod(
+  q: { from?: string; to?: string },
+  timezone: string,
+  now: Date = new Date(),
+): Period {
   const to = q.to ?? (q.from ? maxDay(q.from, todayIn(timezone, now)) : todayIn(timezone, now));
-  for (const f of ['from', 'to'] as const) if (q[f] !== undefined && !inDayRange(q[f])) throw validationError(f, DAY_RANGE_MESSAGE);
+  for (const f of ['from', 'to'] as const)
+    if (q[f] !== undefined && !inDayRange(q[f])) throw validationError(f, DAY_RANGE_MESSAGE);
   const from = q.from ?? addDays(to, -(DEFAULT_PERIOD_DAYS - 1));
   if (from > to) throw validationError('from', 'must not be after to');
-  if (dayCount({ from, to }) > MAX_PERIOD_DAYS) throw validationError('to', `the period may span at most ${MAX_PERIOD_DAYS} days`);
+  if (dayCount({ from, to }) > MAX_PERIOD_DAYS)
+    throw validationError('to', `the period may span at most ${MAX_PERIOD_DAYS} days`);
   return { from, to };
 }
 

@@ -6,13 +6,33 @@ import type { Sql } from '../../db/client.ts';
 import { validationError } from '../../http/errors.ts';
 import { emptySums, type Sums } from './definitions.ts';
 
-export const DIMENSIONS = ['date', 'network', 'campaign', 'adGroup', 'ad', 'linkId', 'platform', 'country', 'matchType', 'eventName'] as const;
+export const DIMENSIONS = [
+  'date',
+  'network',
+  'campaign',
+  'adGroup',
+  'ad',
+  'linkId',
+  'platform',
+  'country',
+  'matchType',
+  'eventName',
+] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 /** Rollup column of each API dimension (plus `app` for the portfolio). */
 const COLUMN: Record<Dimension | 'app', string> = {
-  date: 'day', network: 'network', campaign: 'campaign', adGroup: 'ad_group_id', ad: 'ad_id', linkId: 'link_id',
-  platform: 'platform', country: 'country', matchType: 'match_type', eventName: 'event_name', app: 'app_id',
+  date: 'day',
+  network: 'network',
+  campaign: 'campaign',
+  adGroup: 'ad_group_id',
+  ad: 'ad_id',
+  linkId: 'link_id',
+  platform: 'platform',
+  country: 'country',
+  matchType: 'match_type',
+  eventName: 'event_name',
+  app: 'app_id',
 };
 
 export const FILTERS = ['network', 'campaign', 'platform', 'country', 'linkId'] as const;
@@ -53,9 +73,16 @@ const joinFragments = (sql: Sql, parts: ReturnType<typeof selectKey>) =>
   parts.reduce((a, b, i) => (i === 0 ? b : sql`${a}, ${b}`), sql``);
 
 /** Summed rollup rows grouped by `groupBy` and currency. */
-export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[], maxRows?: number): Promise<SumsRow[]> {
+export async function sumRollups(
+  sql: Sql,
+  scope: Scope,
+  groupBy: GroupKey[],
+  maxRows?: number,
+): Promise<SumsRow[]> {
   if (!scope.ranges.length) return [];
-  const filterNames = Object.entries(scope.filters).filter(([, v]) => v && v.length).map(([k]) => k);
+  const filterNames = Object.entries(scope.filters)
+    .filter(([, v]) => v && v.length)
+    .map(([k]) => k);
   const coarse = [...groupBy, ...filterNames].every((d) => COARSE.has(d));
   const table = coarse ? 'analytics_daily_campaign' : 'analytics_daily';
   const cols = [...new Set(['app_id', ...groupBy.map((g) => COLUMN[g])])];
@@ -77,13 +104,21 @@ export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[], ma
     group by ${groupBy.length ? sql`${groupIdents(sql, groupBy)}, ` : sql``} r.currency
     ${maxRows ? sql`limit ${maxRows + 1}` : sql``}`;
   if (maxRows && result.length > maxRows) {
-    throw validationError('groupBy', `more than ${maxRows} groups: narrow the period, the filters or the dimensions`);
+    throw validationError(
+      'groupBy',
+      `more than ${maxRows} groups: narrow the period, the filters or the dimensions`,
+    );
   }
   return result.map((r) => {
     const sums = emptySums();
-    sums.clicks = Number(r.clicks); sums.installs = Number(r.installs); sums.attributedInstalls = Number(r.attributed_installs);
-    sums.events = Number(r.events); sums.trials = Number(r.trials); sums.qualifiedTrials = Number(r.qualified_trials);
-    sums.purchases = Number(r.purchases); sums.payerDays = Number(r.paying_users);
+    sums.clicks = Number(r.clicks);
+    sums.installs = Number(r.installs);
+    sums.attributedInstalls = Number(r.attributed_installs);
+    sums.events = Number(r.events);
+    sums.trials = Number(r.trials);
+    sums.qualifiedTrials = Number(r.qualified_trials);
+    sums.purchases = Number(r.purchases);
+    sums.payerDays = Number(r.paying_users);
     const revenue = Number(r.revenue);
     if (revenue !== 0 || r.currency !== '') sums.revenueByCurrency.set(r.currency, revenue);
     return { key: keyOf(r, groupBy), currency: r.currency, sums };
@@ -96,7 +131,11 @@ export async function sumRollups(sql: Sql, scope: Scope, groupBy: GroupKey[], ma
  * By event name a device may pay under several names: a distinct over analytics_payers then.
  * Daily counts come cheaper from the rollups' paying_users.
  */
-export async function countPayers(sql: Sql, scope: Scope, groupBy: GroupKey[]): Promise<{ key: Record<string, string | null>; payers: number }[]> {
+export async function countPayers(
+  sql: Sql,
+  scope: Scope,
+  groupBy: GroupKey[],
+): Promise<{ key: Record<string, string | null>; payers: number }[]> {
   if (!scope.ranges.length) return [];
   const filtered = Object.values(scope.filters).some((v) => v && v.length);
   if (!filtered && groupBy.every((g) => g === 'app')) {
@@ -109,12 +148,15 @@ export async function countPayers(sql: Sql, scope: Scope, groupBy: GroupKey[]): 
       from ${rangesSql(sql, scope)}
       cross join lateral (${counts('analytics_payer_counts')} union all ${counts('analytics_payer_counts_pending')}) r
       group by r.app_id`;
-    if (!groupBy.length) return [{ key: {}, payers: rows.reduce((n, r) => n + Number(r.payers), 0) }];
+    if (!groupBy.length)
+      return [{ key: {}, payers: rows.reduce((n, r) => n + Number(r.payers), 0) }];
     return rows.map((r) => ({ key: keyOf(r, groupBy), payers: Number(r.payers) }));
   }
   const key = selectKey(sql, groupBy);
   const byName = groupBy.includes('eventName');
-  const cols = [...new Set(['app_id', ...groupBy.map((g) => COLUMN[g]), ...(byName ? ['device_pk'] : [])])];
+  const cols = [
+    ...new Set(['app_id', ...groupBy.map((g) => COLUMN[g]), ...(byName ? ['device_pk'] : [])]),
+  ];
   const inner = byName
     ? sql`select distinct ${sql(cols)} from analytics_payers r
           where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1
@@ -143,21 +185,47 @@ function keyOf(r: Record<string, string>, groupBy: GroupKey[]): Record<string, s
 // Raw rows: event log and attributions.
 
 /** Local-day bounds as instants: [start of `from`, start of the day after `to`). */
-const dayStart = (sql: Sql, day: string, tz: string) => sql`(${day}::date::timestamp at time zone ${tz})`;
-const dayEnd = (sql: Sql, day: string, tz: string) => sql`((${day}::date + 1)::timestamp at time zone ${tz})`;
+const dayStart = (sql: Sql, day: string, tz: string) =>
+  sql`(${day}::date::timestamp at time zone ${tz})`;
+const dayEnd = (sql: Sql, day: string, tz: string) =>
+  sql`((${day}::date + 1)::timestamp at time zone ${tz})`;
 
 export type EventRow = {
-  seq: string; id: string; event_name: string; device_id: string | null; user_id: string | null; source: string;
-  environment: string; revenue: string | null; currency: string | null; properties: unknown;
-  revenue_raw: string | null; flags: string[];
-  occurred_at: Date; received_at: Date; at: string;
-  network: string | null; campaign: string | null; match_type: string | null;
+  seq: string;
+  id: string;
+  event_name: string;
+  device_id: string | null;
+  user_id: string | null;
+  source: string;
+  environment: string;
+  revenue: string | null;
+  currency: string | null;
+  properties: unknown;
+  revenue_raw: string | null;
+  flags: string[];
+  occurred_at: Date;
+  received_at: Date;
+  at: string;
+  network: string | null;
+  campaign: string | null;
+  match_type: string | null;
 };
 
-export async function listEvents(sql: Sql, q: {
-  appId: string; environment: string; timezone: string; from?: string; to?: string;
-  eventNames?: string[]; sources?: string[]; deviceId?: string; after: [string, string] | null; limit: number;
-}): Promise<EventRow[]> {
+export async function listEvents(
+  sql: Sql,
+  q: {
+    appId: string;
+    environment: string;
+    timezone: string;
+    from?: string;
+    to?: string;
+    eventNames?: string[];
+    sources?: string[];
+    deviceId?: string;
+    after: [string, string] | null;
+    limit: number;
+  },
+): Promise<EventRow[]> {
   return sql<EventRow[]>`
     select e.seq::text, e.id, e.event_name, e.device_id, e.user_id, e.source, e.environment, e.revenue::text,
            e.currency, e.properties, e.revenue_raw, e.flags, e.occurred_at, e.received_at,
@@ -168,8 +236,12 @@ export async function listEvents(sql: Sql, q: {
     where e.app_id = ${q.appId} and e.environment = ${q.environment}
       ${q.eventNames?.length ? sql`and e.event_name = any(${q.eventNames})` : sql``}
       ${q.sources?.length ? sql`and e.source = any(${q.sources})` : sql``}
-      ${q.deviceId !== undefined ? sql`and e.device_pk = (select d.id from devices d
-            where d.app_id = ${q.appId} and d.environment = ${q.environment} and d.device_id = ${q.deviceId})` : sql``}
+      ${
+        q.deviceId !== undefined
+          ? sql`and e.device_pk = (select d.id from devices d
+            where d.app_id = ${q.appId} and d.environment = ${q.environment} and d.device_id = ${q.deviceId})`
+          : sql``
+      }
       ${q.from ? sql`and e.received_at >= ${dayStart(sql, q.from, q.timezone)}` : sql``}
       ${q.to ? sql`and e.received_at < ${dayEnd(sql, q.to, q.timezone)}` : sql``}
       ${q.after ? sql`and (e.received_at, e.seq) < (${q.after[0]}::timestamptz, ${q.after[1]}::bigint)` : sql``}
@@ -178,16 +250,39 @@ export async function listEvents(sql: Sql, q: {
 }
 
 export type AttributionRow = {
-  id: string; device_id: string; platform: string; environment: string; network: string; match_type: string;
-  campaign: string | null; campaign_id: string | null; ad_group_id: string | null; ad_id: string | null;
-  link_id: string | null; click_id: string | null; clicked_at: Date | null; installed_at: Date; country: string | null;
-  reinstall: boolean; explanation: Record<string, unknown>; at: string;
+  id: string;
+  device_id: string;
+  platform: string;
+  environment: string;
+  network: string;
+  match_type: string;
+  campaign: string | null;
+  campaign_id: string | null;
+  ad_group_id: string | null;
+  ad_id: string | null;
+  link_id: string | null;
+  click_id: string | null;
+  clicked_at: Date | null;
+  installed_at: Date;
+  country: string | null;
+  reinstall: boolean;
+  explanation: Record<string, unknown>;
+  at: string;
 };
 
-export async function listAttributions(sql: Sql, q: {
-  appId: string; environment: string; timezone: string; from: string; to: string; filters: Filters;
-  after: [string, string] | null; limit: number;
-}): Promise<AttributionRow[]> {
+export async function listAttributions(
+  sql: Sql,
+  q: {
+    appId: string;
+    environment: string;
+    timezone: string;
+    from: string;
+    to: string;
+    filters: Filters;
+    after: [string, string] | null;
+    limit: number;
+  },
+): Promise<AttributionRow[]> {
   return sql<AttributionRow[]>`
     select r.id, r.device_id, r.platform, r.environment, r.network, r.match_type, r.campaign, r.campaign_id,
            r.ad_group_id, r.ad_id, r.link_id, r.click_id, r.clicked_at, r.installed_at, r.country, r.reinstall,

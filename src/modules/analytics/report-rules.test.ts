@@ -25,16 +25,32 @@ describe('periods', () => {
     ['from after to', { from: '2026-03-02', to: '2026-03-01' }, 'from'],
     ['a span over 400 days', { from: '2025-01-01', to: '2026-02-05' }, 'to'],
   ])('reject from after to and spans over 400 days, naming the field: %s', (_case, q, field) => {
-    const err = (f: () => unknown) => { try { f(); } catch (e) { return (e as ApiError).details?.[0].path; } return null; };
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as ApiError).details?.[0].path;
+      }
+      return null;
+    };
     expect(err(() => resolvePeriod(q, 'UTC', now))).toBe(field);
   });
   it('accept a span of exactly 400 days', () => {
-    expect(resolvePeriod({ from: '2025-01-02', to: '2026-02-05' }, 'UTC', now).from).toBe('2025-01-02');
+    expect(resolvePeriod({ from: '2025-01-02', to: '2026-02-05' }, 'UTC', now).from).toBe(
+      '2025-01-02',
+    );
   });
   it('previous period has the same length, right before', () => {
-    expect(previousPeriod({ from: '2026-03-01', to: '2026-03-31' })).toEqual({ from: '2026-01-29', to: '2026-02-28' });
+    expect(previousPeriod({ from: '2026-03-01', to: '2026-03-31' })).toEqual({
+      from: '2026-01-29',
+      to: '2026-02-28',
+    });
     expect(dayCount({ from: '2024-02-28', to: '2024-03-01' })).toBe(3);
-    expect(daysOf({ from: '2026-12-30', to: '2027-01-01' })).toEqual(['2026-12-30', '2026-12-31', '2027-01-01']);
+    expect(daysOf({ from: '2026-12-30', to: '2027-01-01' })).toEqual([
+      '2026-12-30',
+      '2026-12-31',
+      '2027-01-01',
+    ]);
     expect(addDays('2026-03-08', -8)).toBe('2026-02-28');
   });
 });
@@ -46,11 +62,14 @@ describe('money', () => {
     [11, 'USD', 'EUR', fx, 10],
     [5, 'GBP', 'USD', fx, null],
     [5, 'GBP', 'GBP', {}, 5],
-  ])('converts only with both rates; USD is the base: %d %s → %s', (amount, from, to, rates, expected) => {
-    const converted = convert(amount, from, to, rates);
-    if (expected === null) expect(converted).toBeNull();
-    else expect(converted).toBeCloseTo(expected);
-  });
+  ])(
+    'converts only with both rates; USD is the base: %d %s → %s',
+    (amount, from, to, rates, expected) => {
+      const converted = convert(amount, from, to, rates);
+      if (expected === null) expect(converted).toBeNull();
+      else expect(converted).toBeCloseTo(expected);
+    },
+  );
   it.each([
     [0.1 + 0.2, 'USD', 0.3],
     [1199.6, 'JPY', 1200],
@@ -63,25 +82,59 @@ describe('money', () => {
 
 describe('KPIs', () => {
   it('derive rates, ARPU and never mix unconvertible currencies', () => {
-    const s = { ...emptySums(), clicks: 3, installs: 4, attributedInstalls: 1, purchases: 2, revenueByCurrency: new Map([['USD', 10], ['EUR', 5]]) };
+    const s = {
+      ...emptySums(),
+      clicks: 3,
+      installs: 4,
+      attributedInstalls: 1,
+      purchases: 2,
+      revenueByCurrency: new Map([
+        ['USD', 10],
+        ['EUR', 5],
+      ]),
+    };
     const k = computeKpis(s, 2, 'USD', {});
     expect(k).toMatchObject({
-      organicInstalls: 3, clickToInstallRate: 0.3333, revenue: { amount: 10, currency: 'USD' },
-      revenueByCurrency: [{ amount: 5, currency: 'EUR' }, { amount: 10, currency: 'USD' }],
-      unconvertedCurrencies: ['EUR'], arpu: { amount: 2.5, currency: 'USD' }, payingUsers: 2,
+      organicInstalls: 3,
+      clickToInstallRate: 0.3333,
+      revenue: { amount: 10, currency: 'USD' },
+      revenueByCurrency: [
+        { amount: 5, currency: 'EUR' },
+        { amount: 10, currency: 'USD' },
+      ],
+      unconvertedCurrencies: ['EUR'],
+      arpu: { amount: 2.5, currency: 'USD' },
+      payingUsers: 2,
     });
     expect(computeKpis(s, 2, 'USD', { EUR: 1.2 }).revenue).toEqual({ amount: 16, currency: 'USD' });
     const none = computeKpis(emptySums(), 0, 'EUR', {});
-    expect([none.clickToInstallRate, none.arpu, none.revenue]).toEqual([null, null, { amount: 0, currency: 'EUR' }]);
-    expect(Object.keys(pickMetrics(k, ['clicks', 'revenue'])).sort()).toEqual(['clicks', 'revenue', 'revenueByCurrency', 'unconvertedCurrencies']);
+    expect([none.clickToInstallRate, none.arpu, none.revenue]).toEqual([
+      null,
+      null,
+      { amount: 0, currency: 'EUR' },
+    ]);
+    expect(Object.keys(pickMetrics(k, ['clicks', 'revenue'])).sort()).toEqual([
+      'clicks',
+      'revenue',
+      'revenueByCurrency',
+      'unconvertedCurrencies',
+    ]);
   });
   it.each([
     [['EUR', 'EUR'], undefined, 'EUR'],
     [['EUR', 'JPY'], undefined, 'USD'],
     [['EUR', 'JPY'], 'GBP', 'GBP'],
-  ])('totals currency: the shared one, else USD, else the requested one: %o, %s → %s', (currencies, requested, expected) => {
-    expect(portfolioCurrency(currencies.map((currency) => ({ currency }) as AppRow), requested)).toBe(expected);
-  });
+  ])(
+    'totals currency: the shared one, else USD, else the requested one: %o, %s → %s',
+    (currencies, requested, expected) => {
+      expect(
+        portfolioCurrency(
+          currencies.map((currency) => ({ currency }) as AppRow),
+          requested,
+        ),
+      ).toBe(expected);
+    },
+  );
 });
 
 describe('stats order', () => {
@@ -93,9 +146,15 @@ describe('stats order', () => {
       { dimensions: { date: '2026-03-01', network: null }, installs: 9 },
       { dimensions: { date: null, network: 'meta' }, installs: 0 },
     ];
-    const sorted = [...rows].sort((a, b) => compareStats(sortKey(a, ['date', 'network']), sortKey(b, ['date', 'network'])));
+    const sorted = [...rows].sort((a, b) =>
+      compareStats(sortKey(a, ['date', 'network']), sortKey(b, ['date', 'network'])),
+    );
     expect(sorted.map((r) => [r.dimensions.date, r.dimensions.network])).toEqual([
-      [null, 'meta'], ['2026-03-01', null], ['2026-03-01', 'google'], ['2026-03-01', 'tiktok'], ['2026-03-02', 'meta'],
+      [null, 'meta'],
+      ['2026-03-01', null],
+      ['2026-03-01', 'google'],
+      ['2026-03-01', 'tiktok'],
+      ['2026-03-02', 'meta'],
     ]);
   });
 });

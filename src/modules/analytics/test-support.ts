@@ -8,10 +8,23 @@ import { randomBase62, randomHex } from '../../lib/crypto.ts';
 
 type Env = 'live' | 'sandbox';
 
-export async function sqlClick(sql: Sql, c: {
-  appId: string; at: string | Date; linkId?: string; network?: string; campaign?: string | null; platform?: string | null;
-  country?: string | null; environment?: Env; isBot?: boolean; duplicateOf?: string | null; adGroupId?: string | null; adId?: string | null;
-}): Promise<string> {
+export async function sqlClick(
+  sql: Sql,
+  c: {
+    appId: string;
+    at: string | Date;
+    linkId?: string;
+    network?: string;
+    campaign?: string | null;
+    platform?: string | null;
+    country?: string | null;
+    environment?: Env;
+    isBot?: boolean;
+    duplicateOf?: string | null;
+    adGroupId?: string | null;
+    adId?: string | null;
+  },
+): Promise<string> {
   const id = `arc_${randomBase62(20)}`;
   await sql`
     insert into clicks (id, app_id, link_id, environment, clicked_at, network, campaign, ad_group_id, ad_id, platform, country, is_bot, duplicate_of)
@@ -22,10 +35,23 @@ export async function sqlClick(sql: Sql, c: {
 }
 
 /** A configured device with its attribution and the system install event. Returns the device pk. */
-export async function sqlInstall(sql: Sql, i: {
-  appId: string; at: string | Date; deviceId?: string; network?: string; matchType?: string; campaign?: string | null;
-  linkId?: string | null; platform?: string; country?: string | null; environment?: Env; adGroupId?: string | null; adId?: string | null;
-}): Promise<{ devicePk: string; deviceId: string; attributionId: string }> {
+export async function sqlInstall(
+  sql: Sql,
+  i: {
+    appId: string;
+    at: string | Date;
+    deviceId?: string;
+    network?: string;
+    matchType?: string;
+    campaign?: string | null;
+    linkId?: string | null;
+    platform?: string;
+    country?: string | null;
+    environment?: Env;
+    adGroupId?: string | null;
+    adId?: string | null;
+  },
+): Promise<{ devicePk: string; deviceId: string; attributionId: string }> {
   const env = i.environment ?? 'live';
   const deviceId = i.deviceId ?? `dev-${randomBase62(12)}`;
   const at = new Date(i.at);
@@ -51,10 +77,20 @@ export async function sqlInstall(sql: Sql, i: {
 }
 
 /** An event of a device (a stub device is created when unknown, as the event writer does). */
-export async function sqlEvent(sql: Sql, e: {
-  appId: string; deviceId: string; name: string; at: string | Date; revenue?: number | null; currency?: string | null;
-  source?: string; environment?: Env; isControl?: boolean;
-}): Promise<string> {
+export async function sqlEvent(
+  sql: Sql,
+  e: {
+    appId: string;
+    deviceId: string;
+    name: string;
+    at: string | Date;
+    revenue?: number | null;
+    currency?: string | null;
+    source?: string;
+    environment?: Env;
+    isControl?: boolean;
+  },
+): Promise<string> {
   const env = e.environment ?? 'live';
   const id = `evt_${randomHex(12)}`;
   await sql.begin(async (tx) => {
@@ -73,18 +109,24 @@ export async function sqlEvent(sql: Sql, e: {
 
 /** Rollups ∪ pending summed per full key, and the same recomputed from raw rows: they must be equal. */
 export async function rollupVersusRaw(sql: Sql, appId: string) {
-  const key = 'environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, event_name, currency';
+  const key =
+    'environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, event_name, currency';
   const metrics = `sum(clicks)::int as clicks, sum(installs)::int as installs, sum(attributed_installs)::int as attributed,
     sum(events)::int as events, sum(trials)::int as trials, sum(qualified_trials)::int as qualified, sum(purchases)::int as purchases,
     sum(revenue)::text as revenue, sum(paying_users)::int as paying_users`;
-  const nonZero = 'having (sum(clicks), sum(installs), sum(events), sum(revenue), sum(paying_users)) <> (0, 0, 0, 0, 0)';
-  const both = await sql.unsafe(`
+  const nonZero =
+    'having (sum(clicks), sum(installs), sum(events), sum(revenue), sum(paying_users)) <> (0, 0, 0, 0, 0)';
+  const both = await sql.unsafe(
+    `
     select ${key}, ${metrics} from (
       select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users from analytics_daily where app_id = $1
       union all
       select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users from analytics_pending where app_id = $1
-    ) x group by ${key} ${nonZero} order by ${key}`, [appId]);
-  const raw = await sql.unsafe(`
+    ) x group by ${key} ${nonZero} order by ${key}`,
+    [appId],
+  );
+  const raw = await sql.unsafe(
+    `
     select ${key}, ${metrics} from (
       select f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.ad_group_id, f.ad_id, f.link_id,
              f.platform, f.country, f.match_type, f.event_name, f.currency, f.clicks, f.installs, f.attributed_installs, f.events,
@@ -96,8 +138,15 @@ export async function rollupVersusRaw(sql: Sql, appId: string) {
       from (select distinct f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.ad_group_id,
                    f.ad_id, f.link_id, f.platform, f.country, f.match_type, f.device_pk
             from analytics_event_facts f join apps a on a.id = f.app_id where f.app_id = $1 and f.purchases > 0) d
-    ) x group by ${key} ${nonZero} order by ${key}`, [appId]);
-  const norm = (rows: Record<string, unknown>[]) => rows.map((r) => ({ ...r, day: String(r.day instanceof Date ? r.day.toISOString() : r.day), revenue: Number(r.revenue) }));
+    ) x group by ${key} ${nonZero} order by ${key}`,
+    [appId],
+  );
+  const norm = (rows: Record<string, unknown>[]) =>
+    rows.map((r) => ({
+      ...r,
+      day: String(r.day instanceof Date ? r.day.toISOString() : r.day),
+      revenue: Number(r.revenue),
+    }));
   return { rollup: norm(both), raw: norm(raw) };
 }
 
@@ -119,5 +168,10 @@ export async function payerDaysVersusRaw(sql: Sql, appId: string) {
   const countsFromDays = await sql`
     select day::text, coalesce(prev_day, '-infinity')::text as prev_day, count(*)::int as payers
     from analytics_payer_days where app_id = ${appId} group by 1, 2 order by 1, 2`;
-  return { stored: [...stored], raw: [...raw], counts: [...counts], countsFromDays: [...countsFromDays] };
+  return {
+    stored: [...stored],
+    raw: [...raw],
+    counts: [...counts],
+    countsFromDays: [...countsFromDays],
+  };
 }

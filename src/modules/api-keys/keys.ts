@@ -5,8 +5,16 @@ import type { Permission } from '../auth/principal.ts';
 
 /** Management API keys: `ak_live_` + 40 base62 characters (~238 bits). Only a SHA-256 is kept. */
 export type ApiKeyRow = {
-  id: string; seq: string; org_id: string; name: string; permission: Permission; app_ids: string[] | null;
-  key_last4: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null;
+  id: string;
+  seq: string;
+  org_id: string;
+  name: string;
+  permission: Permission;
+  app_ids: string[] | null;
+  key_last4: string;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
 };
 
 export function toApiKeyResource(k: ApiKeyRow) {
@@ -22,15 +30,35 @@ export function toApiKeyResource(k: ApiKeyRow) {
   };
 }
 
-export async function createApiKey(sql: Sql, input: { orgId: string; name: string; permission: Permission; appIds: string[] | null; createdBy: string | null }) {
+export async function createApiKey(
+  sql: Sql,
+  input: {
+    orgId: string;
+    name: string;
+    permission: Permission;
+    appIds: string[] | null;
+    createdBy: string | null;
+  },
+) {
   if (input.appIds) {
     const unique = [...new Set(input.appIds)];
-    const found = await sql<{ id: string }[]>`select id from apps where org_id = ${input.orgId} and id = any(${unique})`;
+    const found = await sql<
+      { id: string }[]
+    >`select id from apps where org_id = ${input.orgId} and id = any(${unique})`;
     const known = new Set(found.map((r) => r.id));
     const missing = unique.findIndex((id) => !known.has(id));
     if (missing >= 0) {
-      throw new ApiError(400, 'validation_error', `appIds: no app ${unique[missing]} in this organization`,
-        [{ path: `appIds.${input.appIds.indexOf(unique[missing])}`, message: 'no such app in this organization' }]);
+      throw new ApiError(
+        400,
+        'validation_error',
+        `appIds: no app ${unique[missing]} in this organization`,
+        [
+          {
+            path: `appIds.${input.appIds.indexOf(unique[missing])}`,
+            message: 'no such app in this organization',
+          },
+        ],
+      );
     }
     input = { ...input, appIds: unique };
   }
@@ -42,7 +70,11 @@ export async function createApiKey(sql: Sql, input: { orgId: string; name: strin
   return { key, row };
 }
 
-export async function listApiKeys(sql: Sql, orgId: string, opts: { limit: number; afterSeq: string | null }) {
+export async function listApiKeys(
+  sql: Sql,
+  orgId: string,
+  opts: { limit: number; afterSeq: string | null },
+) {
   return sql<ApiKeyRow[]>`
     select * from api_keys
     where org_id = ${orgId} and revoked_at is null ${opts.afterSeq ? sql`and seq < ${opts.afterSeq}` : sql``}

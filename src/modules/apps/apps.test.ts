@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, appBody, createOrg, startTestServer, type ApiResponse, type Org, type TestServer } from '../../../test/helpers.ts';
+import {
+  api,
+  appBody,
+  createOrg,
+  startTestServer,
+  type ApiResponse,
+  type Org,
+  type TestServer,
+} from '../../../test/helpers.ts';
 
 let t: TestServer;
 let org: Org;
@@ -19,14 +27,28 @@ describe('Apps API: create, read, update, archive', () => {
     expect(app.id).toMatch(/^app_[0-9a-f]{11}$/);
     expect(app.sdkKeys.live).toMatch(/^pk_live_[0-9a-f]{24}$/);
     expect(app.sdkKeys.test).toMatch(/^pk_test_[0-9a-f]{24}$/);
-    expect(app.ios).toEqual({ bundleId: 'com.example.fittrack', appStoreId: '1234567890', storeUrl: 'https://apps.apple.com/app/id1234567890' });
-    expect(app.android.storeUrl).toBe('https://play.google.com/store/apps/details?id=com.example.fittrack');
-    expect(app.attributionSettings).toEqual({ clickWindowHours: 168, probabilisticEnabled: true, probabilisticWindowHours: 24, reattributionWindowDays: 90 });
+    expect(app.ios).toEqual({
+      bundleId: 'com.example.fittrack',
+      appStoreId: '1234567890',
+      storeUrl: 'https://apps.apple.com/app/id1234567890',
+    });
+    expect(app.android.storeUrl).toBe(
+      'https://play.google.com/store/apps/details?id=com.example.fittrack',
+    );
+    expect(app.attributionSettings).toEqual({
+      clickWindowHours: 168,
+      probabilisticEnabled: true,
+      probabilisticWindowHours: 24,
+      reattributionWindowDays: 90,
+    });
     expect(app.qualifiedTrials).toEqual({ enabled: false, delayHours: 2 });
     expect(app.archived).toBe(false);
     expect(new Date(app.createdAt).toISOString()).toBe(app.createdAt);
 
-    const second = await api(t, 'POST', '/api/v1/apps', { auth: key, body: appBody({ name: 'Other' }) });
+    const second = await api(t, 'POST', '/api/v1/apps', {
+      auth: key,
+      body: appBody({ name: 'Other' }),
+    });
     expect(second.body.data.sdkKeys.live).not.toBe(app.sdkKeys.live);
 
     const read = await api(t, 'GET', `/api/v1/apps/${app.id}`, { auth: key });
@@ -37,7 +59,16 @@ describe('Apps API: create, read, update, archive', () => {
   it('accepts a numeric App Store id and explicit store URLs; ios, android and webUrl may be null', async () => {
     const r = await api(t, 'POST', '/api/v1/apps', {
       auth: key,
-      body: { name: 'Web only', ios: { bundleId: 'com.a.b', appStoreId: 987654321, storeUrl: 'https://apps.apple.com/us/app/x/id987654321' }, android: null, webUrl: 'https://example.com/app' },
+      body: {
+        name: 'Web only',
+        ios: {
+          bundleId: 'com.a.b',
+          appStoreId: 987654321,
+          storeUrl: 'https://apps.apple.com/us/app/x/id987654321',
+        },
+        android: null,
+        webUrl: 'https://example.com/app',
+      },
     });
     expect(r.status).toBe(201);
     expect(r.body.data.ios.appStoreId).toBe('987654321');
@@ -50,20 +81,37 @@ describe('Apps API: create, read, update, archive', () => {
     const { body } = await api(t, 'POST', '/api/v1/apps', { auth: key, body: appBody() });
     const id = body.data.id;
     const r = await api(t, 'PATCH', `/api/v1/apps/${id}`, {
-      auth: key, body: { name: 'FitTrack Pro', attributionSettings: { clickWindowHours: 72 }, sdkEnabled: false },
+      auth: key,
+      body: {
+        name: 'FitTrack Pro',
+        attributionSettings: { clickWindowHours: 72 },
+        sdkEnabled: false,
+      },
     });
     expect(r.status).toBe(200);
     expect(r.body.data.name).toBe('FitTrack Pro');
     expect(r.body.data.sdkEnabled).toBe(false);
-    expect(r.body.data.attributionSettings).toEqual({ clickWindowHours: 72, probabilisticEnabled: true, probabilisticWindowHours: 24, reattributionWindowDays: 90 });
+    expect(r.body.data.attributionSettings).toEqual({
+      clickWindowHours: 72,
+      probabilisticEnabled: true,
+      probabilisticWindowHours: 24,
+      reattributionWindowDays: 90,
+    });
     expect(r.body.data.timezone).toBe('America/New_York');
-    expect(Date.parse(r.body.data.updatedAt)).toBeGreaterThanOrEqual(Date.parse(body.data.updatedAt));
+    expect(Date.parse(r.body.data.updatedAt)).toBeGreaterThanOrEqual(
+      Date.parse(body.data.updatedAt),
+    );
 
-    const archived = await api(t, 'PATCH', `/api/v1/apps/${id}`, { auth: key, body: { archived: true } });
+    const archived = await api(t, 'PATCH', `/api/v1/apps/${id}`, {
+      auth: key,
+      body: { archived: true },
+    });
     expect(archived.body.data.archived).toBe(true);
     const listed = await api(t, 'GET', '/api/v1/apps?limit=200', { auth: key });
     expect(listed.body.data.map((a: { id: string }) => a.id)).not.toContain(id);
-    const withArchived = await api(t, 'GET', '/api/v1/apps?limit=200&includeArchived=true', { auth: key });
+    const withArchived = await api(t, 'GET', '/api/v1/apps?limit=200&includeArchived=true', {
+      auth: key,
+    });
     expect(withArchived.body.data.map((a: { id: string }) => a.id)).toContain(id);
   });
 
@@ -77,17 +125,33 @@ describe('Apps API: create, read, update, archive', () => {
 describe('Apps API: validation names the field', () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ['unknown field', { ...appBody(), colour: 'red' }, 'colour'],
-    ['unknown nested field', { ...appBody(), ios: { bundleId: 'com.a.b', appStoreid: '1' } }, 'ios.appStoreid'],
+    [
+      'unknown nested field',
+      { ...appBody(), ios: { bundleId: 'com.a.b', appStoreid: '1' } },
+      'ios.appStoreid',
+    ],
     ['bad timezone', appBody({ timezone: 'Mars/Olympus' }), 'timezone'],
     ['offset instead of a zone', appBody({ timezone: '+05:00' }), 'timezone'],
     ['bad currency', appBody({ currency: 'usd' }), 'currency'],
     ['unknown currency', appBody({ currency: 'XYZ' }), 'currency'],
     ['bad bundle id', appBody({ ios: { bundleId: 'not a bundle' } }), 'ios.bundleId'],
-    ['non-numeric App Store id', appBody({ ios: { bundleId: 'com.a.b', appStoreId: 'id123' } }), 'ios.appStoreId'],
-    ['bad package name', appBody({ android: { packageName: '1com.example' } }), 'android.packageName'],
+    [
+      'non-numeric App Store id',
+      appBody({ ios: { bundleId: 'com.a.b', appStoreId: 'id123' } }),
+      'ios.appStoreId',
+    ],
+    [
+      'bad package name',
+      appBody({ android: { packageName: '1com.example' } }),
+      'android.packageName',
+    ],
     ['non-http URL', appBody({ webUrl: 'ftp://example.com' }), 'webUrl'],
     ['empty name', appBody({ name: '' }), 'name'],
-    ['click window over 30 days', appBody({ attributionSettings: { clickWindowHours: 10_000 } }), 'attributionSettings.clickWindowHours'],
+    [
+      'click window over 30 days',
+      appBody({ attributionSettings: { clickWindowHours: 10_000 } }),
+      'attributionSettings.clickWindowHours',
+    ],
   ];
   for (const [what, body, field] of cases) {
     it(`${what} → 400 naming ${field}`, async () => {
@@ -101,16 +165,28 @@ describe('Apps API: validation names the field', () => {
   }
 
   it('a body over the limit → 413', async () => {
-    const r = await api(t, 'POST', '/api/v1/apps', { auth: key, rawBody: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }), headers: { 'content-type': 'application/json' } });
+    const r = await api(t, 'POST', '/api/v1/apps', {
+      auth: key,
+      rawBody: JSON.stringify({ name: 'x'.repeat(2 * 1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(r.status).toBe(413);
     expect(r.body.error.code).toBe('payload_too_large');
   });
 
   it('a non-JSON body → 415; malformed JSON → 400', async () => {
-    const form = await api(t, 'POST', '/api/v1/apps', { auth: key, rawBody: 'name=FitTrack', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await api(t, 'POST', '/api/v1/apps', {
+      auth: key,
+      rawBody: 'name=FitTrack',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(form.status).toBe(415);
     expect(form.body.error.code).toBe('unsupported_media_type');
-    const broken = await api(t, 'POST', '/api/v1/apps', { auth: key, rawBody: '{"name": ', headers: { 'content-type': 'application/json' } });
+    const broken = await api(t, 'POST', '/api/v1/apps', {
+      auth: key,
+      rawBody: '{"name": ',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(broken.status).toBe(400);
     expect(broken.body.error.code).toBe('validation_error');
     expect(broken.body.error.details[0].path).toBe('body');
@@ -126,9 +202,15 @@ describe('Apps API: validation names the field', () => {
   });
 
   it('legacyAppId is unique: a second app using it → 409', async () => {
-    const a = await api(t, 'POST', '/api/v1/apps', { auth: key, body: appBody({ legacyAppId: 'fittrack-legacy' }) });
+    const a = await api(t, 'POST', '/api/v1/apps', {
+      auth: key,
+      body: appBody({ legacyAppId: 'fittrack-legacy' }),
+    });
     expect(a.status).toBe(201);
-    const b = await api(t, 'POST', '/api/v1/apps', { auth: key, body: appBody({ legacyAppId: 'fittrack-legacy' }) });
+    const b = await api(t, 'POST', '/api/v1/apps', {
+      auth: key,
+      body: appBody({ legacyAppId: 'fittrack-legacy' }),
+    });
     expect(b.status).toBe(409);
     expect(b.body.error.code).toBe('conflict');
   });
@@ -142,7 +224,11 @@ describe('Apps API: keyset pagination', () => {
     const o = await createOrg(pt);
     pkey = await o.key('full');
     for (let i = 0; i < 250; i += 25) {
-      await Promise.all(Array.from({ length: 25 }, (_, j) => api(pt, 'POST', '/api/v1/apps', { auth: pkey, body: appBody({ name: `App ${i + j}` }) })));
+      await Promise.all(
+        Array.from({ length: 25 }, (_, j) =>
+          api(pt, 'POST', '/api/v1/apps', { auth: pkey, body: appBody({ name: `App ${i + j}` }) }),
+        ),
+      );
     }
   });
   afterAll(() => pt?.close());
@@ -150,14 +236,21 @@ describe('Apps API: keyset pagination', () => {
   it('250 apps with limit=7 come back once each, newest first, ending with hasMore=false and cursor=null', async () => {
     const [{ count }] = await pt.sql<{ count: string }[]>`select count(*) from apps`;
     expect(Number(count)).toBe(250);
-    const expected = (await pt.sql<{ id: string }[]>`select id from apps order by seq desc`).map((r) => r.id);
+    const expected = (await pt.sql<{ id: string }[]>`select id from apps order by seq desc`).map(
+      (r) => r.id,
+    );
 
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
     let last: any;
     do {
-      const r: ApiResponse = await api(pt, 'GET', `/api/v1/apps?limit=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { auth: pkey });
+      const r: ApiResponse = await api(
+        pt,
+        'GET',
+        `/api/v1/apps?limit=7${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+        { auth: pkey },
+      );
       expect(r.status).toBe(200);
       expect(r.body.data.length).toBeLessThanOrEqual(7);
       seen.push(...r.body.data.map((a: { id: string }) => a.id));
@@ -166,7 +259,11 @@ describe('Apps API: keyset pagination', () => {
       pages++;
       if (pages === 3) {
         // Apps created while paging appear before the cursor and disturb nothing after it.
-        for (let i = 0; i < 5; i++) await api(pt, 'POST', '/api/v1/apps', { auth: pkey, body: appBody({ name: `Late ${i}` }) });
+        for (let i = 0; i < 5; i++)
+          await api(pt, 'POST', '/api/v1/apps', {
+            auth: pkey,
+            body: appBody({ name: `Late ${i}` }),
+          });
       }
     } while (cursor);
     expect(pages).toBe(36);
@@ -179,8 +276,16 @@ describe('Apps API: keyset pagination', () => {
     const cursor: string = first.body.meta.cursor;
     const [payload, sig] = cursor.split('.');
     const forged = Buffer.from(JSON.stringify(['1'])).toString('base64url');
-    for (const bad of [`${forged}.${sig}`, `${payload}.${sig.slice(0, -2)}AA`, payload, 'garbage', `${payload}x.${sig}`]) {
-      const r = await api(pt, 'GET', `/api/v1/apps?limit=2&cursor=${encodeURIComponent(bad)}`, { auth: pkey });
+    for (const bad of [
+      `${forged}.${sig}`,
+      `${payload}.${sig.slice(0, -2)}AA`,
+      payload,
+      'garbage',
+      `${payload}x.${sig}`,
+    ]) {
+      const r = await api(pt, 'GET', `/api/v1/apps?limit=2&cursor=${encodeURIComponent(bad)}`, {
+        auth: pkey,
+      });
       expect(r.status, bad).toBe(400);
       expect(r.body.error.code).toBe('validation_error');
       expect(r.body.error.details[0].path).toBe('cursor');
@@ -188,7 +293,9 @@ describe('Apps API: keyset pagination', () => {
     // A cursor from another organization's list is foreign here.
     const other = await createOrg(pt);
     const otherKey = await other.key('full');
-    const r = await api(pt, 'GET', `/api/v1/apps?limit=2&cursor=${encodeURIComponent(cursor)}`, { auth: otherKey });
+    const r = await api(pt, 'GET', `/api/v1/apps?limit=2&cursor=${encodeURIComponent(cursor)}`, {
+      auth: otherKey,
+    });
     expect(r.status).toBe(400);
   });
 });

@@ -8,27 +8,52 @@ export const APP_CHANGED_CHANNEL = 'apprefer_app_changed';
 
 /** An apps row as stored. Other modules read apps through `getApp` / `AppRow`. */
 export type AppRow = {
-  id: string; seq: string; org_id: string; name: string;
-  ios_bundle_id: string | null; ios_app_store_id: string | null; ios_store_url: string | null;
-  android_package_name: string | null; android_store_url: string | null; web_url: string | null;
-  timezone: string; currency: string; sdk_enabled: boolean; sdk_key_live: string; sdk_key_test: string;
-  legacy_app_id: string | null; click_window_hours: number; probabilistic_enabled: boolean;
-  probabilistic_window_hours: number; reattribution_window_days: number;
-  qualified_trials_enabled: boolean; qualified_trials_delay_hours: number;
-  archived_at: Date | null; created_at: Date; updated_at: Date;
+  id: string;
+  seq: string;
+  org_id: string;
+  name: string;
+  ios_bundle_id: string | null;
+  ios_app_store_id: string | null;
+  ios_store_url: string | null;
+  android_package_name: string | null;
+  android_store_url: string | null;
+  web_url: string | null;
+  timezone: string;
+  currency: string;
+  sdk_enabled: boolean;
+  sdk_key_live: string;
+  sdk_key_test: string;
+  legacy_app_id: string | null;
+  click_window_hours: number;
+  probabilistic_enabled: boolean;
+  probabilistic_window_hours: number;
+  reattribution_window_days: number;
+  qualified_trials_enabled: boolean;
+  qualified_trials_delay_hours: number;
+  archived_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
 };
 
 export const iosStoreUrl = (a: Pick<AppRow, 'ios_store_url' | 'ios_app_store_id'>) =>
-  a.ios_store_url ?? (a.ios_app_store_id ? `https://apps.apple.com/app/id${a.ios_app_store_id}` : null);
+  a.ios_store_url ??
+  (a.ios_app_store_id ? `https://apps.apple.com/app/id${a.ios_app_store_id}` : null);
 export const androidStoreUrl = (a: Pick<AppRow, 'android_store_url' | 'android_package_name'>) =>
-  a.android_store_url ?? (a.android_package_name ? `https://play.google.com/store/apps/details?id=${encodeURIComponent(a.android_package_name)}` : null);
+  a.android_store_url ??
+  (a.android_package_name
+    ? `https://play.google.com/store/apps/details?id=${encodeURIComponent(a.android_package_name)}`
+    : null);
 
 export function toAppResource(a: AppRow): AppResource {
   return {
     id: a.id,
     name: a.name,
-    ios: a.ios_bundle_id ? { bundleId: a.ios_bundle_id, appStoreId: a.ios_app_store_id, storeUrl: iosStoreUrl(a) } : null,
-    android: a.android_package_name ? { packageName: a.android_package_name, storeUrl: androidStoreUrl(a)! } : null,
+    ios: a.ios_bundle_id
+      ? { bundleId: a.ios_bundle_id, appStoreId: a.ios_app_store_id, storeUrl: iosStoreUrl(a) }
+      : null,
+    android: a.android_package_name
+      ? { packageName: a.android_package_name, storeUrl: androidStoreUrl(a)! }
+      : null,
     webUrl: a.web_url,
     timezone: a.timezone,
     currency: a.currency,
@@ -41,7 +66,10 @@ export function toAppResource(a: AppRow): AppResource {
       probabilisticWindowHours: a.probabilistic_window_hours,
       reattributionWindowDays: a.reattribution_window_days,
     },
-    qualifiedTrials: { enabled: a.qualified_trials_enabled, delayHours: a.qualified_trials_delay_hours },
+    qualifiedTrials: {
+      enabled: a.qualified_trials_enabled,
+      delayHours: a.qualified_trials_delay_hours,
+    },
     archived: a.archived_at !== null,
     createdAt: a.created_at.toISOString(),
     updatedAt: a.updated_at.toISOString(),
@@ -55,7 +83,16 @@ export async function getApp(sql: Sql, orgId: string, appId: string): Promise<Ap
   return row;
 }
 
-export async function listApps(sql: Sql, orgId: string, opts: { limit: number; afterSeq: string | null; appIds: string[] | null; includeArchived: boolean }) {
+export async function listApps(
+  sql: Sql,
+  orgId: string,
+  opts: {
+    limit: number;
+    afterSeq: string | null;
+    appIds: string[] | null;
+    includeArchived: boolean;
+  },
+) {
   return sql<AppRow[]>`
     select * from apps
     where org_id = ${orgId}
@@ -68,7 +105,8 @@ export async function listApps(sql: Sql, orgId: string, opts: { limit: number; a
 
 const UNIQUE_VIOLATION = '23505';
 const isUniqueViolation = (e: unknown, constraint?: string) =>
-  (e as { code?: string }).code === UNIQUE_VIOLATION && (!constraint || (e as { constraint_name?: string }).constraint_name === constraint);
+  (e as { code?: string }).code === UNIQUE_VIOLATION &&
+  (!constraint || (e as { constraint_name?: string }).constraint_name === constraint);
 
 /** SDK keys: `pk_live_` / `pk_test_` + 24 hex characters, unique in the instance and never reused. */
 const newSdkKey = (env: 'live' | 'test') => `pk_${env}_${randomHex(24)}`;
@@ -99,14 +137,22 @@ export async function createApp(sql: Sql, orgId: string, input: AppCreateInput):
         return row;
       });
     } catch (e) {
-      if (isUniqueViolation(e, 'apps_legacy_app_id_key')) throw new ApiError(409, 'conflict', 'legacyAppId is already used by another app', [{ path: 'legacyAppId', message: 'taken' }]);
+      if (isUniqueViolation(e, 'apps_legacy_app_id_key'))
+        throw new ApiError(409, 'conflict', 'legacyAppId is already used by another app', [
+          { path: 'legacyAppId', message: 'taken' },
+        ]);
       if (isUniqueViolation(e) && attempt < 5) continue; // an id or key collided: draw again
       throw e;
     }
   }
 }
 
-export async function updateApp(sql: Sql, orgId: string, appId: string, input: AppUpdateInput): Promise<AppRow> {
+export async function updateApp(
+  sql: Sql,
+  orgId: string,
+  appId: string,
+  input: AppUpdateInput,
+): Promise<AppRow> {
   const set: Record<string, unknown> = {};
   if (input.name !== undefined) set.name = input.name;
   if (input.ios !== undefined) {
@@ -126,14 +172,20 @@ export async function updateApp(sql: Sql, orgId: string, appId: string, input: A
   const s = input.attributionSettings ?? {};
   if (s.clickWindowHours !== undefined) set.click_window_hours = s.clickWindowHours;
   if (s.probabilisticEnabled !== undefined) set.probabilistic_enabled = s.probabilisticEnabled;
-  if (s.probabilisticWindowHours !== undefined) set.probabilistic_window_hours = s.probabilisticWindowHours;
-  if (s.reattributionWindowDays !== undefined) set.reattribution_window_days = s.reattributionWindowDays;
+  if (s.probabilisticWindowHours !== undefined)
+    set.probabilistic_window_hours = s.probabilisticWindowHours;
+  if (s.reattributionWindowDays !== undefined)
+    set.reattribution_window_days = s.reattributionWindowDays;
   const q = input.qualifiedTrials ?? {};
   if (q.enabled !== undefined) set.qualified_trials_enabled = q.enabled;
   if (q.delayHours !== undefined) set.qualified_trials_delay_hours = q.delayHours;
 
-  const archive = input.archived === undefined ? sql`` :
-    input.archived ? sql`, archived_at = coalesce(archived_at, now())` : sql`, archived_at = null`;
+  const archive =
+    input.archived === undefined
+      ? sql``
+      : input.archived
+        ? sql`, archived_at = coalesce(archived_at, now())`
+        : sql`, archived_at = null`;
   try {
     const [row] = await sql<AppRow[]>`
       update apps set ${sql({ ...set, updated_at: new Date() })} ${archive}
@@ -144,7 +196,10 @@ export async function updateApp(sql: Sql, orgId: string, appId: string, input: A
     await sql.notify(APP_CHANGED_CHANNEL, appId);
     return row;
   } catch (e) {
-    if (isUniqueViolation(e, 'apps_legacy_app_id_key')) throw new ApiError(409, 'conflict', 'legacyAppId is already used by another app', [{ path: 'legacyAppId', message: 'taken' }]);
+    if (isUniqueViolation(e, 'apps_legacy_app_id_key'))
+      throw new ApiError(409, 'conflict', 'legacyAppId is already used by another app', [
+        { path: 'legacyAppId', message: 'taken' },
+      ]);
     throw e;
   }
 }

@@ -7,23 +7,27 @@ import type { AsaRecord } from './waterfall.ts';
 export type AdServicesAnswer =
   | { kind: 'attributed'; record: AsaRecord }
   | { kind: 'not_attributed' }
-  | { kind: 'invalid_token' }       // 400: permanent
-  | { kind: 'not_found' }           // 404: not (yet) available; retry
+  | { kind: 'invalid_token' } // 400: permanent
+  | { kind: 'not_found' } // 404: not (yet) available; retry
   | { kind: 'unavailable'; detail: string }; // 5xx, timeout, network error, unreadable body: retry
 
 /** Apple's development builds get this id everywhere (and keywordId 12323222). */
 const TEST_DATA_ID = '1234567890';
 
 const idString = (v: unknown): string | null =>
-  typeof v === 'number' && Number.isFinite(v) ? BigInt(Math.trunc(v)).toString()
-    : typeof v === 'string' && v !== '' ? v
-    : null;
+  typeof v === 'number' && Number.isFinite(v)
+    ? BigInt(Math.trunc(v)).toString()
+    : typeof v === 'string' && v !== ''
+      ? v
+      : null;
 
 export function parseAdServicesPayload(body: unknown): AdServicesAnswer {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return { kind: 'unavailable', detail: 'body is not a JSON object' };
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return { kind: 'unavailable', detail: 'body is not a JSON object' };
   const b = body as Record<string, unknown>;
   if (b.attribution === false) return { kind: 'not_attributed' };
-  if (b.attribution !== true) return { kind: 'unavailable', detail: 'no attribution flag in the body' };
+  if (b.attribution !== true)
+    return { kind: 'unavailable', detail: 'no attribution flag in the body' };
   const record: AsaRecord = {
     orgId: idString(b.orgId),
     campaignId: idString(b.campaignId),
@@ -33,7 +37,12 @@ export function parseAdServicesPayload(body: unknown): AdServicesAnswer {
     countryOrRegion: typeof b.countryOrRegion === 'string' ? b.countryOrRegion : null,
     conversionType: typeof b.conversionType === 'string' ? b.conversionType : null,
     claimType: typeof b.claimType === 'string' ? b.claimType : null,
-    clickDate: typeof b.clickDate === 'string' ? b.clickDate : typeof b.impressionDate === 'string' ? b.impressionDate : null,
+    clickDate:
+      typeof b.clickDate === 'string'
+        ? b.clickDate
+        : typeof b.impressionDate === 'string'
+          ? b.impressionDate
+          : null,
     testData: false,
   };
   record.testData = record.campaignId === TEST_DATA_ID && record.adGroupId === TEST_DATA_ID;
@@ -44,7 +53,12 @@ export function parseAdServicesPayload(body: unknown): AdServicesAnswer {
  * One call to Apple. `timeoutMs` bounds the whole exchange; a timeout counts as unavailable.
  * Numbers are read from the raw text so that 64-bit ids survive (JSON.parse would round them).
  */
-export async function callAdServices(baseUrl: string, token: string, timeoutMs: number, signal?: AbortSignal): Promise<AdServicesAnswer> {
+export async function callAdServices(
+  baseUrl: string,
+  token: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<AdServicesAnswer> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   const onAbort = () => controller.abort();
@@ -68,7 +82,10 @@ export async function callAdServices(baseUrl: string, token: string, timeoutMs: 
     if (res.status === 404) return { kind: 'not_found' };
     return { kind: 'unavailable', detail: `HTTP ${res.status}` };
   } catch (err) {
-    return { kind: 'unavailable', detail: controller.signal.aborted ? 'timeout' : String((err as Error).message ?? err) };
+    return {
+      kind: 'unavailable',
+      detail: controller.signal.aborted ? 'timeout' : String((err as Error).message ?? err),
+    };
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
@@ -81,5 +98,8 @@ export async function callAdServices(baseUrl: string, token: string, timeoutMs: 
  * once per digit (which was quadratic).
  */
 export function quoteBigIntegers(json: string): string {
-  return json.replace(/("(?:[^"\\]|\\.)*")|(?<![\w.+-])(-?\d{16,})(?![\d.eE])/g, (m, str: string | undefined, num: string | undefined) => (str ? m : `"${num}"`));
+  return json.replace(
+    /("(?:[^"\\]|\\.)*")|(?<![\w.+-])(-?\d{16,})(?![\d.eE])/g,
+    (m, str: string | undefined, num: string | undefined) => (str ? m : `"${num}"`),
+  );
 }

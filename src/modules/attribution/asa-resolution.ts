@@ -14,7 +14,13 @@ import { enqueueJob } from '../../queue/enqueue.ts';
 import type { JobContext } from '../../queue/job.ts';
 import { callAdServices, type AdServicesAnswer } from './adservices.ts';
 import { resolveAfterApple } from './engine.ts';
-import type { AsaOutcome, AttributionSettings, Decision, Environment, InstallSignals } from './waterfall.ts';
+import type {
+  AsaOutcome,
+  AttributionSettings,
+  Decision,
+  Environment,
+  InstallSignals,
+} from './waterfall.ts';
 
 export const ASA_RESOLVE_TASK = 'asa_resolve';
 export const ASA_TOKEN_LIFETIME_MS = 24 * 3600_000;
@@ -25,18 +31,36 @@ const CALL_TIMEOUT_MS = 10_000;
 /** Database errors only: Apple's own failures follow the schedule above, not job retries. */
 const JOB_MAX_ATTEMPTS = 10;
 
-export type AsaSignals = { signals: InstallSignals; settings: AttributionSettings; excludeClickIds: string[] };
+export type AsaSignals = {
+  signals: InstallSignals;
+  settings: AttributionSettings;
+  excludeClickIds: string[];
+};
 
 type Tx = Sql | TransactionSql<Record<string, never>>;
 
 const queueAttempt = (tx: Tx, attributionId: string, runAt: Date) =>
-  enqueueJob(tx, ASA_RESOLVE_TASK, { attributionId }, { runAt, jobKey: `asa:${attributionId}`, maxAttempts: JOB_MAX_ATTEMPTS });
+  enqueueJob(
+    tx,
+    ASA_RESOLVE_TASK,
+    { attributionId },
+    { runAt, jobKey: `asa:${attributionId}`, maxAttempts: JOB_MAX_ATTEMPTS },
+  );
 
 /** Queues the lookup in the same transaction that stores the pending attribution. */
-export async function enqueueAsaResolution(tx: Tx, row: {
-  attributionId: string; appId: string; environment: Environment; devicePk: string; token: string;
-  signals: AsaSignals; receivedAt: Date; firstAnswer: AdServicesAnswer | null;
-}): Promise<void> {
+export async function enqueueAsaResolution(
+  tx: Tx,
+  row: {
+    attributionId: string;
+    appId: string;
+    environment: Environment;
+    devicePk: string;
+    token: string;
+    signals: AsaSignals;
+    receivedAt: Date;
+    firstAnswer: AdServicesAnswer | null;
+  },
+): Promise<void> {
   const notFound = row.firstAnswer?.kind === 'not_found' ? 1 : 0;
   const next = new Date(row.receivedAt.getTime() + (row.firstAnswer ? NOT_FOUND_RETRY_MS : 0));
   const inserted = await (tx as Sql)`
@@ -47,14 +71,25 @@ export async function enqueueAsaResolution(tx: Tx, row: {
   if (inserted.count) await queueAttempt(tx, row.attributionId, next);
 }
 
-const describe = (a: AdServicesAnswer | null) => (!a ? null : a.kind === 'unavailable' ? a.detail : a.kind);
+const describe = (a: AdServicesAnswer | null) =>
+  !a ? null : a.kind === 'unavailable' ? a.detail : a.kind;
 
 /** When to call Apple next after a non-final answer, or null when the token is too old. */
-export function nextAttemptAt(answer: AdServicesAnswer, attempts: number, notFoundCount: number, receivedAt: Date, now: Date): Date | null {
+export function nextAttemptAt(
+  answer: AdServicesAnswer,
+  attempts: number,
+  notFoundCount: number,
+  receivedAt: Date,
+  now: Date,
+): Date | null {
   let delay: number;
-  if (answer.kind === 'not_found' && notFoundCount < NOT_FOUND_FAST_RETRIES) delay = NOT_FOUND_RETRY_MS;
+  if (answer.kind === 'not_found' && notFoundCount < NOT_FOUND_FAST_RETRIES)
+    delay = NOT_FOUND_RETRY_MS;
   else {
-    const slowAttempts = Math.max(0, attempts - (answer.kind === 'not_found' ? NOT_FOUND_FAST_RETRIES : 1));
+    const slowAttempts = Math.max(
+      0,
+      attempts - (answer.kind === 'not_found' ? NOT_FOUND_FAST_RETRIES : 1),
+    );
     delay = BACKOFF_MS[Math.min(slowAttempts, BACKOFF_MS.length - 1)];
   }
   const at = new Date(now.getTime() + delay);
@@ -62,12 +97,22 @@ export function nextAttemptAt(answer: AdServicesAnswer, attempts: number, notFou
 }
 
 type PendingLookup = {
-  attribution_id: string; app_id: string; environment: Environment; device_pk: string; token: string;
-  signals: AsaSignals; received_at: Date; attempts: number; not_found_count: number;
+  attribution_id: string;
+  app_id: string;
+  environment: Environment;
+  device_pk: string;
+  token: string;
+  signals: AsaSignals;
+  received_at: Date;
+  attempts: number;
+  not_found_count: number;
 };
 
 /** The `asa_resolve` job: one call to Apple for one pending install, then the outcome or the next attempt. */
-export async function asaResolveJob(payload: unknown, { services, signal, log }: JobContext): Promise<void> {
+export async function asaResolveJob(
+  payload: unknown,
+  { services, signal, log }: JobContext,
+): Promise<void> {
   const { sql, config } = services;
   const attributionId = String((payload as { attributionId?: unknown })?.attributionId ?? '');
   const [r] = await sql<PendingLookup[]>`
@@ -77,18 +122,27 @@ export async function asaResolveJob(payload: unknown, { services, signal, log }:
 
   const now = new Date();
   const tooOld = now.getTime() - r.received_at.getTime() > ASA_TOKEN_LIFETIME_MS;
-  const answer: AdServicesAnswer = tooOld ? { kind: 'not_found' } : await callAdServices(config.appleAdServicesUrl, r.token, CALL_TIMEOUT_MS, signal);
+  const answer: AdServicesAnswer = tooOld
+    ? { kind: 'not_found' }
+    : await callAdServices(config.appleAdServicesUrl, r.token, CALL_TIMEOUT_MS, signal);
   // Shutting down mid-call: fail the job so that the queue runs it again after the restart.
-  if (signal.aborted && answer.kind === 'unavailable') throw new Error('shutting down during the Apple call');
+  if (signal.aborted && answer.kind === 'unavailable')
+    throw new Error('shutting down during the Apple call');
   const attempts = r.attempts + (tooOld ? 0 : 1);
   const notFound = r.not_found_count + (answer.kind === 'not_found' ? 1 : 0);
 
   let final: AsaOutcome;
   let state: 'attributed' | 'not_attributed' | 'invalid_token' | 'expired';
-  if (answer.kind === 'attributed') { final = answer; state = 'attributed'; }
-  else if (answer.kind === 'not_attributed') { final = { kind: 'not_attributed' }; state = 'not_attributed'; }
-  else if (answer.kind === 'invalid_token') { final = { kind: 'invalid_token' }; state = 'invalid_token'; }
-  else {
+  if (answer.kind === 'attributed') {
+    final = answer;
+    state = 'attributed';
+  } else if (answer.kind === 'not_attributed') {
+    final = { kind: 'not_attributed' };
+    state = 'not_attributed';
+  } else if (answer.kind === 'invalid_token') {
+    final = { kind: 'invalid_token' };
+    state = 'invalid_token';
+  } else {
     const next = tooOld ? null : nextAttemptAt(answer, attempts, notFound, r.received_at, now);
     if (next) {
       await sql.begin(async (tx) => {
@@ -103,15 +157,34 @@ export async function asaResolveJob(payload: unknown, { services, signal, log }:
     final = { kind: 'expired' };
     state = 'expired';
   }
-  const decision = await resolveAfterApple(sql, {
-    appId: r.app_id, environment: r.environment, settings: r.signals.settings, signals: r.signals.signals,
-    at: r.received_at, excludeClickIds: r.signals.excludeClickIds,
-  }, final);
+  const decision = await resolveAfterApple(
+    sql,
+    {
+      appId: r.app_id,
+      environment: r.environment,
+      settings: r.signals.settings,
+      signals: r.signals.signals,
+      at: r.received_at,
+      excludeClickIds: r.signals.excludeClickIds,
+    },
+    final,
+  );
   await finish(sql, r, attempts, notFound, state, decision, answer);
-  log.debug({ attributionId: r.attribution_id, state, matchType: decision.fields.match_type }, 'asa attribution resolved');
+  log.debug(
+    { attributionId: r.attribution_id, state, matchType: decision.fields.match_type },
+    'asa attribution resolved',
+  );
 }
 
-async function finish(sql: Sql, r: PendingLookup, attempts: number, notFound: number, state: string, d: Decision, answer: AdServicesAnswer) {
+async function finish(
+  sql: Sql,
+  r: PendingLookup,
+  attempts: number,
+  notFound: number,
+  state: string,
+  d: Decision,
+  answer: AdServicesAnswer,
+) {
   const f = d.fields;
   await sql.begin(async (tx) => {
     await tx`

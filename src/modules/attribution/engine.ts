@@ -7,8 +7,14 @@ import { normalizeIp } from '../../lib/ip.ts';
 import type { Sql } from '../../db/client.ts';
 import { callAdServices, type AdServicesAnswer } from './adservices.ts';
 import {
-  decideAttribution, type AsaOutcome, type AttributionSettings, type CandidateClick, type Candidates,
-  type Decision, type Environment, type InstallSignals,
+  decideAttribution,
+  type AsaOutcome,
+  type AttributionSettings,
+  type CandidateClick,
+  type Candidates,
+  type Decision,
+  type Environment,
+  type InstallSignals,
 } from './waterfall.ts';
 
 const CLICK_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -23,9 +29,18 @@ const CLICK_COLUMNS = (sql: Sql) => sql`
   exists (select 1 from attributions a where a.click_id = c.id) as used`;
 
 /** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is stored by the click writer as plain IPv4. */
-export async function loadCandidates(sql: Sql, appId: string, environment: Environment, s: InstallSignals, settings: AttributionSettings, at: Date): Promise<Candidates> {
+export async function loadCandidates(
+  sql: Sql,
+  appId: string,
+  environment: Environment,
+  s: InstallSignals,
+  settings: AttributionSettings,
+  at: Date,
+): Promise<Candidates> {
   const clickIds = s.clickIds.filter((id) => CLICK_ID.test(id));
-  const adIds = [s.idfa, s.gaid].filter((v): v is string => !!v).flatMap((v) => [v, v.toLowerCase(), v.toUpperCase()]);
+  const adIds = [s.idfa, s.gaid]
+    .filter((v): v is string => !!v)
+    .flatMap((v) => [v, v.toLowerCase(), v.toUpperCase()]);
   const ip = normalizeIp(s.ip);
   const lookbackStart = new Date(at.getTime() - 30 * 24 * 3600_000);
   const probStart = new Date(at.getTime() - settings.probabilisticWindowHours * 3600_000);
@@ -33,7 +48,9 @@ export async function loadCandidates(sql: Sql, appId: string, environment: Envir
 
   const [byClickId, byDeviceId, byIp] = await Promise.all([
     clickIds.length
-      ? sql<CandidateClick[]>`select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id where c.id = any(${clickIds})`
+      ? sql<
+          CandidateClick[]
+        >`select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id where c.id = any(${clickIds})`
       : [],
     adIds.length
       ? sql<CandidateClick[]>`
@@ -73,11 +90,37 @@ export type Resolution = Decision & {
 };
 
 /** Resolves a new install: click id / referrer, then Apple (time-boxed), then device id, probabilistic, organic. */
-export async function resolveInstall(sql: Sql, input: ResolveInput, opts: ResolveOptions, preloaded?: Candidates): Promise<Resolution> {
-  const candidates = preloaded ?? await loadCandidates(sql, input.appId, input.environment, input.signals, input.settings, input.at);
-  const base = { appId: input.appId, environment: input.environment, signals: input.signals, candidates, settings: input.settings, now: input.at, excludeClickIds: input.excludeClickIds };
+export async function resolveInstall(
+  sql: Sql,
+  input: ResolveInput,
+  opts: ResolveOptions,
+  preloaded?: Candidates,
+): Promise<Resolution> {
+  const candidates =
+    preloaded ??
+    (await loadCandidates(
+      sql,
+      input.appId,
+      input.environment,
+      input.signals,
+      input.settings,
+      input.at,
+    ));
+  const base = {
+    appId: input.appId,
+    environment: input.environment,
+    signals: input.signals,
+    candidates,
+    settings: input.settings,
+    now: input.at,
+    excludeClickIds: input.excludeClickIds,
+  };
   const first = decideAttribution({ ...base, asa: { kind: 'absent' } });
-  if (!input.asaToken || first.fields.match_type === 'click_id' || first.fields.match_type === 'referrer') {
+  if (
+    !input.asaToken ||
+    first.fields.match_type === 'click_id' ||
+    first.fields.match_type === 'referrer'
+  ) {
     return { ...first, apple: null };
   }
   const apple = await callAdServices(opts.appleUrl, input.asaToken, opts.appleTimeoutMs);
@@ -85,17 +128,42 @@ export async function resolveInstall(sql: Sql, input: ResolveInput, opts: Resolv
 }
 
 /** Completes the waterfall once Apple's final answer is known (background job). */
-export async function resolveAfterApple(sql: Sql, input: Omit<ResolveInput, 'asaToken'>, asa: AsaOutcome): Promise<Decision> {
-  const candidates = await loadCandidates(sql, input.appId, input.environment, input.signals, input.settings, input.at);
-  return decideAttribution({ appId: input.appId, environment: input.environment, signals: input.signals, candidates, settings: input.settings, now: input.at, asa, excludeClickIds: input.excludeClickIds });
+export async function resolveAfterApple(
+  sql: Sql,
+  input: Omit<ResolveInput, 'asaToken'>,
+  asa: AsaOutcome,
+): Promise<Decision> {
+  const candidates = await loadCandidates(
+    sql,
+    input.appId,
+    input.environment,
+    input.signals,
+    input.settings,
+    input.at,
+  );
+  return decideAttribution({
+    appId: input.appId,
+    environment: input.environment,
+    signals: input.signals,
+    candidates,
+    settings: input.settings,
+    now: input.at,
+    asa,
+    excludeClickIds: input.excludeClickIds,
+  });
 }
 
 export function asaOutcome(a: AdServicesAnswer): AsaOutcome {
   switch (a.kind) {
-    case 'attributed': return a;
-    case 'not_attributed': return { kind: 'not_attributed' };
-    case 'invalid_token': return { kind: 'invalid_token' };
-    case 'not_found': return { kind: 'pending', reason: 'not_found' };
-    case 'unavailable': return { kind: 'pending', reason: `unavailable: ${a.detail}` };
+    case 'attributed':
+      return a;
+    case 'not_attributed':
+      return { kind: 'not_attributed' };
+    case 'invalid_token':
+      return { kind: 'invalid_token' };
+    case 'not_found':
+      return { kind: 'pending', reason: 'not_found' };
+    case 'unavailable':
+      return { kind: 'pending', reason: `unavailable: ${a.detail}` };
   }
 }

@@ -5,7 +5,10 @@
 
 const LEGACY_LANGUAGE: Record<string, string> = { iw: 'he', in: 'id', ji: 'yi' };
 
-export function parseLocale(raw: string | null | undefined): { language: string | null; region: string | null } {
+export function parseLocale(raw: string | null | undefined): {
+  language: string | null;
+  region: string | null;
+} {
   if (!raw) return { language: null, region: null };
   const parts = raw.split('@')[0].split(/[_-]/).filter(Boolean);
   const first = parts[0]?.toLowerCase();
@@ -16,10 +19,40 @@ export function parseLocale(raw: string | null | undefined): { language: string 
 
 /** Unambiguous abbreviations only; IST, CST, BST… are ambiguous and stay unknown. */
 const ABBREVIATIONS: Record<string, number> = {
-  UTC: 0, GMT: 0, Z: 0, WET: 0, WEST: 60, CET: 60, CEST: 120, EET: 120, EEST: 180, MSK: 180,
-  PST: -480, PDT: -420, MST: -420, MDT: -360, EST: -300, EDT: -240, AKST: -540, AKDT: -480,
-  HST: -600, NZST: 720, NZDT: 780, AEST: 600, AEDT: 660, ACST: 570, ACDT: 630, AWST: 480,
-  JST: 540, KST: 540, HKT: 480, SGT: 480, WIB: 420, PKT: 300, BRT: -180, ART: -180,
+  UTC: 0,
+  GMT: 0,
+  Z: 0,
+  WET: 0,
+  WEST: 60,
+  CET: 60,
+  CEST: 120,
+  EET: 120,
+  EEST: 180,
+  MSK: 180,
+  PST: -480,
+  PDT: -420,
+  MST: -420,
+  MDT: -360,
+  EST: -300,
+  EDT: -240,
+  AKST: -540,
+  AKDT: -480,
+  HST: -600,
+  NZST: 720,
+  NZDT: 780,
+  AEST: 600,
+  AEDT: 660,
+  ACST: 570,
+  ACDT: 630,
+  AWST: 480,
+  JST: 540,
+  KST: 540,
+  HKT: 480,
+  SGT: 480,
+  WIB: 420,
+  PKT: 300,
+  BRT: -180,
+  ART: -180,
 };
 
 // Building an Intl.DateTimeFormat costs far more than using one: one per zone, reused (bounded).
@@ -35,7 +68,10 @@ function offsetFormatter(tz: string): Intl.DateTimeFormat {
 }
 
 /** UTC offset in minutes at `at`, or null when the value is ambiguous or unknown. */
-export function utcOffsetMinutes(raw: string | null | undefined, at: Date = new Date()): number | null {
+export function utcOffsetMinutes(
+  raw: string | null | undefined,
+  at: Date = new Date(),
+): number | null {
   if (!raw) return null;
   const tz = raw.trim();
   const numeric = /^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$/i.exec(tz);
@@ -47,7 +83,10 @@ export function utcOffsetMinutes(raw: string | null | undefined, at: Date = new 
   if (abbr !== undefined) return abbr;
   if (!tz.includes('/')) return null;
   try {
-    const name = offsetFormatter(tz).formatToParts(at).find((p) => p.type === 'timeZoneName')?.value ?? '';
+    const name =
+      offsetFormatter(tz)
+        .formatToParts(at)
+        .find((p) => p.type === 'timeZoneName')?.value ?? '';
     if (name === 'GMT') return 0;
     const m = /^GMT([+-])(\d{2}):(\d{2})$/.exec(name);
     if (!m) return null;

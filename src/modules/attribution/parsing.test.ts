@@ -6,8 +6,16 @@ import { parseInstallReferrer, referrerNetwork } from './referrer.ts';
 
 describe('install referrer (docs/spec/sdk-protocol.md §4.4 table)', () => {
   it('platform link: click id plus UTM values', () => {
-    const r = parseInstallReferrer('ar_click_id=arc_7Hq2LmX9pR4s&utm_source=meta&utm_medium=paid&utm_campaign=summer_launch')!;
-    expect(r).toMatchObject({ arClickId: 'arc_7Hq2LmX9pR4s', utmSource: 'meta', utmMedium: 'paid', utmCampaign: 'summer_launch', organic: false });
+    const r = parseInstallReferrer(
+      'ar_click_id=arc_7Hq2LmX9pR4s&utm_source=meta&utm_medium=paid&utm_campaign=summer_launch',
+    )!;
+    expect(r).toMatchObject({
+      arClickId: 'arc_7Hq2LmX9pR4s',
+      utmSource: 'meta',
+      utmMedium: 'paid',
+      utmCampaign: 'summer_launch',
+      organic: false,
+    });
   });
 
   it('double-encoded: decoded once, then handled like the plain form', () => {
@@ -18,7 +26,10 @@ describe('install referrer (docs/spec/sdk-protocol.md §4.4 table)', () => {
 
   it.each([
     ['utm_source=google-play&utm_medium=organic', { organic: true, hasAdData: false }],
-    ['utm_source=(not%20set)&utm_medium=(not%20set)', { organic: true, hasAdData: false, utmSource: null }],
+    [
+      'utm_source=(not%20set)&utm_medium=(not%20set)',
+      { organic: true, hasAdData: false, utmSource: null },
+    ],
   ])('organic markers are not Google: %s', (referrer, expected) => {
     expect(parseInstallReferrer(referrer)).toMatchObject(expected);
   });
@@ -30,7 +41,9 @@ describe('install referrer (docs/spec/sdk-protocol.md §4.4 table)', () => {
   });
 
   it('first occurrence wins, + is a space, malformed escapes stay as they are', () => {
-    const r = parseInstallReferrer('utm_campaign=first+try&utm_campaign=second&utm_term=100%&k=%E2%82%AC')!;
+    const r = parseInstallReferrer(
+      'utm_campaign=first+try&utm_campaign=second&utm_term=100%&k=%E2%82%AC',
+    )!;
     expect(r.utmCampaign).toBe('first try');
     expect(r.utmTerm).toBe('100%');
     expect(r.params.k).toBe('€');
@@ -66,21 +79,39 @@ describe('locale and timezone (§4.5)', () => {
     ['IST', undefined, null],
     ['BST', undefined, null],
     ['Mars/Olympus', undefined, null],
-  ])('UTC offsets: IANA, numeric, unambiguous abbreviations; ambiguous ones unknown: %s', (zone, at, minutes) => {
-    expect(utcOffsetMinutes(zone, at)).toBe(minutes);
-  });
+  ])(
+    'UTC offsets: IANA, numeric, unambiguous abbreviations; ambiguous ones unknown: %s',
+    (zone, at, minutes) => {
+      expect(utcOffsetMinutes(zone, at)).toBe(minutes);
+    },
+  );
 });
 
 describe('AdServices payload', () => {
   it('ids become strings, without losing 64-bit precision', () => {
-    const text = '{"attribution":true,"orgId":40669820,"campaignId":9007199254740993123,"adGroupId":542317095,"adId":542317136,"keywordId":87675432,"countryOrRegion":"US","conversionType":"Download","claimType":"Click","clickDate":"2026-11-23T08:01Z"}';
+    const text =
+      '{"attribution":true,"orgId":40669820,"campaignId":9007199254740993123,"adGroupId":542317095,"adId":542317136,"keywordId":87675432,"countryOrRegion":"US","conversionType":"Download","claimType":"Click","clickDate":"2026-11-23T08:01Z"}';
     const a = parseAdServicesPayload(JSON.parse(quoteBigIntegers(text)));
-    expect(a).toMatchObject({ kind: 'attributed', record: { orgId: '40669820', campaignId: '9007199254740993123', keywordId: '87675432', testData: false } });
+    expect(a).toMatchObject({
+      kind: 'attributed',
+      record: {
+        orgId: '40669820',
+        campaignId: '9007199254740993123',
+        keywordId: '87675432',
+        testData: false,
+      },
+    });
   });
 
   it('false is a definitive "not attributed"; test data is marked', () => {
     expect(parseAdServicesPayload({ attribution: false })).toEqual({ kind: 'not_attributed' });
-    const t = parseAdServicesPayload({ attribution: true, orgId: 1234567890, campaignId: 1234567890, adGroupId: 1234567890, keywordId: 12323222 });
+    const t = parseAdServicesPayload({
+      attribution: true,
+      orgId: 1234567890,
+      campaignId: 1234567890,
+      adGroupId: 1234567890,
+      keywordId: 12323222,
+    });
     expect(t.kind === 'attributed' && t.record.testData).toBe(true);
     expect(parseAdServicesPayload('nope').kind).toBe('unavailable');
   });

@@ -61,11 +61,13 @@ export function parseInstallReferrer(raw: string | null | undefined): ParsedRefe
   const utmSource = get('utm_source');
   const utmMedium = get('utm_medium');
   const notSetMarker = Object.values(params).some((v) => NOT_SET.test(v));
-  const playOrganic = utmSource?.toLowerCase() === 'google-play' && utmMedium?.toLowerCase() === 'organic';
+  const playOrganic =
+    utmSource?.toLowerCase() === 'google-play' && utmMedium?.toLowerCase() === 'organic';
   const parsed: ParsedReferrer = {
     params,
     arClickId: get('ar_click_id'),
-    utmSource, utmMedium,
+    utmSource,
+    utmMedium,
     utmCampaign: get('utm_campaign'),
     utmTerm: get('utm_term'),
     utmContent: get('utm_content'),
@@ -76,19 +78,34 @@ export function parseInstallReferrer(raw: string | null | undefined): ParsedRefe
     campaignName: get('campaign_name'),
     adGroupId: get('adset_id') ?? get('adgroup_id'),
     adId: get('ad_id'),
-    organic: playOrganic || (notSetMarker && !get('gclid') && !get('fbclid') && !get('ttclid') && !get('ar_click_id')),
+    organic:
+      playOrganic ||
+      (notSetMarker && !get('gclid') && !get('fbclid') && !get('ttclid') && !get('ar_click_id')),
     hasAdData: false,
   };
-  parsed.hasAdData = !parsed.organic && !!(parsed.gclid || parsed.fbclid || parsed.ttclid || (utmSource && !playOrganic));
+  parsed.hasAdData =
+    !parsed.organic &&
+    !!(parsed.gclid || parsed.fbclid || parsed.ttclid || (utmSource && !playOrganic));
   return parsed;
 }
 
 /** utm_source aliases → network (docs/spec/product.md §6.4, decided in docs/sdk-ingestion.md). */
 const SOURCE_ALIASES: Record<string, string> = {
-  facebook: 'meta', fb: 'meta', ig: 'meta', instagram: 'meta', meta: 'meta',
-  google: 'google', adwords: 'google', googleads: 'google', google_ads: 'google', youtube: 'google',
-  tiktok: 'tiktok', tt: 'tiktok',
-  apple: 'apple_search_ads', apple_search_ads: 'apple_search_ads', asa: 'apple_search_ads',
+  facebook: 'meta',
+  fb: 'meta',
+  ig: 'meta',
+  instagram: 'meta',
+  meta: 'meta',
+  google: 'google',
+  adwords: 'google',
+  googleads: 'google',
+  google_ads: 'google',
+  youtube: 'google',
+  tiktok: 'tiktok',
+  tt: 'tiktok',
+  apple: 'apple_search_ads',
+  apple_search_ads: 'apple_search_ads',
+  asa: 'apple_search_ads',
 };
 
 export function networkFromSource(source: string | null): string | null {

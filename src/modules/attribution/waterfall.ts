@@ -108,7 +108,14 @@ export type AsaOutcome =
 
 export type AttributionFields = {
   network: string;
-  match_type: 'click_id' | 'referrer' | 'adservices' | 'device_id' | 'probabilistic' | 'organic' | 'pending';
+  match_type:
+    | 'click_id'
+    | 'referrer'
+    | 'adservices'
+    | 'device_id'
+    | 'probabilistic'
+    | 'organic'
+    | 'pending';
   campaign: string | null;
   campaign_id: string | null;
   campaign_name: string | null;
@@ -172,29 +179,44 @@ export function decideAttribution(input: WaterfallInput): Decision {
   const { signals, candidates, settings, now } = input;
   const considered: Considered[] = [];
   const excluded = new Set(input.excludeClickIds ?? []);
-  const sameScope = (c: CandidateClick) => c.app_id === input.appId && c.environment === input.environment;
+  const sameScope = (c: CandidateClick) =>
+    c.app_id === input.appId && c.environment === input.environment;
 
   // 1. Click id: deterministic; the body's id is preferred over the referrer's.
   for (const id of signals.clickIds) {
     const click = candidates.byClickId.find((c) => c.id === id);
-    const outcome = !click ? 'not_found'
-      : click.app_id !== input.appId ? 'other_app'
-      : click.environment !== input.environment ? 'other_environment'
-      : click.is_bot ? 'bot'
-      : excluded.has(click.id) ? 'already_credited_to_device'
-      : !withinClickWindow(click, signals, settings.clickWindowHours, now) ? 'outside_window'
-      : 'matched';
+    const outcome = !click
+      ? 'not_found'
+      : click.app_id !== input.appId
+        ? 'other_app'
+        : click.environment !== input.environment
+          ? 'other_environment'
+          : click.is_bot
+            ? 'bot'
+            : excluded.has(click.id)
+              ? 'already_credited_to_device'
+              : !withinClickWindow(click, signals, settings.clickWindowHours, now)
+                ? 'outside_window'
+                : 'matched';
     considered.push({ rule: 'click_id', clickId: id, outcome });
     if (click && outcome === 'matched') {
       return resolved(fromClick('click_id', click), {
-        rule: 'click_id', candidates: signals.clickIds.length, windowHours: settings.clickWindowHours, considered,
+        rule: 'click_id',
+        candidates: signals.clickIds.length,
+        windowHours: settings.clickWindowHours,
+        considered,
       });
     }
   }
   const ref = signals.referrer;
   if (ref?.hasAdData) {
     considered.push({ rule: 'referrer', outcome: 'matched' });
-    return resolved(fromReferrer(ref), { rule: 'referrer', candidates: 0, windowHours: null, considered });
+    return resolved(fromReferrer(ref), {
+      rule: 'referrer',
+      candidates: 0,
+      windowHours: null,
+      considered,
+    });
   }
   if (ref?.organic) considered.push({ rule: 'referrer', outcome: 'organic_marker' });
 
@@ -203,27 +225,53 @@ export function decideAttribution(input: WaterfallInput): Decision {
   if (asa.kind !== 'absent') {
     considered.push({ rule: 'adservices', outcome: asa.kind });
     if (asa.kind === 'attributed') {
-      return resolved(fromAsa(asa.record), { rule: 'adservices', candidates: 0, windowHours: null, considered, asa: asa.kind });
+      return resolved(fromAsa(asa.record), {
+        rule: 'adservices',
+        candidates: 0,
+        windowHours: null,
+        considered,
+        asa: asa.kind,
+      });
     }
     if (asa.kind === 'pending') {
       // Never claim organic for an install Apple may still credit (docs/spec/sdk-protocol.md §4.10).
-      return { status: 'pending', fields: pendingFields(), explanation: { rule: 'pending', candidates: 0, windowHours: null, considered, asa: asa.reason } };
+      return {
+        status: 'pending',
+        fields: pendingFields(),
+        explanation: {
+          rule: 'pending',
+          candidates: 0,
+          windowHours: null,
+          considered,
+          asa: asa.reason,
+        },
+      };
     }
   }
   const asaNote = asa.kind === 'absent' ? {} : { asa: asa.kind };
 
   // 3. Advertising id equal to a click's (IDFA / GAID).
-  const ids = [signals.idfa, signals.gaid].filter((v): v is string => !!v).map((v) => v.toLowerCase());
+  const ids = [signals.idfa, signals.gaid]
+    .filter((v): v is string => !!v)
+    .map((v) => v.toLowerCase());
   if (ids.length) {
     const eligible = candidates.byDeviceId
       .filter((c) => sameScope(c) && !c.is_bot && !c.used && !excluded.has(c.id))
-      .filter((c) => (c.idfa && ids.includes(c.idfa.toLowerCase())) || (c.gaid && ids.includes(c.gaid.toLowerCase())))
+      .filter(
+        (c) =>
+          (c.idfa && ids.includes(c.idfa.toLowerCase())) ||
+          (c.gaid && ids.includes(c.gaid.toLowerCase())),
+      )
       .filter((c) => withinClickWindow(c, signals, settings.clickWindowHours, now))
       .sort(newestFirst);
     considered.push({ rule: 'device_id', outcome: eligible.length ? 'matched' : 'no_click' });
     if (eligible.length) {
       return resolved(fromClick('device_id', eligible[0]), {
-        rule: 'device_id', candidates: eligible.length, windowHours: settings.clickWindowHours, considered, ...asaNote,
+        rule: 'device_id',
+        candidates: eligible.length,
+        windowHours: settings.clickWindowHours,
+        considered,
+        ...asaNote,
       });
     }
   }
@@ -231,7 +279,13 @@ export function decideAttribution(input: WaterfallInput): Decision {
   // 4. Probabilistic: IP plus platform, OS version and language.
   if (settings.probabilisticEnabled && signals.ip) {
     const windowMs = settings.probabilisticWindowHours * HOUR;
-    const recent = candidates.byIp.filter((c) => sameScope(c) && !c.is_bot && ageMs(c, now) <= windowMs && ageMs(c, now) >= -FUTURE_TOLERANCE_MS);
+    const recent = candidates.byIp.filter(
+      (c) =>
+        sameScope(c) &&
+        !c.is_bot &&
+        ageMs(c, now) <= windowMs &&
+        ageMs(c, now) >= -FUTURE_TOLERANCE_MS,
+    );
     const devices = new Set(recent.map(deviceSignature)).size;
     if (devices > SHARED_IP_MAX_DEVICES) {
       considered.push({ rule: 'probabilistic', outcome: 'shared_ip' });
@@ -239,21 +293,40 @@ export function decideAttribution(input: WaterfallInput): Decision {
       const eligible = recent
         .filter((c) => !c.used && !excluded.has(c.id) && probabilisticAgrees(c, signals))
         .sort(newestFirst);
-      considered.push({ rule: 'probabilistic', outcome: eligible.length ? 'matched' : recent.length ? 'signals_differ' : 'no_click' });
+      considered.push({
+        rule: 'probabilistic',
+        outcome: eligible.length ? 'matched' : recent.length ? 'signals_differ' : 'no_click',
+      });
       if (eligible.length) {
         return resolved(fromClick('probabilistic', eligible[0]), {
-          rule: 'probabilistic', candidates: recent.length, windowHours: settings.probabilisticWindowHours, considered, sharedIpDevices: devices, ...asaNote,
+          rule: 'probabilistic',
+          candidates: recent.length,
+          windowHours: settings.probabilisticWindowHours,
+          considered,
+          sharedIpDevices: devices,
+          ...asaNote,
         });
       }
     }
   }
 
   // 5. Organic.
-  return resolved(organicFields(), { rule: 'organic', candidates: 0, windowHours: null, considered, ...asaNote });
+  return resolved(organicFields(), {
+    rule: 'organic',
+    candidates: 0,
+    windowHours: null,
+    considered,
+    ...asaNote,
+  });
 }
 
-const resolved = (fields: AttributionFields, explanation: Explanation): Decision => ({ status: 'resolved', fields, explanation });
-const newestFirst = (a: CandidateClick, b: CandidateClick) => b.clicked_at.getTime() - a.clicked_at.getTime();
+const resolved = (fields: AttributionFields, explanation: Explanation): Decision => ({
+  status: 'resolved',
+  fields,
+  explanation,
+});
+const newestFirst = (a: CandidateClick, b: CandidateClick) =>
+  b.clicked_at.getTime() - a.clicked_at.getTime();
 const ageMs = (c: CandidateClick, now: Date) => now.getTime() - c.clicked_at.getTime();
 
 /**
@@ -261,14 +334,23 @@ const ageMs = (c: CandidateClick, now: Date) => now.getTime() - c.clicked_at.get
  * stored click time, the window is measured click → install begin, so a late first open still
  * counts; otherwise click → now (the first open).
  */
-export function withinClickWindow(c: CandidateClick, s: Pick<InstallSignals, 'referrerClickTs' | 'referrerInstallTs'>, windowHours: number, now: Date): boolean {
+export function withinClickWindow(
+  c: CandidateClick,
+  s: Pick<InstallSignals, 'referrerClickTs' | 'referrerInstallTs'>,
+  windowHours: number,
+  now: Date,
+): boolean {
   const serverAge = ageMs(c, now);
   if (serverAge < -FUTURE_TOLERANCE_MS || serverAge > MAX_LOOKBACK_MS) return false;
   const windowMs = windowHours * HOUR;
   if (serverAge <= windowMs) return true;
   const clickTs = s.referrerClickTs ?? 0;
   const installTs = s.referrerInstallTs ?? 0;
-  if (clickTs > 0 && installTs >= clickTs && Math.abs(clickTs * 1000 - c.clicked_at.getTime()) <= PLAY_CLOCK_TOLERANCE_MS) {
+  if (
+    clickTs > 0 &&
+    installTs >= clickTs &&
+    Math.abs(clickTs * 1000 - c.clicked_at.getTime()) <= PLAY_CLOCK_TOLERANCE_MS
+  ) {
     return (installTs - clickTs) * 1000 <= windowMs;
   }
   return false;
@@ -289,14 +371,22 @@ export function osVersionsAgree(a: string | null, b: string | null): boolean {
 const primaryLanguage = (v: string | null) => (v ?? '').split(/[-_]/)[0].toLowerCase() || null;
 
 function probabilisticAgrees(c: CandidateClick, s: InstallSignals): boolean {
-  return !!c.platform && c.platform.toLowerCase() === s.platform.toLowerCase()
-    && osVersionsAgree(c.os_version, s.osVersion)
-    && !!s.language && primaryLanguage(c.language) === primaryLanguage(s.language);
+  return (
+    !!c.platform &&
+    c.platform.toLowerCase() === s.platform.toLowerCase() &&
+    osVersionsAgree(c.os_version, s.osVersion) &&
+    !!s.language &&
+    primaryLanguage(c.language) === primaryLanguage(s.language)
+  );
 }
 
-const deviceSignature = (c: CandidateClick) => [c.platform, c.os_version, c.device_model, primaryLanguage(c.language), c.user_agent].join('|');
+const deviceSignature = (c: CandidateClick) =>
+  [c.platform, c.os_version, c.device_model, primaryLanguage(c.language), c.user_agent].join('|');
 
-function fromClick(matchType: 'click_id' | 'device_id' | 'probabilistic', c: CandidateClick): AttributionFields {
+function fromClick(
+  matchType: 'click_id' | 'device_id' | 'probabilistic',
+  c: CandidateClick,
+): AttributionFields {
   return {
     network: c.network || 'other',
     match_type: matchType,
@@ -355,9 +445,24 @@ function fromAsa(a: AsaRecord): AttributionFields {
 
 export function organicFields(): AttributionFields {
   return {
-    network: 'organic', match_type: 'organic', campaign: null, campaign_id: null, campaign_name: null,
-    ad_group_id: null, ad_group_name: null, ad_id: null, keyword: null, link_id: null, click_id: null,
-    fbclid: null, gclid: null, ttclid: null, query_params: {}, custom_data: {}, clicked_at: null, country: null,
+    network: 'organic',
+    match_type: 'organic',
+    campaign: null,
+    campaign_id: null,
+    campaign_name: null,
+    ad_group_id: null,
+    ad_group_name: null,
+    ad_id: null,
+    keyword: null,
+    link_id: null,
+    click_id: null,
+    fbclid: null,
+    gclid: null,
+    ttclid: null,
+    query_params: {},
+    custom_data: {},
+    clicked_at: null,
+    country: null,
   };
 }
 

@@ -10,7 +10,10 @@ export type Organization = { id: string; name: string; createdAt: Date };
  * `apprefer setup` (any time, for another organization). An existing email joins the new
  * organization as its owner if the password matches; otherwise it is a conflict.
  */
-export async function createOrganizationWithOwner(sql: Sql, input: { org: string; email: string; password: string }) {
+export async function createOrganizationWithOwner(
+  sql: Sql,
+  input: { org: string; email: string; password: string },
+) {
   const passwordHash = await hashPassword(input.password);
   return sql.begin(async (tx) => {
     const [existing] = await tx<{ id: string; password_hash: string }[]>`
@@ -35,16 +38,21 @@ export async function anyUserExists(sql: Sql): Promise<boolean> {
 }
 
 /** Finds an organization by id or (unique) name, for the CLI. */
-export async function findOrganization(sql: Sql, idOrName: string): Promise<Organization | undefined> {
+export async function findOrganization(
+  sql: Sql,
+  idOrName: string,
+): Promise<Organization | undefined> {
   const rows = await sql<{ id: string; name: string; created_at: Date }[]>`
     select id, name, created_at from organizations where id = ${idOrName} or name = ${idOrName} order by (id = ${idOrName}) desc limit 2`;
-  if (rows.length === 2 && rows[0].id !== idOrName) throw conflict(`Several organizations are named "${idOrName}"; use its id`);
+  if (rows.length === 2 && rows[0].id !== idOrName)
+    throw conflict(`Several organizations are named "${idOrName}"; use its id`);
   return rows[0] && { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at };
 }
 
 const SESSION_DAYS = 30;
 // A fixed hash so that an unknown email costs the same time as a wrong password.
-const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+const DUMMY_HASH =
+  'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
 export async function checkLogin(sql: Sql, email: string, password: string) {
   const [user] = await sql<{ id: string; password_hash: string; org_id: string; role: Role }[]>`

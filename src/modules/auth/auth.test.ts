@@ -1,12 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, appBody, createOrg, startTestServer, type TestServer } from '../../../test/helpers.ts';
+import {
+  api,
+  appBody,
+  createOrg,
+  startTestServer,
+  type TestServer,
+} from '../../../test/helpers.ts';
 
 describe('setup, login, logout, CSRF', () => {
   let t: TestServer;
-  beforeAll(async () => { t = await startTestServer(); });
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
   afterAll(() => t?.close());
 
-  const owner = { organizationName: 'Acme', email: 'Owner@Example.com', password: 'correct horse battery' };
+  const owner = {
+    organizationName: 'Acme',
+    email: 'Owner@Example.com',
+    password: 'correct horse battery',
+  };
   const cookieOf = (r: { headers: Headers }) => r.headers.get('set-cookie')!.split(';')[0];
 
   it('setup creates the first organization and owner, logs in, and only works once', async () => {
@@ -25,7 +37,9 @@ describe('setup, login, logout, CSRF', () => {
     expect(me.body.data.user.role).toBe('owner');
     expect(me.body.data.permission).toBe('full');
 
-    const again = await api(t, 'POST', '/api/v1/auth/setup', { body: { ...owner, email: 'other@example.com' } });
+    const again = await api(t, 'POST', '/api/v1/auth/setup', {
+      body: { ...owner, email: 'other@example.com' },
+    });
     expect(again.status).toBe(409);
     const [{ count }] = await t.sql<{ count: string }[]>`select count(*) from users`;
     expect(count).toBe('1');
@@ -36,13 +50,19 @@ describe('setup, login, logout, CSRF', () => {
   });
 
   it('login checks the password (email case-insensitive); logout ends the session', async () => {
-    const wrong = await api(t, 'POST', '/api/v1/auth/login', { body: { email: owner.email, password: 'wrong password!' } });
+    const wrong = await api(t, 'POST', '/api/v1/auth/login', {
+      body: { email: owner.email, password: 'wrong password!' },
+    });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error.code).toBe('unauthorized');
-    const unknown = await api(t, 'POST', '/api/v1/auth/login', { body: { email: 'nobody@example.com', password: 'whatever12345' } });
+    const unknown = await api(t, 'POST', '/api/v1/auth/login', {
+      body: { email: 'nobody@example.com', password: 'whatever12345' },
+    });
     expect(unknown.status).toBe(401);
 
-    const r = await api(t, 'POST', '/api/v1/auth/login', { body: { email: 'owner@example.com', password: owner.password } });
+    const r = await api(t, 'POST', '/api/v1/auth/login', {
+      body: { email: 'owner@example.com', password: owner.password },
+    });
     expect(r.status).toBe(200);
     const session = { cookie: cookieOf(r), csrfToken: r.body.data.csrfToken };
     expect((await api(t, 'GET', '/api/v1/apps', { auth: session })).status).toBe(200);
@@ -53,36 +73,52 @@ describe('setup, login, logout, CSRF', () => {
   });
 
   it('a mutation with a session needs the right X-CSRF-Token', async () => {
-    const r = await api(t, 'POST', '/api/v1/auth/login', { body: { email: owner.email, password: owner.password } });
+    const r = await api(t, 'POST', '/api/v1/auth/login', {
+      body: { email: owner.email, password: owner.password },
+    });
     const cookie = cookieOf(r);
     const none = await api(t, 'POST', '/api/v1/apps', { headers: { cookie }, body: appBody() });
     expect(none.status).toBe(403);
     expect(none.body.error.message).toContain('X-CSRF-Token');
-    const wrong = await api(t, 'POST', '/api/v1/apps', { headers: { cookie, 'x-csrf-token': 'x'.repeat(32) }, body: appBody() });
+    const wrong = await api(t, 'POST', '/api/v1/apps', {
+      headers: { cookie, 'x-csrf-token': 'x'.repeat(32) },
+      body: appBody(),
+    });
     expect(wrong.status).toBe(403);
-    const ok = await api(t, 'POST', '/api/v1/apps', { headers: { cookie, 'x-csrf-token': r.body.data.csrfToken }, body: appBody() });
+    const ok = await api(t, 'POST', '/api/v1/apps', {
+      headers: { cookie, 'x-csrf-token': r.body.data.csrfToken },
+      body: appBody(),
+    });
     expect(ok.status).toBe(201);
     // Reads need no CSRF token.
     expect((await api(t, 'GET', '/api/v1/apps', { headers: { cookie } })).status).toBe(200);
   });
 
   it('setup and login validate their bodies', async () => {
-    const r = await api(t, 'POST', '/api/v1/auth/login', { body: { email: 'not-an-email', password: 'x' } });
+    const r = await api(t, 'POST', '/api/v1/auth/login', {
+      body: { email: 'not-an-email', password: 'x' },
+    });
     expect(r.status).toBe(400);
-    expect(r.body.error.details.map((d: { path: string }) => d.path)).toEqual(expect.arrayContaining(['email', 'password']));
+    expect(r.body.error.details.map((d: { path: string }) => d.path)).toEqual(
+      expect.arrayContaining(['email', 'password']),
+    );
   });
 });
 
 describe('login rate limit', () => {
   let t: TestServer;
-  beforeAll(async () => { t = await startTestServer({ LOGIN_RATE_LIMIT_PER_MINUTE: '5' }); });
+  beforeAll(async () => {
+    t = await startTestServer({ LOGIN_RATE_LIMIT_PER_MINUTE: '5' });
+  });
   afterAll(() => t?.close());
 
   it('more than the allowed attempts per minute from one IP → 429 with Retry-After', async () => {
     const statuses: number[] = [];
     let last: any;
     for (let i = 0; i < 7; i++) {
-      last = await api(t, 'POST', '/api/v1/auth/login', { body: { email: 'someone@example.com', password: `guess-number-${i}` } });
+      last = await api(t, 'POST', '/api/v1/auth/login', {
+        body: { email: 'someone@example.com', password: `guess-number-${i}` },
+      });
       statuses.push(last.status);
     }
     expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
@@ -93,21 +129,32 @@ describe('login rate limit', () => {
 
 describe('API keys: authentication and permissions', () => {
   let t: TestServer;
-  beforeAll(async () => { t = await startTestServer(); });
+  beforeAll(async () => {
+    t = await startTestServer();
+  });
   afterAll(() => t?.close());
 
   it('no key, a malformed key, an unknown key and a revoked key → 401', async () => {
     const org = await createOrg(t);
     expect((await api(t, 'GET', '/api/v1/apps')).status).toBe(401);
-    const malformed = await api(t, 'GET', '/api/v1/apps', { headers: { authorization: 'Bearer nope' } });
+    const malformed = await api(t, 'GET', '/api/v1/apps', {
+      headers: { authorization: 'Bearer nope' },
+    });
     expect(malformed.status).toBe(401);
     expect(malformed.body.error.code).toBe('unauthorized');
-    expect((await api(t, 'GET', '/api/v1/apps', { auth: `ak_live_${'A'.repeat(40)}` })).status).toBe(401);
+    expect(
+      (await api(t, 'GET', '/api/v1/apps', { auth: `ak_live_${'A'.repeat(40)}` })).status,
+    ).toBe(401);
 
-    const created = await api(t, 'POST', '/api/v1/api-keys', { auth: org.session, body: { name: 'ci', permission: 'full' } });
+    const created = await api(t, 'POST', '/api/v1/api-keys', {
+      auth: org.session,
+      body: { name: 'ci', permission: 'full' },
+    });
     const key = created.body.data.key;
     expect((await api(t, 'GET', '/api/v1/apps', { auth: key })).status).toBe(200);
-    const revoked = await api(t, 'DELETE', `/api/v1/api-keys/${created.body.data.id}`, { auth: org.session });
+    const revoked = await api(t, 'DELETE', `/api/v1/api-keys/${created.body.data.id}`, {
+      auth: org.session,
+    });
     expect(revoked.status).toBe(200);
     expect(revoked.body.data.revokedAt).not.toBeNull();
     expect((await api(t, 'GET', '/api/v1/apps', { auth: key })).status).toBe(401);
@@ -126,22 +173,31 @@ describe('API keys: authentication and permissions', () => {
 
     const readOnly = await org.key('read_only');
     expect((await api(t, 'GET', `/api/v1/apps/${app.id}`, { auth: readOnly })).status).toBe(200);
-    const patch = await api(t, 'PATCH', `/api/v1/apps/${app.id}`, { auth: readOnly, body: { name: 'Hacked' } });
+    const patch = await api(t, 'PATCH', `/api/v1/apps/${app.id}`, {
+      auth: readOnly,
+      body: { name: 'Hacked' },
+    });
     expect(patch.status).toBe(403);
-    expect((await api(t, 'GET', `/api/v1/apps/${app.id}`, { auth: full })).body.data.name).toBe('FitTrack');
+    expect((await api(t, 'GET', `/api/v1/apps/${app.id}`, { auth: full })).body.data.name).toBe(
+      'FitTrack',
+    );
   });
 
   it('a key limited to app A reading app B → 404; listing shows only A', async () => {
     const org = await createOrg(t);
     const full = await org.key('full');
-    const a = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ name: 'A' }) })).body.data;
-    const b = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ name: 'B' }) })).body.data;
+    const a = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ name: 'A' }) }))
+      .body.data;
+    const b = (await api(t, 'POST', '/api/v1/apps', { auth: full, body: appBody({ name: 'B' }) }))
+      .body.data;
     const onlyA = await org.key('full', [a.id]);
     expect((await api(t, 'GET', `/api/v1/apps/${a.id}`, { auth: onlyA })).status).toBe(200);
     const other = await api(t, 'GET', `/api/v1/apps/${b.id}`, { auth: onlyA });
     expect(other.status).toBe(404);
     expect(other.body.error.code).toBe('not_found');
-    expect((await api(t, 'PATCH', `/api/v1/apps/${b.id}`, { auth: onlyA, body: { name: 'x' } })).status).toBe(404);
+    expect(
+      (await api(t, 'PATCH', `/api/v1/apps/${b.id}`, { auth: onlyA, body: { name: 'x' } })).status,
+    ).toBe(404);
     const listed = await api(t, 'GET', '/api/v1/apps', { auth: onlyA });
     expect(listed.body.data.map((x: { id: string }) => x.id)).toEqual([a.id]);
   });
@@ -149,18 +205,34 @@ describe('API keys: authentication and permissions', () => {
   it("another organization's app → 404, never 403", async () => {
     const mine = await createOrg(t);
     const theirs = await createOrg(t);
-    const theirApp = (await api(t, 'POST', '/api/v1/apps', { auth: await theirs.key('full'), body: appBody() })).body.data;
+    const theirApp = (
+      await api(t, 'POST', '/api/v1/apps', { auth: await theirs.key('full'), body: appBody() })
+    ).body.data;
     const myKey = await mine.key('full');
     expect((await api(t, 'GET', `/api/v1/apps/${theirApp.id}`, { auth: myKey })).status).toBe(404);
-    expect((await api(t, 'PATCH', `/api/v1/apps/${theirApp.id}`, { auth: myKey, body: { name: 'x' } })).status).toBe(404);
-    expect((await api(t, 'GET', `/api/v1/apps/${theirApp.id}`, { auth: mine.session })).status).toBe(404);
+    expect(
+      (await api(t, 'PATCH', `/api/v1/apps/${theirApp.id}`, { auth: myKey, body: { name: 'x' } }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await api(t, 'GET', `/api/v1/apps/${theirApp.id}`, { auth: mine.session })).status,
+    ).toBe(404);
   });
 
   it('a viewer session reads but cannot change anything', async () => {
     const org = await createOrg(t);
     await t.sql`update memberships set role = 'viewer' where user_id = ${org.userId}`;
     expect((await api(t, 'GET', '/api/v1/apps', { auth: org.session })).status).toBe(200);
-    expect((await api(t, 'POST', '/api/v1/apps', { auth: org.session, body: appBody() })).status).toBe(403);
-    expect((await api(t, 'POST', '/api/v1/api-keys', { auth: org.session, body: { name: 'x', permission: 'full' } })).status).toBe(403);
+    expect(
+      (await api(t, 'POST', '/api/v1/apps', { auth: org.session, body: appBody() })).status,
+    ).toBe(403);
+    expect(
+      (
+        await api(t, 'POST', '/api/v1/api-keys', {
+          auth: org.session,
+          body: { name: 'x', permission: 'full' },
+        })
+      ).status,
+    ).toBe(403);
   });
 });

@@ -13,7 +13,11 @@ export const authModule: ModuleRegistration = {
   },
   rateLimitKey: (req) => {
     const p = req.principal;
-    return p?.kind === 'api_key' ? `key:${p.keyId}` : p?.kind === 'session' ? `ses:${p.sessionId}` : undefined;
+    return p?.kind === 'api_key'
+      ? `key:${p.keyId}`
+      : p?.kind === 'session'
+        ? `ses:${p.sessionId}`
+        : undefined;
   },
   api: authRoutes,
 };

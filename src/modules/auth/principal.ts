@@ -9,8 +9,25 @@ export type Role = 'owner' | 'admin' | 'member' | 'viewer';
 
 /** Who is calling: an API key or a dashboard session, always inside one organization. */
 export type Principal =
-  | { kind: 'api_key'; orgId: string; keyId: string; keyName: string; permission: Permission; appIds: string[] | null }
-  | { kind: 'session'; orgId: string; sessionId: string; userId: string; email: string; role: Role; permission: Permission; appIds: null; csrfHash: Buffer };
+  | {
+      kind: 'api_key';
+      orgId: string;
+      keyId: string;
+      keyName: string;
+      permission: Permission;
+      appIds: string[] | null;
+    }
+  | {
+      kind: 'session';
+      orgId: string;
+      sessionId: string;
+      userId: string;
+      email: string;
+      role: Role;
+      permission: Permission;
+      appIds: null;
+      csrfHash: Buffer;
+    };
 
 /**
  * Who may call a route:
@@ -22,8 +39,12 @@ export type Principal =
 export type Access = 'public' | 'session' | 'analytics' | 'default';
 
 declare module 'fastify' {
-  interface FastifyRequest { principal?: Principal }
-  interface FastifyContextConfig { access?: Access }
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    access?: Access;
+  }
 }
 
 export const SESSION_COOKIE = 'apprefer_session';
@@ -40,20 +61,46 @@ export function createPrincipalResolver(sql: Sql) {
     const header = request.headers.authorization;
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!m || !KEY_PATTERN.test(m[1])) throw unauthorized('Malformed API key: expected "Authorization: Bearer ak_live_…"');
-      const [key] = await sql<{ id: string; org_id: string; name: string; permission: Permission; app_ids: string[] | null; last_used_at: Date | null }[]>`
+      if (!m || !KEY_PATTERN.test(m[1]))
+        throw unauthorized('Malformed API key: expected "Authorization: Bearer ak_live_…"');
+      const [key] = await sql<
+        {
+          id: string;
+          org_id: string;
+          name: string;
+          permission: Permission;
+          app_ids: string[] | null;
+          last_used_at: Date | null;
+        }[]
+      >`
         select id, org_id, name, permission, app_ids, last_used_at
         from api_keys where key_hash = ${sha256(m[1])} and revoked_at is null`;
       if (!key) throw unauthorized('Unknown or revoked API key');
       if (!key.last_used_at || Date.now() - key.last_used_at.getTime() > TOUCH_INTERVAL_MS) {
         await sql`update api_keys set last_used_at = now() where id = ${key.id}`;
       }
-      request.principal = { kind: 'api_key', orgId: key.org_id, keyId: key.id, keyName: key.name, permission: key.permission, appIds: key.app_ids };
+      request.principal = {
+        kind: 'api_key',
+        orgId: key.org_id,
+        keyId: key.id,
+        keyName: key.name,
+        permission: key.permission,
+        appIds: key.app_ids,
+      };
       return;
     }
     const token = request.cookies?.[SESSION_COOKIE];
     if (token) {
-      const [s] = await sql<{ id: string; org_id: string; user_id: string; email: string; role: Role; csrf_hash: Buffer }[]>`
+      const [s] = await sql<
+        {
+          id: string;
+          org_id: string;
+          user_id: string;
+          email: string;
+          role: Role;
+          csrf_hash: Buffer;
+        }[]
+      >`
         select s.id, s.org_id, s.user_id, u.email, m.role, s.csrf_hash
         from sessions s
         join users u on u.id = s.user_id
@@ -61,8 +108,15 @@ export function createPrincipalResolver(sql: Sql) {
         where s.token_hash = ${sha256(token)} and s.expires_at > now()`;
       if (s) {
         request.principal = {
-          kind: 'session', orgId: s.org_id, sessionId: s.id, userId: s.user_id, email: s.email,
-          role: s.role, permission: roleToPermission(s.role), appIds: null, csrfHash: s.csrf_hash,
+          kind: 'session',
+          orgId: s.org_id,
+          sessionId: s.id,
+          userId: s.user_id,
+          email: s.email,
+          role: s.role,
+          permission: roleToPermission(s.role),
+          appIds: null,
+          csrfHash: s.csrf_hash,
         };
       }
     }
@@ -86,14 +140,16 @@ export async function enforceAccess(request: FastifyRequest, _reply: FastifyRepl
     }
   }
   if (access === 'session') {
-    if (p.kind !== 'session') throw forbidden('This endpoint accepts a dashboard session only, not an API key');
+    if (p.kind !== 'session')
+      throw forbidden('This endpoint accepts a dashboard session only, not an API key');
     if (!isRead && p.role === 'viewer') throw forbidden('Viewers cannot change API keys');
     return;
   }
   if (p.permission === 'analytics' && !(access === 'analytics' && isRead)) {
     throw forbidden('An analytics key may only read the analytics endpoints');
   }
-  if (p.permission === 'read_only' && !isRead) throw forbidden('A read-only credential cannot make changes');
+  if (p.permission === 'read_only' && !isRead)
+    throw forbidden('A read-only credential cannot make changes');
 }
 
 /** The principal of a route whose access is not `public` (enforceAccess guarantees it exists). */
@@ -108,7 +164,10 @@ export function assertAppVisible(p: Principal, appId: string) {
 }
 
 /** The app in the route's `:appId` as the caller may see it: 404 for another organization's app and for one the key is not limited to. */
-export async function visibleApp(sql: Sql, request: FastifyRequest & { params: { appId: string } }): Promise<AppRow> {
+export async function visibleApp(
+  sql: Sql,
+  request: FastifyRequest & { params: { appId: string } },
+): Promise<AppRow> {
   const p = principalOf(request);
   assertAppVisible(p, request.params.appId);
   return getApp(sql, p.orgId, request.params.appId);

@@ -3,7 +3,13 @@ import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { ApiError, errorResponses } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
-import { anyUserExists, checkLogin, createOrganizationWithOwner, createSession, deleteSession } from './accounts.ts';
+import {
+  anyUserExists,
+  checkLogin,
+  createOrganizationWithOwner,
+  createSession,
+  deleteSession,
+} from './accounts.ts';
 import { principalOf, SESSION_COOKIE } from './principal.ts';
 
 const Credentials = {
@@ -11,76 +17,114 @@ const Credentials = {
   password: z.string().min(10, 'must be at least 10 characters').max(200),
 };
 
-const SessionResponse = z.object({
-  data: z.object({
-    user: z.object({ id: z.string(), email: z.string() }),
-    organization: z.object({ id: z.string(), name: z.string() }),
-    role: z.enum(['owner', 'admin', 'member', 'viewer']),
-    csrfToken: z.string().describe('Send as the X-CSRF-Token header on every mutation made with this session'),
-  }),
-}).meta({ id: 'Session' });
+const SessionResponse = z
+  .object({
+    data: z.object({
+      user: z.object({ id: z.string(), email: z.string() }),
+      organization: z.object({ id: z.string(), name: z.string() }),
+      role: z.enum(['owner', 'admin', 'member', 'viewer']),
+      csrfToken: z
+        .string()
+        .describe('Send as the X-CSRF-Token header on every mutation made with this session'),
+    }),
+  })
+  .meta({ id: 'Session' });
 
 export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
   const secureCookie = config.publicUrl.startsWith('https://');
 
-  async function startSession(reply: FastifyReply, user: { id: string; email: string }, org: { id: string; name: string }, role: 'owner' | 'admin' | 'member' | 'viewer') {
+  async function startSession(
+    reply: FastifyReply,
+    user: { id: string; email: string },
+    org: { id: string; name: string },
+    role: 'owner' | 'admin' | 'member' | 'viewer',
+  ) {
     const s = await createSession(sql, user.id, org.id);
     reply.setCookie(SESSION_COOKIE, s.token, {
-      path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookie, expires: s.expiresAt,
+      path: '/',
+      httpOnly: true,
+      sameSite: 'lax',
+      secure: secureCookie,
+      expires: s.expiresAt,
     });
     return { data: { user, organization: org, role, csrfToken: s.csrfToken } };
   }
 
-  app.post('/auth/setup', {
-    config: { access: 'public' },
-    schema: {
-      tags: ['Auth'],
-      summary: 'First-run setup: create the first organization and its owner, and log in',
-      security: [],
-      description: 'Only while the instance has no user at all; afterwards a 409. Use `apprefer setup` for more organizations.',
-      body: z.strictObject({ organizationName: z.string().trim().min(1).max(200), ...Credentials }),
-      response: { 200: SessionResponse, ...errorResponses(400, 401, 409, 413, 415, 429) },
+  app.post(
+    '/auth/setup',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['Auth'],
+        summary: 'First-run setup: create the first organization and its owner, and log in',
+        security: [],
+        description:
+          'Only while the instance has no user at all; afterwards a 409. Use `apprefer setup` for more organizations.',
+        body: z.strictObject({
+          organizationName: z.string().trim().min(1).max(200),
+          ...Credentials,
+        }),
+        response: { 200: SessionResponse, ...errorResponses(400, 401, 409, 413, 415, 429) },
+      },
     },
-  }, async (req, reply) => {
-    if (await anyUserExists(sql)) throw new ApiError(409, 'conflict', 'Setup is already done; log in instead');
-    const { organization, userId } = await createOrganizationWithOwner(sql, {
-      org: req.body.organizationName, email: req.body.email, password: req.body.password,
-    });
-    return startSession(reply, { id: userId, email: req.body.email }, organization, 'owner');
-  });
+    async (req, reply) => {
+      if (await anyUserExists(sql))
+        throw new ApiError(409, 'conflict', 'Setup is already done; log in instead');
+      const { organization, userId } = await createOrganizationWithOwner(sql, {
+        org: req.body.organizationName,
+        email: req.body.email,
+        password: req.body.password,
+      });
+      return startSession(reply, { id: userId, email: req.body.email }, organization, 'owner');
+    },
+  );
 
-  app.post('/auth/login', {
-    config: {
-      access: 'public',
-      rateLimit: { max: config.loginRateLimitPerMinute, timeWindow: 60_000, keyGenerator: (req) => `login:${req.ip}` },
+  app.post(
+    '/auth/login',
+    {
+      config: {
+        access: 'public',
+        rateLimit: {
+          max: config.loginRateLimitPerMinute,
+          timeWindow: 60_000,
+          keyGenerator: (req) => `login:${req.ip}`,
+        },
+      },
+      schema: {
+        tags: ['Auth'],
+        summary: 'Log in with email and password; sets the session cookie',
+        security: [],
+        description: `Rate limited to ${config.loginRateLimitPerMinute} attempts per minute per IP address.`,
+        body: z.strictObject(Credentials),
+        response: { 200: SessionResponse, ...errorResponses(400, 401, 413, 415, 429) },
+      },
     },
-    schema: {
-      tags: ['Auth'],
-      summary: 'Log in with email and password; sets the session cookie',
-      security: [],
-      description: `Rate limited to ${config.loginRateLimitPerMinute} attempts per minute per IP address.`,
-      body: z.strictObject(Credentials),
-      response: { 200: SessionResponse, ...errorResponses(400, 401, 413, 415, 429) },
+    async (req, reply) => {
+      const user = await checkLogin(sql, req.body.email, req.body.password);
+      if (!user) throw new ApiError(401, 'unauthorized', 'Wrong email or password');
+      const [org] = await sql<
+        { id: string; name: string }[]
+      >`select id, name from organizations where id = ${user.org_id}`;
+      return startSession(reply, { id: user.id, email: req.body.email }, org, user.role);
     },
-  }, async (req, reply) => {
-    const user = await checkLogin(sql, req.body.email, req.body.password);
-    if (!user) throw new ApiError(401, 'unauthorized', 'Wrong email or password');
-    const [org] = await sql<{ id: string; name: string }[]>`select id, name from organizations where id = ${user.org_id}`;
-    return startSession(reply, { id: user.id, email: req.body.email }, org, user.role);
-  });
+  );
 
-  app.post('/auth/logout', {
-    config: { access: 'session' },
-    schema: {
-      tags: ['Auth'],
-      summary: 'End the current session',
-      security: [{ session: [] }],
-      response: { 204: z.null().describe('Logged out'), ...errorResponses(401, 403, 429) },
+  app.post(
+    '/auth/logout',
+    {
+      config: { access: 'session' },
+      schema: {
+        tags: ['Auth'],
+        summary: 'End the current session',
+        security: [{ session: [] }],
+        response: { 204: z.null().describe('Logged out'), ...errorResponses(401, 403, 429) },
+      },
     },
-  }, async (req, reply) => {
-    const p = principalOf(req);
-    if (p.kind === 'session') await deleteSession(sql, p.sessionId);
-    reply.clearCookie(SESSION_COOKIE, { path: '/' });
-    return reply.code(204).send(null);
-  });
+    async (req, reply) => {
+      const p = principalOf(req);
+      if (p.kind === 'session') await deleteSession(sql, p.sessionId);
+      reply.clearCookie(SESSION_COOKIE, { path: '/' });
+      return reply.code(204).send(null);
+    },
+  );
 }

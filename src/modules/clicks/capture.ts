@@ -8,12 +8,27 @@ import { countryOf } from '../../lib/geo.ts';
 import { normalizeIp } from '../../lib/ip.ts';
 import type { LinkCache, LinkTarget } from '../links/cache.ts';
 import { LINK_ID_PATTERN } from '../links/vocabulary.ts';
-import { campaignLabel, clean, detectNetwork, parseClickParams, type ClickQuery } from './params.ts';
-import { botReason, describeUserAgent, primaryLanguage, type BotReason, type DeviceInfo } from './user-agent.ts';
+import {
+  campaignLabel,
+  clean,
+  detectNetwork,
+  parseClickParams,
+  type ClickQuery,
+} from './params.ts';
+import {
+  botReason,
+  describeUserAgent,
+  primaryLanguage,
+  type BotReason,
+  type DeviceInfo,
+} from './user-agent.ts';
 import type { ClickRow, ClickWriter } from './writer.ts';
 
 export type CaptureDeps = {
-  cache: LinkCache; writer: ClickWriter; repeats: RepeatDetector; log: Pick<Logger, 'error'>;
+  cache: LinkCache;
+  writer: ClickWriter;
+  repeats: RepeatDetector;
+  log: Pick<Logger, 'error'>;
   /** The API host (PUBLIC_URL's `host`) when it is not also the tracking host, else null. */
   apiHost: string | null;
   /** The host the client asked for (http/raw-routes.ts `requestHost`). */
@@ -24,7 +39,8 @@ export type CaptureDeps = {
 export type NoClick = 'unknown' | 'unconfigured' | 'unavailable';
 
 export type CapturedClick = {
-  link: LinkTarget; click: ClickRow;
+  link: LinkTarget;
+  click: ClickRow;
   /** The id the stores get: a rapid repeat carries its original's id. */
   storeClickId: string;
 };
@@ -34,7 +50,12 @@ export type CapturedClick = {
  * the request into a row (with its `BotReason` when it is not a person's click), flag a rapid
  * repeat, hand the row to the writer. Plain calls, no step objects: this is the redirect's hot path.
  */
-export async function captureClick(d: CaptureDeps, req: IncomingMessage, r: RawRequest, source: ClickRow['source']): Promise<CapturedClick | NoClick> {
+export async function captureClick(
+  d: CaptureDeps,
+  req: IncomingMessage,
+  r: RawRequest,
+  source: ClickRow['source'],
+): Promise<CapturedClick | NoClick> {
   let link: LinkTarget | null = null;
   if (LINK_ID_PATTERN.test(r.segment)) {
     try {
@@ -56,7 +77,12 @@ export async function captureClick(d: CaptureDeps, req: IncomingMessage, r: RawR
 }
 
 /** How the visit is recorded, or null when the link has nowhere to send anyone and the visit is not recorded. */
-function sourceOf(d: CaptureDeps, req: IncomingMessage, link: LinkTarget, source: ClickRow['source']): ClickRow['source'] | null {
+function sourceOf(
+  d: CaptureDeps,
+  req: IncomingMessage,
+  link: LinkTarget,
+  source: ClickRow['source'],
+): ClickRow['source'] | null {
   const dest = link.destinations;
   if (dest.ios || dest.android || dest.web) return source;
   // Nothing to send anyone to. The tracking host answers 404, as the reference does; on the
@@ -67,16 +93,27 @@ function sourceOf(d: CaptureDeps, req: IncomingMessage, link: LinkTarget, source
 }
 
 /** The clicks row of this request: query, device, language, country and why it is a bot (if it is). */
-function readClick(req: IncomingMessage, r: RawRequest, link: LinkTarget, source: ClickRow['source']): ClickRow {
+function readClick(
+  req: IncomingMessage,
+  r: RawRequest,
+  link: LinkTarget,
+  source: ClickRow['source'],
+): ClickRow {
   const h = req.headers;
   const userAgent = h['user-agent'] || null;
   const device = userAgent ? describeUserAgent(userAgent) : null;
   const ip = normalizeIp(r.ip);
   // fast-querystring, as Fastify parses queries: repeats as arrays, + as space.
   return buildClick(link, parseClickParams(parseQueryString(r.query)), {
-    at: new Date(), ip, userAgent, referer: h.referer ?? null,
-    language: primaryLanguage(h['accept-language']), country: ip ? countryOf(ip) : null,
-    device, botReason: botReason(req.method!, h, device), source,
+    at: new Date(),
+    ip,
+    userAgent,
+    referer: h.referer ?? null,
+    language: primaryLanguage(h['accept-language']),
+    country: ip ? countryOf(ip) : null,
+    device,
+    botReason: botReason(req.method!, h, device),
+    source,
   });
 }
 
@@ -85,7 +122,11 @@ function flagRepeat(repeats: RepeatDetector, click: ClickRow): string {
   if (click.is_bot) return click.id;
   const original = repeats.check(click, click.clicked_at.getTime());
   if (!original) return click.id;
-  Object.assign(click, { is_bot: true, bot_reason: 'duplicate' satisfies BotReason, duplicate_of: original });
+  Object.assign(click, {
+    is_bot: true,
+    bot_reason: 'duplicate' satisfies BotReason,
+    duplicate_of: original,
+  });
   return original;
 }
 
@@ -103,7 +144,10 @@ export function newClickId(now = Date.now()): string {
   if (now !== timePrefixMs) {
     let t = now;
     let s = '';
-    for (let i = 0; i < 7; i++) { s = SORTED_BASE62[t % 62] + s; t = Math.floor(t / 62); }
+    for (let i = 0; i < 7; i++) {
+      s = SORTED_BASE62[t % 62] + s;
+      t = Math.floor(t / 62);
+    }
     timePrefixMs = now;
     timePrefix = s;
   }
@@ -112,25 +156,64 @@ export function newClickId(now = Date.now()): string {
 
 /** What the HTTP layer read off the request. */
 export type ClickRequest = {
-  at: Date; ip: string | null; userAgent: string | null; referer: string | null; language: string | null; country: string | null;
-  device: DeviceInfo | null; botReason: BotReason | null; source: ClickRow['source'];
+  at: Date;
+  ip: string | null;
+  userAgent: string | null;
+  referer: string | null;
+  language: string | null;
+  country: string | null;
+  device: DeviceInfo | null;
+  botReason: BotReason | null;
+  source: ClickRow['source'];
 };
 
 /** The clicks row for one request to a link. */
-export function buildClick(link: LinkTarget, q: ClickQuery, r: ClickRequest, id = newClickId(r.at.getTime())): ClickRow {
+export function buildClick(
+  link: LinkTarget,
+  q: ClickQuery,
+  r: ClickRequest,
+  id = newClickId(r.at.getTime()),
+): ClickRow {
   return {
-    id, app_id: link.appId, link_id: link.id, environment: q.environment, clicked_at: r.at,
+    id,
+    app_id: link.appId,
+    link_id: link.id,
+    environment: q.environment,
+    clicked_at: r.at,
     network: detectNetwork(q, link.network),
     campaign: campaignLabel(link.campaignName, q),
-    campaign_id: q.campaignId, campaign_name: q.campaignName,
-    ad_group_id: q.adGroupId, ad_group_name: q.adGroupName, ad_id: q.adId, ad_name: q.adName, keyword: q.keyword,
-    fbclid: q.fbclid, gclid: q.gclid, gbraid: q.gbraid, wbraid: q.wbraid, ttclid: q.ttclid,
-    utm_source: q.utmSource, utm_medium: q.utmMedium, utm_campaign: q.utmCampaign, utm_term: q.utmTerm, utm_content: q.utmContent,
-    idfa: q.idfa, gaid: q.gaid, query_params: q.queryParams,
-    ip: r.ip, user_agent: r.userAgent ? clean(r.userAgent, 1024) : null,
-    platform: r.device?.platform ?? 'web', os_version: r.device?.osVersion ?? null, device_model: r.device?.deviceModel ?? null,
-    language: r.language, country: r.country, referer: r.referer ? clean(r.referer, 2048) : null,
-    source: r.source, is_bot: r.botReason !== null, bot_reason: r.botReason, duplicate_of: null,
+    campaign_id: q.campaignId,
+    campaign_name: q.campaignName,
+    ad_group_id: q.adGroupId,
+    ad_group_name: q.adGroupName,
+    ad_id: q.adId,
+    ad_name: q.adName,
+    keyword: q.keyword,
+    fbclid: q.fbclid,
+    gclid: q.gclid,
+    gbraid: q.gbraid,
+    wbraid: q.wbraid,
+    ttclid: q.ttclid,
+    utm_source: q.utmSource,
+    utm_medium: q.utmMedium,
+    utm_campaign: q.utmCampaign,
+    utm_term: q.utmTerm,
+    utm_content: q.utmContent,
+    idfa: q.idfa,
+    gaid: q.gaid,
+    query_params: q.queryParams,
+    ip: r.ip,
+    user_agent: r.userAgent ? clean(r.userAgent, 1024) : null,
+    platform: r.device?.platform ?? 'web',
+    os_version: r.device?.osVersion ?? null,
+    device_model: r.device?.deviceModel ?? null,
+    language: r.language,
+    country: r.country,
+    referer: r.referer ? clean(r.referer, 2048) : null,
+    source: r.source,
+    is_bot: r.botReason !== null,
+    bot_reason: r.botReason,
+    duplicate_of: null,
   };
 }
 
@@ -154,15 +237,23 @@ export class RepeatDetector {
   // A per-process seed: nobody outside can aim User-Agents at one slot of the table.
   private seed = randomBytes(8);
 
-  constructor(private windowMs = 30_000, private maxEntries = 100_000) {
+  constructor(
+    private windowMs = 30_000,
+    private maxEntries = 100_000,
+  ) {
     this.current = new RepeatTable(maxEntries / 2);
     this.previous = new RepeatTable(maxEntries / 2);
   }
 
-  get size() { return this.current.size + this.previous.size; }
+  get size() {
+    return this.current.size + this.previous.size;
+  }
 
   /** The id of the click this one repeats, or null (and then it is remembered as an original). */
-  check(c: Pick<ClickRow, 'id' | 'link_id' | 'environment' | 'ip' | 'user_agent'>, now: number): string | null {
+  check(
+    c: Pick<ClickRow, 'id' | 'link_id' | 'environment' | 'ip' | 'user_agent'>,
+    now: number,
+  ): string | null {
     if (now - this.currentSince >= this.windowMs || this.current.size >= this.maxEntries / 2) {
       const old = this.previous;
       this.previous = this.current;
@@ -234,7 +325,8 @@ class RepeatTable {
 
   set(h1: number, h2: number, at: number, id: string) {
     let i = h1 & this.mask;
-    while (this.ids[i] !== undefined && !(this.h1[i] === h1 && this.h2[i] === h2)) i = (i + 1) & this.mask;
+    while (this.ids[i] !== undefined && !(this.h1[i] === h1 && this.h2[i] === h2))
+      i = (i + 1) & this.mask;
     if (this.ids[i] === undefined) this.size++;
     this.h1[i] = h1;
     this.h2[i] = h2;

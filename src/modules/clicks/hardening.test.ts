@@ -11,7 +11,9 @@ import { MAX_KEY_LENGTH, MAX_VALUE_LENGTH } from './params.ts';
 import { UA } from './ua.fixtures.ts';
 
 let t: TestServer;
-beforeAll(async () => { t = await startTestServer(); });
+beforeAll(async () => {
+  t = await startTestServer();
+});
 afterAll(() => t?.close());
 
 const EMOJI = '😀'; // two UTF-16 units
@@ -40,7 +42,11 @@ describe('a click whose parameter is cut inside an emoji (lone surrogates)', () 
     const m = marker();
     const value = 'v'.repeat(MAX_VALUE_LENGTH - 1) + EMOJI + 'tail';
     const key = 'k'.repeat(MAX_KEY_LENGTH - 1) + EMOJI;
-    const r = await hit(t, `/api/c/${link.id}?m=${m}&fbclid=fb1&note=${enc(value)}&${enc(key)}=x&utm_campaign=${enc('v'.repeat(MAX_VALUE_LENGTH - 1) + EMOJI)}`, { ua: UA.iphoneSafari });
+    const r = await hit(
+      t,
+      `/api/c/${link.id}?m=${m}&fbclid=fb1&note=${enc(value)}&${enc(key)}=x&utm_campaign=${enc('v'.repeat(MAX_VALUE_LENGTH - 1) + EMOJI)}`,
+      { ua: UA.iphoneSafari },
+    );
     expect(r.status).toBe(302);
 
     const [click] = await clicksWithMarker(t.sql, m);
@@ -48,8 +54,12 @@ describe('a click whose parameter is cut inside an emoji (lone surrogates)', () 
     expect(click.query_params.note).toBe('v'.repeat(MAX_VALUE_LENGTH - 1));
     expect(click.query_params['k'.repeat(MAX_KEY_LENGTH - 1)]).toBe('x');
 
-    const c = await track(t, 'configure', (await t.sql`select sdk_key_live from apps where id = ${s.app.id}`)[0].sdk_key_live,
-      { device_id: `dev-${m}`, ar_click_id: click.id, device_info: { platform: 'ios' } });
+    const c = await track(
+      t,
+      'configure',
+      (await t.sql`select sdk_key_live from apps where id = ${s.app.id}`)[0].sdk_key_live,
+      { device_id: `dev-${m}`, ar_click_id: click.id, device_info: { platform: 'ios' } },
+    );
     expect(c.status).toBe(200);
     expect(c.json.attribution).toMatchObject({ network: 'meta', match_type: 'click_id' });
     expect(c.json.attribution.query_params.note).toBe('v'.repeat(MAX_VALUE_LENGTH - 1));
@@ -58,7 +68,12 @@ describe('a click whose parameter is cut inside an emoji (lone surrogates)', () 
 
 describe('non-ASCII store and destination URLs', () => {
   it('an App Store URL with ü is stored normalised and every iOS click redirects to it', async () => {
-    const s = await setupApp(t, { ios: { bundleId: 'com.example.kuerbis', storeUrl: 'https://apps.apple.com/de/app/kürbis/id123' } });
+    const s = await setupApp(t, {
+      ios: {
+        bundleId: 'com.example.kuerbis',
+        storeUrl: 'https://apps.apple.com/de/app/kürbis/id123',
+      },
+    });
     expect(s.app.ios.storeUrl).toBe('https://apps.apple.com/de/app/k%C3%BCrbis/id123');
     const link = await s.createLink();
     for (let i = 0; i < 2; i++) {
@@ -85,18 +100,24 @@ describe('non-ASCII store and destination URLs', () => {
     expect(created.status).toBe(201);
     expect(created.body.data.destinations).toEqual({
       ios: 'https://apps.apple.com/jp/app/%E6%9D%B1%E4%BA%AC/id1?ref=%F0%9F%9A%80',
-      android: 'https://play.google.com/store/apps/details?id=com.example.fittrack&hl=%E6%97%A5%E6%9C%AC',
+      android:
+        'https://play.google.com/store/apps/details?id=com.example.fittrack&hl=%E6%97%A5%E6%9C%AC',
       web: 'https://xn--bcher-kva.example/seite#gr%C3%B6%C3%9Fe',
     });
     const id = created.body.data.id;
     const ios = await hit(t, `/api/c/${id}`, { ua: UA.iphoneSafari });
-    expect(ios).toMatchObject({ status: 302, location: 'https://apps.apple.com/jp/app/%E6%9D%B1%E4%BA%AC/id1?ref=%F0%9F%9A%80' });
+    expect(ios).toMatchObject({
+      status: 302,
+      location: 'https://apps.apple.com/jp/app/%E6%9D%B1%E4%BA%AC/id1?ref=%F0%9F%9A%80',
+    });
     const android = await hit(t, `/api/c/${id}`, { ua: UA.androidChrome });
     expect(android.status).toBe(302);
     expect(new URL(android.location!).searchParams.get('hl')).toBe('日本');
     const web = await hit(t, `/api/c/${id}`, { ua: UA.desktopChrome });
     expect(web.status).toBe(302);
-    expect(web.location).toMatch(/^https:\/\/xn--bcher-kva\.example\/seite\?ar_click_id=arc_[A-Za-z0-9]{20}#gr%C3%B6%C3%9Fe$/);
+    expect(web.location).toMatch(
+      /^https:\/\/xn--bcher-kva\.example\/seite\?ar_click_id=arc_[A-Za-z0-9]{20}#gr%C3%B6%C3%9Fe$/,
+    );
   });
 
   it('URLs stored before the fix (raw non-ASCII) still redirect: normalised when the Location is built', async () => {
@@ -104,6 +125,9 @@ describe('non-ASCII store and destination URLs', () => {
     const link = await s.createLink();
     await t.sql`update links set destination_ios = 'https://apps.apple.com/cn/app/应用/id9' where id = ${link.id}`;
     const r = await hit(t, `/api/c/${link.id}`, { ua: UA.iphoneSafari }); // first hit: read from the database
-    expect(r).toMatchObject({ status: 302, location: 'https://apps.apple.com/cn/app/%E5%BA%94%E7%94%A8/id9' });
+    expect(r).toMatchObject({
+      status: 302,
+      location: 'https://apps.apple.com/cn/app/%E5%BA%94%E7%94%A8/id9',
+    });
   });
 });

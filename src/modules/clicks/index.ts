@@ -20,6 +20,11 @@ export const clicksModule: ModuleRegistration = {
     });
     const apiHost = new URL(services.config.publicUrl).host;
     const sharedHost = apiHost === new URL(services.config.trackingUrl).host;
-    clickRoutes(app, { cache, writer, repeats: new RepeatDetector(), apiHost: sharedHost ? null : apiHost });
+    clickRoutes(app, {
+      cache,
+      writer,
+      repeats: new RepeatDetector(),
+      apiHost: sharedHost ? null : apiHost,
+    });
   },
 };

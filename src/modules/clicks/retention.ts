@@ -12,7 +12,9 @@ const BATCH = 10_000;
 export async function deleteExpiredClicks(sql: Sql, days: number): Promise<number> {
   const conn = await sql.reserve();
   try {
-    const [{ locked }] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${LOCK_KEY}) as locked`;
+    const [{ locked }] = await conn<
+      { locked: boolean }[]
+    >`select pg_try_advisory_lock(${LOCK_KEY}) as locked`;
     if (!locked) return 0;
     try {
       // The BRIN index on clicked_at (0005) skips only page ranges it has summarized; autovacuum
@@ -36,7 +38,10 @@ export async function deleteExpiredClicks(sql: Sql, days: number): Promise<numbe
 }
 
 /** The hourly job (src/jobs.ts): clicks older than CLICK_RETENTION_DAYS go. */
-export async function clickRetentionJob(_payload: unknown, { services, log }: JobContext): Promise<void> {
+export async function clickRetentionJob(
+  _payload: unknown,
+  { services, log }: JobContext,
+): Promise<void> {
   const days = services.config.clickRetentionDays;
   const deleted = await deleteExpiredClicks(services.sql, days);
   if (deleted) log.info({ deleted, days }, 'click retention: old clicks deleted');

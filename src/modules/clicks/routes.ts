@@ -14,16 +14,31 @@ import { normalizeUrl } from '../../lib/url.ts';
  * cache and the click goes to the batched writer (capture.ts). This file is the HTTP side only.
  */
 export function clickRoutes(app: ApiInstance, deps: Omit<CaptureDeps, 'log' | 'requestHost'>) {
-  const d: CaptureDeps = { ...deps, log: app.log, requestHost: (req) => app.rawRoutes.requestHost(req) };
+  const d: CaptureDeps = {
+    ...deps,
+    log: app.log,
+    requestHost: (req) => app.rawRoutes.requestHost(req),
+  };
 
   app.rawRoutes.add({
     prefix: '/api/c/',
     handle: async (req, res, r) => {
       const c = await captureClick(d, req, r, 'redirect');
       if (typeof c === 'string') return sendNoClick(res, c);
-      const dest = chooseDestination(c.click.platform as 'ios' | 'android' | 'web', c.link.destinations, c.storeClickId, referrerValues(c.click));
+      const dest = chooseDestination(
+        c.click.platform as 'ios' | 'android' | 'web',
+        c.link.destinations,
+        c.storeClickId,
+        referrerValues(c.click),
+      );
       if (dest.kind === 'redirect') {
-        res.writeHead(302, { location: dest.url, 'cache-control': 'no-store', 'content-length': '0' }).end();
+        res
+          .writeHead(302, {
+            location: dest.url,
+            'cache-control': 'no-store',
+            'content-length': '0',
+          })
+          .end();
         return;
       }
       sendHtml(res, 200, landing(c.link, c.storeClickId, c.click));
@@ -52,11 +67,21 @@ function landing(link: LinkTarget, clickId: string, click: ClickRow): string {
 
 /** Play referrer values: the detected network as utm_source, the campaign label as utm_campaign. */
 const referrerValues = (c: ClickRow): ReferrerValues => ({
-  utmSource: c.network, utmMedium: c.utm_medium, utmCampaign: c.campaign, utmTerm: c.utm_term, utmContent: c.utm_content,
+  utmSource: c.network,
+  utmMedium: c.utm_medium,
+  utmCampaign: c.campaign,
+  utmTerm: c.utm_term,
+  utmContent: c.utm_content,
 });
 
 function sendHtml(res: ServerResponse, status: number, html: string) {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(html) }).end(html);
+  res
+    .writeHead(status, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-length': Buffer.byteLength(html),
+    })
+    .end(html);
 }
 
 /** The "link not found" page: 503 when the link could not be loaded, so that the visitor retries. */

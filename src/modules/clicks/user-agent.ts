@@ -4,7 +4,12 @@ import { truncate } from '../../lib/text.ts';
 
 /** What a click request says about the device: parsed once per distinct User-Agent. */
 export type Platform = 'ios' | 'android' | 'web';
-export type DeviceInfo = { platform: Platform; osVersion: string | null; deviceModel: string | null; botUserAgent: boolean };
+export type DeviceInfo = {
+  platform: Platform;
+  osVersion: string | null;
+  deviceModel: string | null;
+  botUserAgent: boolean;
+};
 
 const UA_CACHE_MAX = 5_000;
 const UA_CACHE_MAX_LENGTH = 512;
@@ -25,7 +30,8 @@ export function describeUserAgent(ua: string): DeviceInfo {
     deviceModel: r.device.model ? truncate(r.device.model, 64) : null,
     botUserAgent: isbot(ua),
   };
-  if (ua.length <= UA_CACHE_MAX_LENGTH) { // odd, huge User-Agents are parsed every time, not kept
+  if (ua.length <= UA_CACHE_MAX_LENGTH) {
+    // odd, huge User-Agents are parsed every time, not kept
     if (uaCache.size >= UA_CACHE_MAX / 2) {
       uaCacheOld = uaCache;
       uaCache = new Map();
@@ -35,7 +41,12 @@ export function describeUserAgent(ua: string): DeviceInfo {
   return info;
 }
 
-export type BotReason = 'head_request' | 'prefetch' | 'user_agent' | 'missing_user_agent' | 'duplicate';
+export type BotReason =
+  | 'head_request'
+  | 'prefetch'
+  | 'user_agent'
+  | 'missing_user_agent'
+  | 'duplicate';
 
 type Headers = Record<string, string | string[] | undefined>;
 const header = (h: Headers, name: string) => {
@@ -47,10 +58,16 @@ const header = (h: Headers, name: string) => {
  * Why a request is not a person's click, or null. Previews and prefetches announce themselves
  * with `Purpose`/`Sec-Purpose: prefetch` (Chrome), `X-Purpose: preview` (Safari) or `X-Moz: prefetch`.
  */
-export function botReason(method: string, headers: Headers, device: DeviceInfo | null): BotReason | null {
+export function botReason(
+  method: string,
+  headers: Headers,
+  device: DeviceInfo | null,
+): BotReason | null {
   if (method === 'HEAD') return 'head_request';
-  const purpose = `${header(headers, 'sec-purpose') ?? ''} ${header(headers, 'purpose') ?? ''} ${header(headers, 'x-purpose') ?? ''} ${header(headers, 'x-moz') ?? ''}`.toLowerCase();
-  if (purpose.includes('prefetch') || purpose.includes('preview') || purpose.includes('prerender')) return 'prefetch';
+  const purpose =
+    `${header(headers, 'sec-purpose') ?? ''} ${header(headers, 'purpose') ?? ''} ${header(headers, 'x-purpose') ?? ''} ${header(headers, 'x-moz') ?? ''}`.toLowerCase();
+  if (purpose.includes('prefetch') || purpose.includes('preview') || purpose.includes('prerender'))
+    return 'prefetch';
   if (!device) return 'missing_user_agent';
   if (device.botUserAgent) return 'user_agent';
   return null;

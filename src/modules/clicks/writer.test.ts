@@ -13,61 +13,133 @@ import { ClickWriter, COLUMNS, copyLine, type ClickRow } from './writer.ts';
 import { UA } from './ua.fixtures.ts';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
-beforeAll(async () => { db = await createTestDatabase(); });
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
 afterAll(() => db?.drop());
 
 const log = pino({ level: 'silent' });
-const link = { id: 'writer-link', appId: 'app_00000000001', appName: 'X', network: 'meta' as const, campaignName: null, destinations: { ios: null, android: null, web: null } };
+const link = {
+  id: 'writer-link',
+  appId: 'app_00000000001',
+  appName: 'X',
+  network: 'meta' as const,
+  campaignName: null,
+  destinations: { ios: null, android: null, web: null },
+};
 const row = (linkId: string, over: Partial<ClickRow> = {}): ClickRow => ({
-  ...buildClick({ ...link, id: linkId }, parseClickQuery('fbclid=x&invite=1'), {
-    at: new Date(), ip: '203.0.113.7', userAgent: UA.iphoneSafari, referer: null, language: 'en', country: null,
-    device: describeUserAgent(UA.iphoneSafari), botReason: null, source: 'redirect',
-  }, newClickId()),
+  ...buildClick(
+    { ...link, id: linkId },
+    parseClickQuery('fbclid=x&invite=1'),
+    {
+      at: new Date(),
+      ip: '203.0.113.7',
+      userAgent: UA.iphoneSafari,
+      referer: null,
+      language: 'en',
+      country: null,
+      device: describeUserAgent(UA.iphoneSafari),
+      botReason: null,
+      source: 'redirect',
+    },
+    newClickId(),
+  ),
   ...over,
 });
-const count = async (linkId: string) => Number((await db.sql`select count(*)::int as n from clicks where link_id = ${linkId}`)[0].n);
+const count = async (linkId: string) =>
+  Number((await db.sql`select count(*)::int as n from clicks where link_id = ${linkId}`)[0].n);
 
 describe('ClickWriter', () => {
   it('encodes a click as one COPY line, columns in COLUMNS order', () => {
-    const r = row('order', { country: 'DE', referer: 'https://example.com/', is_bot: true, bot_reason: 'user_agent' });
+    const r = row('order', {
+      country: 'DE',
+      referer: 'https://example.com/',
+      is_bot: true,
+      bot_reason: 'user_agent',
+    });
     const fields = copyLine(r).split('\t');
     expect(fields).toHaveLength(COLUMNS.length);
     expect(fields.at(-1)!.endsWith('\n')).toBe(true);
     fields[fields.length - 1] = fields.at(-1)!.slice(0, -1);
-    const text = (v: unknown) => v === null ? '\\N' : v instanceof Date ? v.toISOString() : typeof v === 'boolean' ? (v ? 't' : 'f') : typeof v === 'object' ? JSON.stringify(v) : String(v);
-    expect(Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]]))).toEqual(Object.fromEntries(COLUMNS.map((c) => [c, text(r[c])])));
+    const text = (v: unknown) =>
+      v === null
+        ? '\\N'
+        : v instanceof Date
+          ? v.toISOString()
+          : typeof v === 'boolean'
+            ? v
+              ? 't'
+              : 'f'
+            : typeof v === 'object'
+              ? JSON.stringify(v)
+              : String(v);
+    expect(Object.fromEntries(COLUMNS.map((c, i) => [c, fields[i]]))).toEqual(
+      Object.fromEntries(COLUMNS.map((c) => [c, text(r[c])])),
+    );
   });
 
   it('writes every click in batches, with its jsonb parameters', async () => {
-    const w = new ClickWriter(db.url, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 100,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 5_000,
+    });
     for (let i = 0; i < 1_050; i++) w.add(row('batch'));
     await w.close();
     expect(await count('batch')).toBe(1_050);
-    const [c] = await db.sql`select query_params, host(ip) as ip from clicks where link_id = 'batch' limit 1`;
+    const [c] =
+      await db.sql`select query_params, host(ip) as ip from clicks where link_id = 'batch' limit 1`;
     expect(c).toEqual({ query_params: { fbclid: 'x', invite: '1' }, ip: '203.0.113.7' });
   });
 
   it('keeps tabs, newlines, backslashes, \\N and Unicode intact', async () => {
-    const w = new ClickWriter(db.url, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 100,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 5_000,
+    });
     const tricky = 'a\tb\nc\rd\\e \\N "q" 東京 🚀';
-    w.add(row('tricky', { user_agent: tricky, campaign: '\\N', query_params: { [tricky]: tricky, quote: '"\\' } }));
+    w.add(
+      row('tricky', {
+        user_agent: tricky,
+        campaign: '\\N',
+        query_params: { [tricky]: tricky, quote: '"\\' },
+      }),
+    );
     await w.close();
-    const [c] = await db.sql`select user_agent, campaign, query_params from clicks where link_id = 'tricky'`;
-    expect(c).toEqual({ user_agent: tricky, campaign: '\\N', query_params: { [tricky]: tricky, quote: '"\\' } });
+    const [c] =
+      await db.sql`select user_agent, campaign, query_params from clicks where link_id = 'tricky'`;
+    expect(c).toEqual({
+      user_agent: tricky,
+      campaign: '\\N',
+      query_params: { [tricky]: tricky, quote: '"\\' },
+    });
   });
 
   it('applies backpressure: a producer that awaits add() never has more than maxPending clicks in memory', async () => {
-    const w = new ClickWriter(db.url, log, { batchSize: 20, flushIntervalMs: 5, maxPending: 50, closeTimeoutMs: 5_000 });
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 20,
+      flushIntervalMs: 5,
+      maxPending: 50,
+      closeTimeoutMs: 5_000,
+    });
     let maxPending = 0;
     let waited = 0;
     // 8 concurrent producers, like requests on several connections.
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      for (let i = 0; i < 250; i++) {
-        const wait = w.add(row('pressure'));
-        maxPending = Math.max(maxPending, w.pending);
-        if (wait) { waited++; await wait; }
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 250; i++) {
+          const wait = w.add(row('pressure'));
+          maxPending = Math.max(maxPending, w.pending);
+          if (wait) {
+            waited++;
+            await wait;
+          }
+        }
+      }),
+    );
     await w.close();
     expect(waited).toBeGreaterThan(0);
     expect(maxPending).toBeLessThanOrEqual(50 + 8);
@@ -75,17 +147,28 @@ describe('ClickWriter', () => {
   });
 
   it('also bounds the bytes held: big clicks make producers wait sooner', async () => {
-    const w = new ClickWriter(db.url, log, { batchSize: 20, flushIntervalMs: 5, maxPending: 100_000, maxPendingBytes: 64 * 1024, closeTimeoutMs: 5_000 });
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 20,
+      flushIntervalMs: 5,
+      maxPending: 100_000,
+      maxPendingBytes: 64 * 1024,
+      closeTimeoutMs: 5_000,
+    });
     const big = () => row('bytes', { query_params: { blob: 'x'.repeat(16 * 1024) } });
     let maxBytes = 0;
     let waited = 0;
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      for (let i = 0; i < 100; i++) {
-        const wait = w.add(big());
-        maxBytes = Math.max(maxBytes, w.pendingByteCount);
-        if (wait) { waited++; await wait; }
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 100; i++) {
+          const wait = w.add(big());
+          maxBytes = Math.max(maxBytes, w.pendingByteCount);
+          if (wait) {
+            waited++;
+            await wait;
+          }
+        }
+      }),
+    );
     await w.close();
     expect(waited).toBeGreaterThan(0);
     expect(maxBytes).toBeGreaterThan(16 * 1024);
@@ -95,9 +178,23 @@ describe('ClickWriter', () => {
 
   it('keeps clicks while the database refuses them and writes them once it accepts again', async () => {
     let failed!: () => void;
-    const firstFailure = new Promise<void>((r) => { failed = r; });
-    const watching = pino({ level: 'error' }, { write: (line: string) => { if (line.includes('insert failed')) failed(); } });
-    const w = new ClickWriter(db.url, watching, { batchSize: 50, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 10_000 });
+    const firstFailure = new Promise<void>((r) => {
+      failed = r;
+    });
+    const watching = pino(
+      { level: 'error' },
+      {
+        write: (line: string) => {
+          if (line.includes('insert failed')) failed();
+        },
+      },
+    );
+    const w = new ClickWriter(db.url, watching, {
+      batchSize: 50,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 10_000,
+    });
     await db.sql`alter table clicks rename to clicks_away`;
     try {
       for (let i = 0; i < 120; i++) w.add(row('outage'));
@@ -112,25 +209,50 @@ describe('ClickWriter', () => {
 
   it('a retried batch that had committed already (its answer lost) is stored once, with no row lost', async () => {
     const errors: string[] = [];
-    const watching = pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } });
-    const w = new ClickWriter(db.url, watching, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const watching = pino(
+      { level: 'error' },
+      {
+        write: (line: string) => {
+          errors.push(line);
+        },
+      },
+    );
+    const w = new ClickWriter(db.url, watching, {
+      batchSize: 100,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 5_000,
+    });
     const rows = Array.from({ length: 10 }, () => row('replayed'));
     // As if the first half had committed before the connection dropped:
-    const first = new ClickWriter(db.url, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const first = new ClickWriter(db.url, log, {
+      batchSize: 100,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 5_000,
+    });
     for (const r of rows.slice(0, 5)) first.add(r);
     await first.close();
     for (const r of rows) w.add(r);
     await w.close();
-    const stored = (await db.sql`select id from clicks where link_id = 'replayed'`).map((r) => r.id).sort();
+    const stored = (await db.sql`select id from clicks where link_id = 'replayed'`)
+      .map((r) => r.id)
+      .sort();
     expect(stored).toEqual(rows.map((r) => r.id).sort());
     expect(errors).toEqual([]);
   });
 
   it('reconnects after its connection is killed, losing nothing', async () => {
-    const w = new ClickWriter(db.url, log, { batchSize: 50, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 10_000 });
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 50,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 10_000,
+    });
     for (let i = 0; i < 20; i++) w.add(row('reconnect'));
     await w.flush();
-    const [{ n }] = await db.sql`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+    const [{ n }] =
+      await db.sql`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
       where application_name = 'apprefer click writer' and datname = current_database()`;
     expect(n).toBeGreaterThanOrEqual(1);
     for (let i = 0; i < 30; i++) w.add(row('reconnect'));
@@ -139,7 +261,12 @@ describe('ClickWriter', () => {
   });
 
   it('a row PostgreSQL rejects does not take its batch with it', async () => {
-    const w = new ClickWriter(db.url, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 100,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 5_000,
+    });
     for (let i = 0; i < 10; i++) w.add(row('poison', i === 4 ? { ip: 'not-an-ip' } : {}));
     await w.close();
     expect(await count('poison')).toBe(9);
@@ -148,13 +275,24 @@ describe('ClickWriter', () => {
 
 describe('click retention', () => {
   it('deletes clicks older than the retention period only', async () => {
-    const w = new ClickWriter(db.url, log, { batchSize: 100, flushIntervalMs: 5, maxPending: 10_000, closeTimeoutMs: 5_000 });
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 100,
+      flushIntervalMs: 5,
+      maxPending: 10_000,
+      closeTimeoutMs: 5_000,
+    });
     const day = 86_400_000;
-    for (const age of [0, 1, 29, 31, 45, 400]) w.add(row(`ret-${age}`, { clicked_at: new Date(Date.now() - age * day - 60_000) }));
+    for (const age of [0, 1, 29, 31, 45, 400])
+      w.add(row(`ret-${age}`, { clicked_at: new Date(Date.now() - age * day - 60_000) }));
     await w.close();
-    const [a, b] = await Promise.all([deleteExpiredClicks(db.sql, 30), deleteExpiredClicks(db.sql, 30)]);
+    const [a, b] = await Promise.all([
+      deleteExpiredClicks(db.sql, 30),
+      deleteExpiredClicks(db.sql, 30),
+    ]);
     expect(a + b).toBeGreaterThanOrEqual(3);
-    const left = (await db.sql`select link_id from clicks where link_id like 'ret-%' order by link_id`).map((r) => r.link_id);
+    const left = (
+      await db.sql`select link_id from clicks where link_id like 'ret-%' order by link_id`
+    ).map((r) => r.link_id);
     expect(left).toEqual(['ret-0', 'ret-1', 'ret-29']);
   });
 
@@ -162,9 +300,12 @@ describe('click retention', () => {
     expect(JOBS.click_retention.cron).toBe('7 * * * *');
     await db.sql`insert into clicks (id, app_id, link_id, clicked_at, network) values ('arc_scheduledOld00000001', 'a', 'sched', now() - interval '40 days', 'meta')`;
     await enqueueJob(db.sql, 'click_retention', {}); // as the scheduler does at minute 7
-    const runner = await startJobRunner(servicesFor(db).services, { click_retention: JOBS.click_retention });
+    const runner = await startJobRunner(servicesFor(db).services, {
+      click_retention: JOBS.click_retention,
+    });
     try {
-      for (let i = 0; i < 400 && (await count('sched')) > 0; i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 400 && (await count('sched')) > 0; i++)
+        await new Promise((r) => setTimeout(r, 25));
       expect(await count('sched')).toBe(0);
     } finally {
       await runner.stop();

@@ -4,24 +4,88 @@ import type { Logger } from 'pino';
 
 /** One clicks row as written (columns of 0002_links_clicks.sql, as 0005 left them). */
 export type ClickRow = {
-  id: string; app_id: string; link_id: string; environment: 'live' | 'sandbox'; clicked_at: Date;
-  network: string; campaign: string | null; campaign_id: string | null; campaign_name: string | null;
-  ad_group_id: string | null; ad_group_name: string | null; ad_id: string | null; ad_name: string | null; keyword: string | null;
-  fbclid: string | null; gclid: string | null; gbraid: string | null; wbraid: string | null; ttclid: string | null;
-  utm_source: string | null; utm_medium: string | null; utm_campaign: string | null; utm_term: string | null; utm_content: string | null;
-  idfa: string | null; gaid: string | null; query_params: Record<string, string>;
-  ip: string | null; user_agent: string | null; platform: string; os_version: string | null; device_model: string | null;
-  language: string | null; country: string | null; referer: string | null;
+  id: string;
+  app_id: string;
+  link_id: string;
+  environment: 'live' | 'sandbox';
+  clicked_at: Date;
+  network: string;
+  campaign: string | null;
+  campaign_id: string | null;
+  campaign_name: string | null;
+  ad_group_id: string | null;
+  ad_group_name: string | null;
+  ad_id: string | null;
+  ad_name: string | null;
+  keyword: string | null;
+  fbclid: string | null;
+  gclid: string | null;
+  gbraid: string | null;
+  wbraid: string | null;
+  ttclid: string | null;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+  utm_term: string | null;
+  utm_content: string | null;
+  idfa: string | null;
+  gaid: string | null;
+  query_params: Record<string, string>;
+  ip: string | null;
+  user_agent: string | null;
+  platform: string;
+  os_version: string | null;
+  device_model: string | null;
+  language: string | null;
+  country: string | null;
+  referer: string | null;
   /** redirect (/api/c), landing (/g page view), capture (/api/c on the API host for a link with no destination) */
-  source: 'redirect' | 'landing' | 'capture'; is_bot: boolean; bot_reason: string | null; duplicate_of: string | null;
+  source: 'redirect' | 'landing' | 'capture';
+  is_bot: boolean;
+  bot_reason: string | null;
+  duplicate_of: string | null;
 };
 
 export const COLUMNS = [
-  'id', 'app_id', 'link_id', 'environment', 'clicked_at', 'network', 'campaign', 'campaign_id', 'campaign_name',
-  'ad_group_id', 'ad_group_name', 'ad_id', 'ad_name', 'keyword', 'fbclid', 'gclid', 'gbraid', 'wbraid', 'ttclid',
-  'utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content', 'idfa', 'gaid', 'query_params',
-  'ip', 'user_agent', 'platform', 'os_version', 'device_model', 'language', 'country', 'referer',
-  'source', 'is_bot', 'bot_reason', 'duplicate_of',
+  'id',
+  'app_id',
+  'link_id',
+  'environment',
+  'clicked_at',
+  'network',
+  'campaign',
+  'campaign_id',
+  'campaign_name',
+  'ad_group_id',
+  'ad_group_name',
+  'ad_id',
+  'ad_name',
+  'keyword',
+  'fbclid',
+  'gclid',
+  'gbraid',
+  'wbraid',
+  'ttclid',
+  'utm_source',
+  'utm_medium',
+  'utm_campaign',
+  'utm_term',
+  'utm_content',
+  'idfa',
+  'gaid',
+  'query_params',
+  'ip',
+  'user_agent',
+  'platform',
+  'os_version',
+  'device_model',
+  'language',
+  'country',
+  'referer',
+  'source',
+  'is_bot',
+  'bot_reason',
+  'duplicate_of',
 ] as const satisfies readonly (keyof ClickRow)[];
 
 /**
@@ -33,18 +97,22 @@ export const COLUMNS = [
  * language tag), everything a request or a link can carry goes through `f()`.
  */
 export function copyLine(r: ClickRow): string {
-  return `${s(r.id)}\t${s(r.app_id)}\t${s(r.link_id)}\t${s(r.environment)}\t${isoTime(r.clicked_at)}\t${s(r.network)}\t`
-    + `${f(r.campaign)}\t${f(r.campaign_id)}\t${f(r.campaign_name)}\t${f(r.ad_group_id)}\t${f(r.ad_group_name)}\t${f(r.ad_id)}\t`
-    + `${f(r.ad_name)}\t${f(r.keyword)}\t${f(r.fbclid)}\t${f(r.gclid)}\t${f(r.gbraid)}\t${f(r.wbraid)}\t${f(r.ttclid)}\t`
-    + `${f(r.utm_source)}\t${f(r.utm_medium)}\t${f(r.utm_campaign)}\t${f(r.utm_term)}\t${f(r.utm_content)}\t${f(r.idfa)}\t`
-    + `${f(r.gaid)}\t${f(JSON.stringify(r.query_params))}\t${s(r.ip)}\t${f(r.user_agent)}\t${s(r.platform)}\t`
-    + `${f(r.os_version)}\t${f(r.device_model)}\t${s(r.language)}\t${s(r.country)}\t${f(r.referer)}\t${s(r.source)}\t`
-    + `${r.is_bot ? 't' : 'f'}\t${s(r.bot_reason)}\t${s(r.duplicate_of)}\n`;
+  return (
+    `${s(r.id)}\t${s(r.app_id)}\t${s(r.link_id)}\t${s(r.environment)}\t${isoTime(r.clicked_at)}\t${s(r.network)}\t` +
+    `${f(r.campaign)}\t${f(r.campaign_id)}\t${f(r.campaign_name)}\t${f(r.ad_group_id)}\t${f(r.ad_group_name)}\t${f(r.ad_id)}\t` +
+    `${f(r.ad_name)}\t${f(r.keyword)}\t${f(r.fbclid)}\t${f(r.gclid)}\t${f(r.gbraid)}\t${f(r.wbraid)}\t${f(r.ttclid)}\t` +
+    `${f(r.utm_source)}\t${f(r.utm_medium)}\t${f(r.utm_campaign)}\t${f(r.utm_term)}\t${f(r.utm_content)}\t${f(r.idfa)}\t` +
+    `${f(r.gaid)}\t${f(JSON.stringify(r.query_params))}\t${s(r.ip)}\t${f(r.user_agent)}\t${s(r.platform)}\t` +
+    `${f(r.os_version)}\t${f(r.device_model)}\t${s(r.language)}\t${s(r.country)}\t${f(r.referer)}\t${s(r.source)}\t` +
+    `${r.is_bot ? 't' : 'f'}\t${s(r.bot_reason)}\t${s(r.duplicate_of)}\n`
+  );
 }
 const SPECIAL = /[\\\t\n\r]/;
 const SPECIALS = /[\\\t\n\r]/g;
-const escape = (c: string) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r');
-const f = (v: string | null) => (v === null ? '\\N' : SPECIAL.test(v) ? v.replace(SPECIALS, escape) : v);
+const escape = (c: string) =>
+  c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r';
+const f = (v: string | null) =>
+  v === null ? '\\N' : SPECIAL.test(v) ? v.replace(SPECIALS, escape) : v;
 const s = (v: string | null) => (v === null ? '\\N' : v);
 
 // Clicks arriving in the same millisecond share one formatted time.
@@ -52,7 +120,10 @@ let isoMs = NaN;
 let iso = '';
 const isoTime = (d: Date) => {
   const ms = d.getTime();
-  if (ms !== isoMs) { isoMs = ms; iso = d.toISOString(); }
+  if (ms !== isoMs) {
+    isoMs = ms;
+    iso = d.toISOString();
+  }
   return iso;
 };
 
@@ -71,7 +142,13 @@ export type ClickWriterOptions = {
   closeTimeoutMs: number;
 };
 
-export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = { batchSize: 2_000, flushIntervalMs: 50, maxPending: 20_000, maxPendingBytes: 64 * 1024 * 1024, closeTimeoutMs: 20_000 };
+export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = {
+  batchSize: 2_000,
+  flushIntervalMs: 50,
+  maxPending: 20_000,
+  maxPendingBytes: 64 * 1024 * 1024,
+  closeTimeoutMs: 20_000,
+};
 
 // SQLSTATE classes where retrying the same rows cannot help: data exceptions, constraint violations.
 const isDataError = (e: unknown) => /^(22|23)/.test(String((e as { code?: string }).code ?? ''));
@@ -111,22 +188,38 @@ export class ClickWriter {
 
   private opts: ClickWriterOptions;
 
-  constructor(private databaseUrl: string, private log: Logger, opts: Partial<ClickWriterOptions> = {}) {
+  constructor(
+    private databaseUrl: string,
+    private log: Logger,
+    opts: Partial<ClickWriterOptions> = {},
+  ) {
     this.opts = { ...DEFAULT_WRITER_OPTIONS, ...opts };
   }
 
   /** Clicks, and their bytes, not yet committed. */
-  get pending() { return this.pendingRows; }
-  get pendingByteCount() { return this.pendingBytes; }
+  get pending() {
+    return this.pendingRows;
+  }
+  get pendingByteCount() {
+    return this.pendingBytes;
+  }
 
   /** Queues a click. Returns a promise only when the caller must wait for room. */
   add(row: ClickRow): void | Promise<void> {
     const line = copyLine(row);
     let batch = this.batches.at(-1);
     // A UTF-16 unit is at most 3 bytes of UTF-8: only a near-full batch needs the exact length.
-    const room = batch && !batch.sealed && batch.rows < this.opts.batchSize ? batch.buf.length - batch.bytes : 0;
+    const room =
+      batch && !batch.sealed && batch.rows < this.opts.batchSize
+        ? batch.buf.length - batch.bytes
+        : 0;
     if (line.length * 3 > room && Buffer.byteLength(line) > room) {
-      batch = { buf: Buffer.allocUnsafe(Math.max(this.nextBatchBytes, Buffer.byteLength(line))), bytes: 0, rows: 0, sealed: false };
+      batch = {
+        buf: Buffer.allocUnsafe(Math.max(this.nextBatchBytes, Buffer.byteLength(line))),
+        bytes: 0,
+        rows: 0,
+        sealed: false,
+      };
       this.batches.push(batch);
     }
     const bytes = batch!.buf.write(line, batch!.bytes);
@@ -135,7 +228,8 @@ export class ClickWriter {
     this.pendingRows++;
     this.pendingBytes += bytes;
     if (this.pendingRows >= this.opts.batchSize) this.kick();
-    else if (!this.timer && !this.pumping) this.timer = setTimeout(() => this.kick(), this.opts.flushIntervalMs);
+    else if (!this.timer && !this.pumping)
+      this.timer = setTimeout(() => this.kick(), this.opts.flushIntervalMs);
     if (this.pendingRows > this.opts.maxPending || this.pendingBytes > this.opts.maxPendingBytes) {
       return new Promise((resolve) => this.waiters.push(resolve));
     }
@@ -161,7 +255,10 @@ export class ClickWriter {
     const deadline = Date.now() + this.opts.closeTimeoutMs;
     while (this.pendingRows || this.pumping) {
       if (Date.now() > deadline) {
-        this.log.error({ lost: this.pendingRows }, 'click writer: database unavailable at shutdown; clicks lost');
+        this.log.error(
+          { lost: this.pendingRows },
+          'click writer: database unavailable at shutdown; clicks lost',
+        );
         this.batches = [];
         this.pendingRows = 0;
         this.pendingBytes = 0;
@@ -175,12 +272,16 @@ export class ClickWriter {
   }
 
   private kick() {
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     if (this.pumping || !this.pendingRows) return;
     this.pumping = this.pump().finally(() => {
       this.pumping = null;
       // Rows that arrived meanwhile wait for companions: fewer, larger commits cost PostgreSQL far less.
-      if (this.pendingRows && !this.timer) this.timer = setTimeout(() => this.kick(), this.opts.flushIntervalMs);
+      if (this.pendingRows && !this.timer)
+        this.timer = setTimeout(() => this.kick(), this.opts.flushIntervalMs);
     });
   }
 
@@ -199,7 +300,10 @@ export class ClickWriter {
         // Database unreachable or overloaded: keep the rows and retry with backoff.
         this.failures++;
         const delay = Math.min(100 * 2 ** Math.min(this.failures, 5), 3_000);
-        this.log.error({ err: e, pending: this.pendingRows, retryInMs: delay }, 'click writer: insert failed; retrying');
+        this.log.error(
+          { err: e, pending: this.pendingRows, retryInMs: delay },
+          'click writer: insert failed; retrying',
+        );
         await this.disconnect();
         await new Promise((r) => setTimeout(r, this.closing ? Math.min(delay, 500) : delay));
         if (this.closing) return; // let close() check its deadline
@@ -217,8 +321,14 @@ export class ClickWriter {
 
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client;
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: 'apprefer click writer', connectionTimeoutMillis: 5_000 });
-    client.on('error', () => { if (this.client === client) this.client = null; }); // reported by the COPY that fails
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: 'apprefer click writer',
+      connectionTimeoutMillis: 5_000,
+    });
+    client.on('error', () => {
+      if (this.client === client) this.client = null;
+    }); // reported by the COPY that fails
     await client.connect();
     this.client = client;
     return client;
@@ -247,7 +357,7 @@ export class ClickWriter {
    * a bad row is logged and dropped, the others are written.
    */
   private async copyOneByOne(data: Buffer) {
-    for (let start = 0; start < data.length;) {
+    for (let start = 0; start < data.length; ) {
       const end = data.indexOf(0x0a, start) + 1;
       const line = data.subarray(start, end);
       start = end;
@@ -257,13 +367,18 @@ export class ClickWriter {
         if (!isDataError(e)) throw e;
         if ((e as { code?: string }).code === UNIQUE_VIOLATION) continue;
         const [id, , linkId] = line.toString('utf8').split('\t', 3);
-        this.log.error({ err: e, clickId: id, linkId }, 'click writer: row rejected by the database; dropped');
+        this.log.error(
+          { err: e, clickId: id, linkId },
+          'click writer: row rejected by the database; dropped',
+        );
       }
     }
   }
 
   private release() {
-    const full = this.pendingRows > this.opts.maxPending / 2 || this.pendingBytes > this.opts.maxPendingBytes / 2;
+    const full =
+      this.pendingRows > this.opts.maxPending / 2 ||
+      this.pendingBytes > this.opts.maxPendingBytes / 2;
     if (full && !this.closing) return;
     const w = this.waiters;
     this.waiters = [];

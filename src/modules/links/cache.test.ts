@@ -11,18 +11,41 @@ let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let app: AppRow;
 beforeAll(async () => {
   db = await createTestDatabase();
-  const { organization } = await createOrganizationWithOwner(db.sql, { org: 'Cache', email: 'cache@example.com', password: 'correct horse battery' });
-  app = await createApp(db.sql, organization.id, AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' } }));
+  const { organization } = await createOrganizationWithOwner(db.sql, {
+    org: 'Cache',
+    email: 'cache@example.com',
+    password: 'correct horse battery',
+  });
+  app = await createApp(
+    db.sql,
+    organization.id,
+    AppCreate.parse({
+      name: 'FitTrack',
+      ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' },
+    }),
+  );
 });
 afterAll(() => db?.drop());
 
 describe('LinkCache', () => {
   it('merges the link overrides over the app destinations', async () => {
-    await createLink(db.sql, app, { id: 'merge-link', network: 'meta', destinations: { web: 'https://fittrack.example/' } });
+    await createLink(db.sql, app, {
+      id: 'merge-link',
+      network: 'meta',
+      destinations: { web: 'https://fittrack.example/' },
+    });
     const cache = new LinkCache(db.sql, pino({ level: 'silent' }));
     expect(await cache.get('merge-link')).toEqual({
-      id: 'merge-link', appId: app.id, appName: 'FitTrack', network: 'meta', campaignName: null,
-      destinations: { ios: 'https://apps.apple.com/app/id1234567890', android: null, web: 'https://fittrack.example/' },
+      id: 'merge-link',
+      appId: app.id,
+      appName: 'FitTrack',
+      network: 'meta',
+      campaignName: null,
+      destinations: {
+        ios: 'https://apps.apple.com/app/id1234567890',
+        android: null,
+        web: 'https://fittrack.example/',
+      },
     });
     expect(await cache.get('no-such-link')).toBeNull();
   });
@@ -66,7 +89,8 @@ describe('LinkCache', () => {
     try {
       expect((await cache.get('notify-link'))?.network).toBe('meta');
       await updateLink(db.sql, app.id, 'notify-link', { network: 'google' }); // notifies; nobody calls invalidateLink here
-      for (let i = 0; i < 400 && (await cache.get('notify-link'))?.network !== 'google'; i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 400 && (await cache.get('notify-link'))?.network !== 'google'; i++)
+        await new Promise((r) => setTimeout(r, 25));
       expect((await cache.get('notify-link'))?.network).toBe('google');
     } finally {
       await cache.stop();

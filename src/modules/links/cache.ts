@@ -8,7 +8,12 @@ import { LINK_CHANGED_CHANNEL } from './queries.ts';
 
 /** What a redirect needs about a link: its app's settings already merged in. */
 export type LinkTarget = {
-  id: string; appId: string; appName: string; network: Network; campaignName: string | null; destinations: Destinations;
+  id: string;
+  appId: string;
+  appName: string;
+  network: Network;
+  campaignName: string | null;
+  destinations: Destinations;
 };
 
 type Entry = { target: LinkTarget } | { target: null; expiresAt: number };
@@ -32,15 +37,29 @@ export class LinkCache {
   private unlisten: (() => Promise<void>)[] = [];
   private opts: LinkCacheOptions;
 
-  constructor(private sql: Sql, private log: Logger, opts: Partial<LinkCacheOptions> = {}) {
+  constructor(
+    private sql: Sql,
+    private log: Logger,
+    opts: Partial<LinkCacheOptions> = {},
+  ) {
     this.opts = { ...DEFAULTS, ...opts };
   }
 
   async start() {
     let connected = 0;
-    const onListen = () => { if (connected++ > 1) this.clear(); }; // two channels: the first two calls are the initial ones
-    const links = await this.sql.listen(LINK_CHANGED_CHANNEL, (id) => this.invalidateLink(id), onListen);
-    const apps = await this.sql.listen(APP_CHANGED_CHANNEL, (id) => this.invalidateApp(id), onListen);
+    const onListen = () => {
+      if (connected++ > 1) this.clear();
+    }; // two channels: the first two calls are the initial ones
+    const links = await this.sql.listen(
+      LINK_CHANGED_CHANNEL,
+      (id) => this.invalidateLink(id),
+      onListen,
+    );
+    const apps = await this.sql.listen(
+      APP_CHANGED_CHANNEL,
+      (id) => this.invalidateApp(id),
+      onListen,
+    );
     this.unlisten = [links.unlisten, apps.unlisten];
   }
 
@@ -66,7 +85,8 @@ export class LinkCache {
 
   invalidateApp(appId: string) {
     this.generation++;
-    for (const [id, e] of this.entries) if (!e.target || e.target.appId === appId) this.entries.delete(id);
+    for (const [id, e] of this.entries)
+      if (!e.target || e.target.appId === appId) this.entries.delete(id);
   }
 
   clear() {
@@ -74,25 +94,42 @@ export class LinkCache {
     this.entries.clear();
   }
 
-  get size() { return this.entries.size; }
+  get size() {
+    return this.entries.size;
+  }
 
   private load(id: string): Promise<LinkTarget | null> {
     const generation = this.generation;
-    const p = loadLinkTarget(this.sql, id).then((target) => {
-      if (generation === this.generation) {
-        if (this.entries.size >= this.opts.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-        this.entries.set(id, target ? { target } : { target: null, expiresAt: Date.now() + this.opts.negativeTtlMs });
-      }
-      return target;
-    }).finally(() => this.loading.delete(id));
+    const p = loadLinkTarget(this.sql, id)
+      .then((target) => {
+        if (generation === this.generation) {
+          if (this.entries.size >= this.opts.maxEntries)
+            this.entries.delete(this.entries.keys().next().value!);
+          this.entries.set(
+            id,
+            target ? { target } : { target: null, expiresAt: Date.now() + this.opts.negativeTtlMs },
+          );
+        }
+        return target;
+      })
+      .finally(() => this.loading.delete(id));
     this.loading.set(id, p);
     return p;
   }
 }
 
-type TargetRow = Pick<AppRow, 'ios_store_url' | 'ios_app_store_id' | 'android_store_url' | 'android_package_name' | 'web_url'> & {
-  id: string; app_id: string; app_name: string; network: Network; campaign_name: string | null;
-  destination_ios: string | null; destination_android: string | null; destination_web: string | null;
+type TargetRow = Pick<
+  AppRow,
+  'ios_store_url' | 'ios_app_store_id' | 'android_store_url' | 'android_package_name' | 'web_url'
+> & {
+  id: string;
+  app_id: string;
+  app_name: string;
+  network: Network;
+  campaign_name: string | null;
+  destination_ios: string | null;
+  destination_android: string | null;
+  destination_web: string | null;
 };
 
 export async function loadLinkTarget(sql: Sql, id: string): Promise<LinkTarget | null> {
@@ -104,7 +141,11 @@ export async function loadLinkTarget(sql: Sql, id: string): Promise<LinkTarget |
     where l.id = ${id} and l.deleted_at is null and a.archived_at is null`;
   if (!r) return null;
   return {
-    id: r.id, appId: r.app_id, appName: r.app_name, network: r.network, campaignName: r.campaign_name,
+    id: r.id,
+    appId: r.app_id,
+    appName: r.app_name,
+    network: r.network,
+    campaignName: r.campaign_name,
     destinations: {
       ios: r.destination_ios ?? iosStoreUrl(r),
       android: r.destination_android ?? androidStoreUrl(r),

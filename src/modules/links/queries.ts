@@ -9,9 +9,20 @@ import type { LinkCreateInput, LinkResource, LinkUpdateInput } from './schemas.t
 export const LINK_CHANGED_CHANNEL = 'apprefer_link_changed';
 
 export type LinkRow = {
-  id: string; seq: string; app_id: string; name: string; network: Network; campaign_name: string | null;
-  destination_ios: string | null; destination_android: string | null; destination_web: string | null;
-  custom_data: Record<string, string>; archived_at: Date | null; deleted_at: Date | null; created_at: Date; updated_at: Date;
+  id: string;
+  seq: string;
+  app_id: string;
+  name: string;
+  network: Network;
+  campaign_name: string | null;
+  destination_ios: string | null;
+  destination_android: string | null;
+  destination_web: string | null;
+  custom_data: Record<string, string>;
+  archived_at: Date | null;
+  deleted_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
 };
 
 export function toLinkResource(l: LinkRow, trackingUrl: string): LinkResource {
@@ -21,7 +32,11 @@ export function toLinkResource(l: LinkRow, trackingUrl: string): LinkResource {
     name: l.name,
     network: l.network,
     campaignName: l.campaign_name,
-    destinations: { ios: l.destination_ios, android: l.destination_android, web: l.destination_web },
+    destinations: {
+      ios: l.destination_ios,
+      android: l.destination_android,
+      web: l.destination_web,
+    },
     customData: l.custom_data,
     urls: {
       click: `${trackingUrl}/api/c/${l.id}`,
@@ -36,12 +51,18 @@ export function toLinkResource(l: LinkRow, trackingUrl: string): LinkResource {
 
 /** A live (not deleted) link of the app, or a 404. The caller has checked the app belongs to the org. */
 export async function getLink(sql: Sql, appId: string, linkId: string): Promise<LinkRow> {
-  const [row] = await sql<LinkRow[]>`select * from links where id = ${linkId} and app_id = ${appId} and deleted_at is null`;
+  const [row] = await sql<
+    LinkRow[]
+  >`select * from links where id = ${linkId} and app_id = ${appId} and deleted_at is null`;
   if (!row) throw notFound('Link');
   return row;
 }
 
-export async function listLinks(sql: Sql, appId: string, opts: { limit: number; afterSeq: string | null; includeArchived: boolean }) {
+export async function listLinks(
+  sql: Sql,
+  appId: string,
+  opts: { limit: number; afterSeq: string | null; includeArchived: boolean },
+) {
   return sql<LinkRow[]>`
     select * from links
     where app_id = ${appId} and deleted_at is null
@@ -53,7 +74,11 @@ export async function listLinks(sql: Sql, appId: string, opts: { limit: number; 
 
 const isUniqueViolation = (e: unknown) => (e as { code?: string }).code === '23505';
 
-export async function createLink(sql: Sql, app: { id: string; name: string }, input: LinkCreateInput): Promise<LinkRow> {
+export async function createLink(
+  sql: Sql,
+  app: { id: string; name: string },
+  input: LinkCreateInput,
+): Promise<LinkRow> {
   for (let attempt = 0; ; attempt++) {
     const id = input.id ?? generateLinkId(app.name, input.network, randomBase62(6).toLowerCase());
     const d = input.destinations ?? {};
@@ -74,10 +99,20 @@ export async function createLink(sql: Sql, app: { id: string; name: string }, in
   }
 }
 
-const conflictOnId = (id: string) => new ApiError(409, 'conflict',
-  `id: "${id}" is already taken (link ids are unique in the instance, deleted links included)`, [{ path: 'id', message: 'taken' }]);
+const conflictOnId = (id: string) =>
+  new ApiError(
+    409,
+    'conflict',
+    `id: "${id}" is already taken (link ids are unique in the instance, deleted links included)`,
+    [{ path: 'id', message: 'taken' }],
+  );
 
-export async function updateLink(sql: Sql, appId: string, linkId: string, input: LinkUpdateInput): Promise<LinkRow> {
+export async function updateLink(
+  sql: Sql,
+  appId: string,
+  linkId: string,
+  input: LinkUpdateInput,
+): Promise<LinkRow> {
   const set: Record<string, unknown> = { updated_at: new Date() };
   if (input.name !== undefined) set.name = input.name;
   if (input.network !== undefined) set.network = input.network;
@@ -87,8 +122,12 @@ export async function updateLink(sql: Sql, appId: string, linkId: string, input:
   if (d?.android !== undefined) set.destination_android = d.android;
   if (d?.web !== undefined) set.destination_web = d.web;
   if (input.customData !== undefined) set.custom_data = input.customData; // postgres.js sends objects as JSON
-  const archive = input.archived === undefined ? sql`` :
-    input.archived ? sql`, archived_at = coalesce(archived_at, now())` : sql`, archived_at = null`;
+  const archive =
+    input.archived === undefined
+      ? sql``
+      : input.archived
+        ? sql`, archived_at = coalesce(archived_at, now())`
+        : sql`, archived_at = null`;
   const [row] = await sql<LinkRow[]>`
     update links set ${sql(set)} ${archive}
     where id = ${linkId} and app_id = ${appId} and deleted_at is null

@@ -21,9 +21,18 @@ export type SdkApp = {
 export type SdkCredential = { app: SdkApp; environment: Environment };
 
 type AppRowSubset = {
-  id: string; sdk_enabled: boolean; currency: string; ios_bundle_id: string | null; android_package_name: string | null;
-  click_window_hours: number; probabilistic_enabled: boolean; probabilistic_window_hours: number; reattribution_window_days: number;
-  sdk_key_live: string; sdk_key_test: string; legacy_app_id: string | null;
+  id: string;
+  sdk_enabled: boolean;
+  currency: string;
+  ios_bundle_id: string | null;
+  android_package_name: string | null;
+  click_window_hours: number;
+  probabilistic_enabled: boolean;
+  probabilistic_window_hours: number;
+  reattribution_window_days: number;
+  sdk_key_live: string;
+  sdk_key_test: string;
+  legacy_app_id: string | null;
 };
 
 const MAX_ENTRIES = 50_000;
@@ -41,7 +50,11 @@ export class SdkAppCache {
   constructor(private readonly sql: Sql) {}
 
   async start(): Promise<void> {
-    const sub = await this.sql.listen(APP_CHANGED_CHANNEL, (appId) => this.invalidate(appId), () => this.clear());
+    const sub = await this.sql.listen(
+      APP_CHANGED_CHANNEL,
+      (appId) => this.invalidate(appId),
+      () => this.clear(),
+    );
     this.unlisten = () => sub.unlisten();
   }
 
@@ -88,7 +101,10 @@ export class SdkAppCache {
     });
   }
 
-  private lookup(cacheKey: string, load: () => Promise<SdkCredential | null>): Promise<SdkCredential | null> {
+  private lookup(
+    cacheKey: string,
+    load: () => Promise<SdkCredential | null>,
+  ): Promise<SdkCredential | null> {
     const hit = this.entries.get(cacheKey);
     if (hit) return Promise.resolve(hit);
     const miss = this.unknown.get(cacheKey);
@@ -96,21 +112,23 @@ export class SdkAppCache {
     const pending = this.inflight.get(cacheKey);
     if (pending) return pending;
     const generation = this.generation;
-    const p = load().then((cred) => {
-      if (generation !== this.generation) return cred;
-      if (this.entries.size + this.unknown.size >= MAX_ENTRIES) this.clear();
-      if (cred) {
-        this.entries.set(cacheKey, cred);
-        let keys = this.byApp.get(cred.app.id);
-        if (!keys) this.byApp.set(cred.app.id, (keys = new Set()));
-        keys.add(cacheKey);
-      } else {
-        this.unknown.set(cacheKey, Date.now() + NEGATIVE_TTL_MS);
-      }
-      return cred;
-    }).finally(() => {
-      if (this.inflight.get(cacheKey) === p) this.inflight.delete(cacheKey);
-    });
+    const p = load()
+      .then((cred) => {
+        if (generation !== this.generation) return cred;
+        if (this.entries.size + this.unknown.size >= MAX_ENTRIES) this.clear();
+        if (cred) {
+          this.entries.set(cacheKey, cred);
+          let keys = this.byApp.get(cred.app.id);
+          if (!keys) this.byApp.set(cred.app.id, (keys = new Set()));
+          keys.add(cacheKey);
+        } else {
+          this.unknown.set(cacheKey, Date.now() + NEGATIVE_TTL_MS);
+        }
+        return cred;
+      })
+      .finally(() => {
+        if (this.inflight.get(cacheKey) === p) this.inflight.delete(cacheKey);
+      });
     this.inflight.set(cacheKey, p);
     return p;
   }

@@ -15,11 +15,22 @@ import { parseInstallReferrer } from '../attribution/referrer.ts';
 import type { AttributionSettings, Environment, InstallSignals } from '../attribution/waterfall.ts';
 import type { SdkApp } from './app-cache.ts';
 import type { ConfigureBody } from './sdk-body.ts';
-import { deviceUpsert, linkUser, upsertConfiguredDevice, type DeviceExtra, type Tx } from './device-store.ts';
+import {
+  deviceUpsert,
+  linkUser,
+  upsertConfiguredDevice,
+  type DeviceExtra,
+  type Tx,
+} from './device-store.ts';
 import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './configure-response.ts';
 
 export type ConfigureContext = { sql: Sql; log: Logger; appleUrl: string; appleTimeoutMs: number };
-export type RequestMeta = { ip: string | null; userAgent: string | null; sdkVersion: string | null; receivedAt: Date };
+export type RequestMeta = {
+  ip: string | null;
+  userAgent: string | null;
+  sdkVersion: string | null;
+  receivedAt: Date;
+};
 
 const DAY = 24 * 3600_000;
 
@@ -46,7 +57,13 @@ export function installSignals(b: ConfigureBody, ip: string | null): InstallSign
 /** `device_info.platform` missing (collection failed): infer it from the signals, else `unknown`. */
 export function inferPlatform(b: ConfigureBody, userAgent: string | null): string {
   if (b.asaToken || b.idfa || /CFNetwork|Darwin/.test(userAgent ?? '')) return 'ios';
-  if (b.gaid || b.installReferrer || b.referrerClickTs !== null || /Dalvik|okhttp|Android/i.test(userAgent ?? '')) return 'android';
+  if (
+    b.gaid ||
+    b.installReferrer ||
+    b.referrerClickTs !== null ||
+    /Dalvik|okhttp|Android/i.test(userAgent ?? '')
+  )
+    return 'android';
   return 'unknown';
 }
 
@@ -58,7 +75,12 @@ const settingsOf = (app: SdkApp): AttributionSettings => ({
 
 type ExistingRow = StoredAttribution & { device_pk: string; reinstall: boolean };
 
-async function findAttribution(sql: Sql, appId: string, environment: Environment, deviceId: string): Promise<ExistingRow | null> {
+async function findAttribution(
+  sql: Sql,
+  appId: string,
+  environment: Environment,
+  deviceId: string,
+): Promise<ExistingRow | null> {
   const [row] = await sql<ExistingRow[]>`
     select a.* from devices d join attributions a on a.device_pk = d.id
     where d.app_id = ${appId} and d.environment = ${environment} and d.device_id = ${deviceId}`;
@@ -66,15 +88,34 @@ async function findAttribution(sql: Sql, appId: string, environment: Environment
 }
 
 /** Handles one configure; returns the response body (always sent with 200). */
-export async function configure(ctx: ConfigureContext, app: SdkApp, environment: Environment, b: ConfigureBody, meta: RequestMeta): Promise<string> {
+export async function configure(
+  ctx: ConfigureContext,
+  app: SdkApp,
+  environment: Environment,
+  b: ConfigureBody,
+  meta: RequestMeta,
+): Promise<string> {
   // Kill switch: no install is created; earlier installs keep working for events.
   if (!app.sdkEnabled) return KILL_SWITCH_BODY;
 
   if (b.deviceInfo.platform === 'unknown') b.deviceInfo.platform = inferPlatform(b, meta.userAgent);
   const key = { appId: app.id, environment, deviceId: b.deviceId };
-  const bundleMismatch = !!b.deviceInfo.bundleId && app.bundleIds.length > 0 && !app.bundleIds.includes(b.deviceInfo.bundleId);
-  if (bundleMismatch) ctx.log.warn({ appId: app.id, bundleId: b.deviceInfo.bundleId }, 'configure: bundle id differs from the app');
-  const deviceExtra: Omit<DeviceExtra, 'installedAt'> = { now: meta.receivedAt, userAgent: meta.userAgent ? truncate(meta.userAgent, 512) : null, sdkVersion: b.sdkVersion ?? meta.sdkVersion, bundleMismatch, country: meta.ip ? countryOf(meta.ip) : null };
+  const bundleMismatch =
+    !!b.deviceInfo.bundleId &&
+    app.bundleIds.length > 0 &&
+    !app.bundleIds.includes(b.deviceInfo.bundleId);
+  if (bundleMismatch)
+    ctx.log.warn(
+      { appId: app.id, bundleId: b.deviceInfo.bundleId },
+      'configure: bundle id differs from the app',
+    );
+  const deviceExtra: Omit<DeviceExtra, 'installedAt'> = {
+    now: meta.receivedAt,
+    userAgent: meta.userAgent ? truncate(meta.userAgent, 512) : null,
+    sdkVersion: b.sdkVersion ?? meta.sdkVersion,
+    bundleMismatch,
+    country: meta.ip ? countryOf(meta.ip) : null,
+  };
 
   // Repeats are rare: the candidate clicks are read alongside the device lookup (one round trip).
   const signals = installSignals(b, meta.ip);
@@ -84,9 +125,19 @@ export async function configure(ctx: ConfigureContext, app: SdkApp, environment:
   ]);
   if (existing) return repeat(ctx, app, environment, b, meta, existing, deviceExtra);
 
-  const resolution = await resolveInstall(ctx.sql, {
-    appId: app.id, environment, settings: settingsOf(app), signals, asaToken: b.asaToken, at: meta.receivedAt,
-  }, { appleUrl: ctx.appleUrl, appleTimeoutMs: ctx.appleTimeoutMs }, candidates);
+  const resolution = await resolveInstall(
+    ctx.sql,
+    {
+      appId: app.id,
+      environment,
+      settings: settingsOf(app),
+      signals,
+      asaToken: b.asaToken,
+      at: meta.receivedAt,
+    },
+    { appleUrl: ctx.appleUrl, appleTimeoutMs: ctx.appleTimeoutMs },
+    candidates,
+  );
 
   const attributionId = newId('att');
   const pending = resolution.status === 'pending' && !!b.asaToken;
@@ -97,13 +148,21 @@ export async function configure(ctx: ConfigureContext, app: SdkApp, environment:
       ${installStatement(tx, attributionId, key, b, signals.platform, resolution, { ...deviceExtra, installedAt: meta.receivedAt })}`;
     if (!row.id) {
       // A concurrent configure for the same device won the race: return its attribution.
-      const [winner] = await (tx as Sql)<StoredAttribution[]>`select * from attributions where device_pk = ${row.device_pk_out}`;
+      const [winner] = await (tx as Sql)<
+        StoredAttribution[]
+      >`select * from attributions where device_pk = ${row.device_pk_out}`;
       return winner;
     }
     if (pending) {
       await enqueueAsaResolution(tx, {
-        attributionId, appId: app.id, environment, devicePk: row.device_pk_out, token: b.asaToken!,
-        signals: { signals, settings: settingsOf(app), excludeClickIds: [] }, receivedAt: meta.receivedAt, firstAnswer: resolution.apple,
+        attributionId,
+        appId: app.id,
+        environment,
+        devicePk: row.device_pk_out,
+        token: b.asaToken!,
+        signals: { signals, settings: settingsOf(app), excludeClickIds: [] },
+        receivedAt: meta.receivedAt,
+        firstAnswer: resolution.apple,
       });
     }
     return row;
@@ -116,11 +175,22 @@ export async function configure(ctx: ConfigureContext, app: SdkApp, environment:
  * Device upsert + attribution + user link + the `install` event, as one statement. The attribution
  * is written only if the device took this attribution id (no concurrent configure got there first).
  */
-function installStatement(tx: Tx, id: string, key: { appId: string; environment: Environment; deviceId: string }, b: ConfigureBody, platform: string, r: Resolution, extra: DeviceExtra) {
+function installStatement(
+  tx: Tx,
+  id: string,
+  key: { appId: string; environment: Environment; deviceId: string },
+  b: ConfigureBody,
+  platform: string,
+  r: Resolution,
+  extra: DeviceExtra,
+) {
   const f = r.fields;
   const sql = tx as Sql;
   const at = extra.installedAt!;
-  const explanation = r.apple?.kind === 'attributed' && r.apple.record.testData ? { ...r.explanation, asaTestData: true } : r.explanation;
+  const explanation =
+    r.apple?.kind === 'attributed' && r.apple.record.testData
+      ? { ...r.explanation, asaTestData: true }
+      : r.explanation;
   return sql`
     with dev as (${deviceUpsert(tx, key, b, extra, id)}),
     att as (
@@ -154,27 +224,61 @@ function installStatement(tx: Tx, id: string, key: { appId: string; environment:
  * A repeat for a known device: merge new signals, return the original attribution. A new click id
  * is a reinstall touch; it re-attributes only once the app's re-attribution window has passed.
  */
-async function repeat(ctx: ConfigureContext, app: SdkApp, environment: Environment, b: ConfigureBody, meta: RequestMeta, existing: ExistingRow,
-  deviceExtra: Omit<DeviceExtra, 'installedAt'>): Promise<string> {
+async function repeat(
+  ctx: ConfigureContext,
+  app: SdkApp,
+  environment: Environment,
+  b: ConfigureBody,
+  meta: RequestMeta,
+  existing: ExistingRow,
+  deviceExtra: Omit<DeviceExtra, 'installedAt'>,
+): Promise<string> {
   const key = { appId: app.id, environment, deviceId: b.deviceId };
   const signals = installSignals(b, meta.ip);
   const newClickIds = signals.clickIds.filter((id) => id !== existing.click_id);
   let touch: Resolution | null = null;
   if (newClickIds.length) {
     // Only the click-id rule can trigger a reinstall touch.
-    const clickOnly: InstallSignals = { ...signals, clickIds: newClickIds, idfa: null, gaid: null, ip: null, referrer: null, hasAsaToken: false };
-    const r = await resolveInstall(ctx.sql, {
-      appId: app.id, environment, settings: { ...settingsOf(app), probabilisticEnabled: false }, signals: clickOnly, asaToken: null,
-      at: meta.receivedAt, excludeClickIds: existing.click_id ? [existing.click_id] : [],
-    }, { appleUrl: ctx.appleUrl, appleTimeoutMs: 0 });
+    const clickOnly: InstallSignals = {
+      ...signals,
+      clickIds: newClickIds,
+      idfa: null,
+      gaid: null,
+      ip: null,
+      referrer: null,
+      hasAsaToken: false,
+    };
+    const r = await resolveInstall(
+      ctx.sql,
+      {
+        appId: app.id,
+        environment,
+        settings: { ...settingsOf(app), probabilisticEnabled: false },
+        signals: clickOnly,
+        asaToken: null,
+        at: meta.receivedAt,
+        excludeClickIds: existing.click_id ? [existing.click_id] : [],
+      },
+      { appleUrl: ctx.appleUrl, appleTimeoutMs: 0 },
+    );
     if (r.fields.match_type === 'click_id') touch = r;
   }
 
   const result = await ctx.sql.begin(async (tx) => {
     await upsertConfiguredDevice(tx, key, b, { ...deviceExtra, installedAt: null });
-    if (b.customerUserId) await linkUser(tx, existing.device_pk, app.id, environment, b.customerUserId, meta.receivedAt);
+    if (b.customerUserId)
+      await linkUser(
+        tx,
+        existing.device_pk,
+        app.id,
+        environment,
+        b.customerUserId,
+        meta.receivedAt,
+      );
     if (!touch) return existing;
-    const windowPassed = meta.receivedAt.getTime() - existing.installed_at.getTime() >= app.reattributionWindowDays * DAY;
+    const windowPassed =
+      meta.receivedAt.getTime() - existing.installed_at.getTime() >=
+      app.reattributionWindowDays * DAY;
     // One touch per click (configure repeats, even concurrent ones, carry the same click id again).
     const [recorded] = await tx`
       insert into attribution_touches (app_id, environment, device_pk, attribution_id, kind, click_id, network, reattributed, touched_at)
@@ -183,7 +287,9 @@ async function repeat(ctx: ConfigureContext, app: SdkApp, environment: Environme
       on conflict (device_pk, click_id) do nothing
       returning id`;
     if (!recorded) {
-      const [current] = await tx<StoredAttribution[]>`select * from attributions where id = ${existing.id}`;
+      const [current] = await tx<
+        StoredAttribution[]
+      >`select * from attributions where id = ${existing.id}`;
       return current;
     }
     if (!windowPassed || existing.status === 'pending') return existing;

@@ -15,11 +15,23 @@ export type DeviceKey = { appId: string; environment: Environment; deviceId: str
 
 /** Upserts the device of a configure and returns its primary key. `installedAt` null keeps it unset. */
 export type DeviceExtra = {
-  installedAt: Date | null; now: Date; userAgent: string | null; sdkVersion: string | null; bundleMismatch: boolean; country: string | null;
+  installedAt: Date | null;
+  now: Date;
+  userAgent: string | null;
+  sdkVersion: string | null;
+  bundleMismatch: boolean;
+  country: string | null;
 };
 
-export async function upsertConfiguredDevice(tx: Tx, key: DeviceKey, b: ConfigureBody, extra: DeviceExtra): Promise<{ id: string; attribution_id: string | null }> {
-  const [row] = await (tx as Sql)<{ id: string; attribution_id: string | null }[]>`${deviceUpsert(tx, key, b, extra, null)}`;
+export async function upsertConfiguredDevice(
+  tx: Tx,
+  key: DeviceKey,
+  b: ConfigureBody,
+  extra: DeviceExtra,
+): Promise<{ id: string; attribution_id: string | null }> {
+  const [row] = await (tx as Sql)<
+    { id: string; attribution_id: string | null }[]
+  >`${deviceUpsert(tx, key, b, extra, null)}`;
   return row;
 }
 
@@ -27,7 +39,13 @@ export async function upsertConfiguredDevice(tx: Tx, key: DeviceKey, b: Configur
  * The device upsert as a statement fragment (usable inside a CTE). With `attributionId`, a device
  * without an attribution takes that id; one that has one keeps it (a concurrent configure won).
  */
-export function deviceUpsert(tx: Tx, key: DeviceKey, b: ConfigureBody, extra: DeviceExtra, attributionId: string | null) {
+export function deviceUpsert(
+  tx: Tx,
+  key: DeviceKey,
+  b: ConfigureBody,
+  extra: DeviceExtra,
+  attributionId: string | null,
+) {
   const sql = tx as Sql;
   const info = b.deviceInfo;
   const { language, region } = parseLocale(info.locale);
@@ -69,7 +87,14 @@ export function deviceUpsert(tx: Tx, key: DeviceKey, b: ConfigureBody, extra: De
  * Links a device to a customer user id: history kept in device_users (latest `linked_at` is
  * current), the current one mirrored on the device. Idempotent and cheap on repeats.
  */
-export async function linkUser(tx: Tx, devicePk: string, appId: string, environment: Environment, userId: string, at: Date): Promise<void> {
+export async function linkUser(
+  tx: Tx,
+  devicePk: string,
+  appId: string,
+  environment: Environment,
+  userId: string,
+  at: Date,
+): Promise<void> {
   const sql = tx as Sql;
   await sql`
     insert into device_users (device_pk, user_id, app_id, environment, first_linked_at, linked_at)

@@ -34,7 +34,12 @@ export type PendingEvent = {
 
 export class OverloadedError extends Error {}
 
-type Queued = PendingEvent & { id: string; fingerprint: string | null; resolve: () => void; reject: (e: unknown) => void };
+type Queued = PendingEvent & {
+  id: string;
+  fingerprint: string | null;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+};
 
 export type WriterOptions = { maxBatch?: number; maxConcurrent?: number; maxQueue?: number };
 
@@ -47,7 +52,11 @@ export class EventWriter {
   private idle: (() => void) | null = null;
   private readonly deviceCache = new Map<string, string>();
 
-  constructor(private readonly sql: Sql, private readonly log: Logger, opts: WriterOptions = {}) {
+  constructor(
+    private readonly sql: Sql,
+    private readonly log: Logger,
+    opts: WriterOptions = {},
+  ) {
     this.maxBatch = opts.maxBatch ?? 1000;
     this.maxConcurrent = opts.maxConcurrent ?? 2;
     this.maxQueue = opts.maxQueue ?? 20_000;
@@ -55,7 +64,8 @@ export class EventWriter {
 
   /** Resolves once the event (or the decision that it is a duplicate) is committed. */
   submit(e: PendingEvent): Promise<void> {
-    if (this.queue.length >= this.maxQueue) return Promise.reject(new OverloadedError('event queue full'));
+    if (this.queue.length >= this.maxQueue)
+      return Promise.reject(new OverloadedError('event queue full'));
     return new Promise<void>((resolve, reject) => {
       const fingerprint = e.body.eventId ? null : eventFingerprint(e.body).toString('hex');
       this.queue.push({ ...e, id: newId('evt'), fingerprint, resolve, reject });
@@ -74,7 +84,10 @@ export class EventWriter {
       this.active++;
       void this.flush(batch).finally(() => {
         this.active--;
-        if (!this.queue.length && !this.active) { this.idle?.(); this.idle = null; }
+        if (!this.queue.length && !this.active) {
+          this.idle?.();
+          this.idle = null;
+        }
         this.kick();
       });
     }
@@ -87,7 +100,10 @@ export class EventWriter {
     } catch (err) {
       if (batch.length > 1 && !isTransient(err)) {
         // One bad row must not fail its neighbours: write them one by one.
-        this.log.warn({ err, size: batch.length }, 'event batch failed; retrying its events one by one');
+        this.log.warn(
+          { err, size: batch.length },
+          'event batch failed; retrying its events one by one',
+        );
         for (const e of batch) await this.flush([e]);
         return;
       }
@@ -99,7 +115,10 @@ export class EventWriter {
    * (app, environment, device_id) → devices.id, creating stubs for unknown devices. Known ids are
    * cached in process (a device row is never re-keyed), so steady traffic costs no device write.
    */
-  private async devicePks(tx: Sql, keys: (readonly [string, string, string])[]): Promise<Map<string, string>> {
+  private async devicePks(
+    tx: Sql,
+    keys: (readonly [string, string, string])[],
+  ): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     const missing = keys.filter((k) => {
       const pk = this.deviceCache.get(k.join('\u0000'));
@@ -144,7 +163,10 @@ export class EventWriter {
     const suppressed = new Map<string, number>();
     for (const e of batch) {
       const k = `${e.appId}\u0000${e.environment}\u0000${e.body.eventId ? `id:${e.body.eventId}` : `fp:${e.fingerprint}`}`;
-      if (seen.has(k)) { bump(suppressed, e); continue; }
+      if (seen.has(k)) {
+        bump(suppressed, e);
+        continue;
+      }
       seen.add(k);
       unique.push(e);
     }
@@ -153,9 +175,17 @@ export class EventWriter {
     await this.sql.begin(async (tx) => {
       // Devices: created lazily for unknown ones (a stub, not an install). Sorted keys keep the
       // row-lock order identical across concurrent batches (no deadlocks).
-      const keys = [...new Map(unique.map((e) => [`${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`, e])).values()]
+      const keys = [
+        ...new Map(
+          unique.map((e) => [`${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`, e]),
+        ).values(),
+      ]
         .map((e) => [e.appId, e.environment, e.body.deviceId] as const)
-        .sort((a, b) => (a[0] + '\u0000' + a[1] + '\u0000' + a[2] < b[0] + '\u0000' + b[1] + '\u0000' + b[2] ? -1 : 1));
+        .sort((a, b) =>
+          a[0] + '\u0000' + a[1] + '\u0000' + a[2] < b[0] + '\u0000' + b[1] + '\u0000' + b[2]
+            ? -1
+            : 1,
+        );
       pks = await this.devicePks(tx as unknown as Sql, keys);
       const key = (e: Queued) => `${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`;
       const dev = (e: Queued) => ({ id: pks.get(key(e))! });
@@ -168,7 +198,10 @@ export class EventWriter {
           if (typeof userId === 'string' && userId !== '' && userId.length <= 512) {
             await linkUser(tx, d.id, e.appId, e.environment, userId, e.receivedAt);
           }
-        } else if (e.body.eventName === '_advanced_matching' && Object.keys(e.body.advancedMatching).length) {
+        } else if (
+          e.body.eventName === '_advanced_matching' &&
+          Object.keys(e.body.advancedMatching).length
+        ) {
           await tx`update devices set advanced_matching = advanced_matching || ${tx.json(e.body.advancedMatching)} where id = ${d.id}`;
         }
       }
@@ -180,12 +213,27 @@ export class EventWriter {
         if (b.implausibleRevenue) flags.push('revenue_implausible');
         if (b.revenueOutOfRange) flags.push('revenue_out_of_range');
         if (b.revenue !== null && b.currency === null) flags.push('currency_defaulted');
-        const properties = b.eventName === '_advanced_matching' ? { advanced_matching: b.advancedMatching } : b.properties;
+        const properties =
+          b.eventName === '_advanced_matching'
+            ? { advanced_matching: b.advancedMatching }
+            : b.properties;
         return {
-          id: e.id, app: e.appId, env: e.environment, pk: dev(e).id, device: b.deviceId,
-          name: b.eventName, source: e.source, revenue: b.revenue === null ? null : String(b.revenue), currency,
-          revenueRaw: b.revenueRaw, currencyRaw: b.currencyRaw, props: JSON.stringify(properties), eventId: b.eventId,
-          flags: flags.join(','), at: e.receivedAt.toISOString(), fp: e.fingerprint,
+          id: e.id,
+          app: e.appId,
+          env: e.environment,
+          pk: dev(e).id,
+          device: b.deviceId,
+          name: b.eventName,
+          source: e.source,
+          revenue: b.revenue === null ? null : String(b.revenue),
+          currency,
+          revenueRaw: b.revenueRaw,
+          currencyRaw: b.currencyRaw,
+          props: JSON.stringify(properties),
+          eventId: b.eventId,
+          flags: flags.join(','),
+          at: e.receivedAt.toISOString(),
+          fp: e.fingerprint,
         };
       });
       const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]) as never;
@@ -224,7 +272,9 @@ export class EventWriter {
         for (const e of unique) if (!ok.has(e.id)) bump(suppressed, e);
       }
       if (suppressed.size) {
-        const entries = [...suppressed.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => [...k.split('\u0000'), n] as const);
+        const entries = [...suppressed.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, n]) => [...k.split('\u0000'), n] as const);
         await tx`
           insert into event_dedup_counts as c (app_id, environment, suppressed)
           select * from unnest(${entries.map((x) => x[0])}::text[], ${entries.map((x) => x[1])}::text[], ${entries.map((x) => x[2])}::bigint[])
@@ -245,17 +295,32 @@ function bump(m: Map<string, number>, e: PendingEvent) {
 /** Connection loss, overload, shutdown, serialization/deadlock: the request gets a 503 and is retried. */
 export function isTransient(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
-  return /^(08|53|57|40001|40P01)/.test(code)
-    || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED'].includes(code);
+  return (
+    /^(08|53|57|40001|40P01)/.test(code) ||
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'CONNECT_TIMEOUT',
+      'CONNECTION_CLOSED',
+      'CONNECTION_ENDED',
+      'CONNECTION_DESTROYED',
+    ].includes(code)
+  );
 }
 
 /** Deletes fingerprints older than the dedup window. */
 export async function pruneFingerprints(sql: Sql): Promise<number> {
-  const r = await sql`delete from event_fingerprints where seen_at < now() - ${DEDUP_WINDOW_SECONDS * 2} * interval '1 second'`;
+  const r =
+    await sql`delete from event_fingerprints where seen_at < now() - ${DEDUP_WINDOW_SECONDS * 2} * interval '1 second'`;
   return r.count;
 }
 
 /** The job that runs every minute (src/jobs.ts). */
-export async function pruneFingerprintsJob(_payload: unknown, { services }: JobContext): Promise<void> {
+export async function pruneFingerprintsJob(
+  _payload: unknown,
+  { services }: JobContext,
+): Promise<void> {
   await pruneFingerprints(services.sql);
 }

@@ -9,8 +9,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { createSdkApp, insertClick, sdkPost, startAppleFake, type SdkApp } from './test-support.ts';
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/sdk');
-type ManifestRequest = { file: string; client: string; path: string; headers: Record<string, string>; key: string; environment: 'live' | 'sandbox' };
+const FIXTURES = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../test/fixtures/sdk',
+);
+type ManifestRequest = {
+  file: string;
+  client: string;
+  path: string;
+  headers: Record<string, string>;
+  key: string;
+  environment: 'live' | 'sandbox';
+};
 const manifest = JSON.parse(readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8')) as {
   seed: { sdkKeys: Record<string, string>; optionalClick: { clickId: string } };
   requests: ManifestRequest[];
@@ -27,15 +37,43 @@ beforeAll(async () => {
   t = await startTestServer({ APPLE_ADSERVICES_URL: apple.url });
   app = await createSdkApp(t, {}, { live: liveKey, test: testKey });
   await insertClick(t.sql, {
-    id: manifest.seed.optionalClick.clickId, appId: app.appId, environment: 'sandbox', network: 'meta',
-    utmSource: 'meta', utmCampaign: 'summer_launch', campaign: 'summer_launch', minutesAgo: 30,
-    queryParams: { utm_source: 'meta', utm_medium: 'paid', utm_campaign: 'summer_launch', invite_code: 'K7P2QX' },
+    id: manifest.seed.optionalClick.clickId,
+    appId: app.appId,
+    environment: 'sandbox',
+    network: 'meta',
+    utmSource: 'meta',
+    utmCampaign: 'summer_launch',
+    campaign: 'summer_launch',
+    minutesAgo: 30,
+    queryParams: {
+      utm_source: 'meta',
+      utm_medium: 'paid',
+      utm_campaign: 'summer_launch',
+      invite_code: 'K7P2QX',
+    },
     linkCustomData: { screen: 'paywall', offer: 'trial7' },
   });
 });
-afterAll(async () => { await t?.close(); await apple?.close(); });
+afterAll(async () => {
+  await t?.close();
+  await apple?.close();
+});
 
-const SCALARS = ['network', 'campaign', 'match_type', 'attribution_id', 'campaign_id', 'campaign_name', 'ad_group_id', 'ad_id', 'keyword', 'fbclid', 'gclid', 'ttclid', 'created_at'];
+const SCALARS = [
+  'network',
+  'campaign',
+  'match_type',
+  'attribution_id',
+  'campaign_id',
+  'campaign_name',
+  'ad_group_id',
+  'ad_id',
+  'keyword',
+  'fbclid',
+  'gclid',
+  'ttclid',
+  'created_at',
+];
 const MAPS = ['query_params', 'customData', 'custom_data'];
 
 /** docs/spec/sdk-protocol.md §4.7–4.9: the three top-level keys, every attribution key, the type rules. */
@@ -90,9 +128,11 @@ describe('SDK fixtures, byte for byte with manifest headers', () => {
     const configures = manifest.requests.filter((r) => r.path.endsWith('/configure'));
     for (const req of configures) {
       const body = JSON.parse(readFileSync(path.join(FIXTURES, req.file), 'utf8'));
-      const devices = await t.sql`select * from devices where app_id = ${app.appId} and device_id = ${body.device_id} and installed_at is not null`;
+      const devices =
+        await t.sql`select * from devices where app_id = ${app.appId} and device_id = ${body.device_id} and installed_at is not null`;
       expect(devices.map((d) => d.environment)).toEqual([req.environment]);
-      const installs = await t.sql`select * from events where app_id = ${app.appId} and device_id = ${body.device_id} and event_name = 'install'`;
+      const installs =
+        await t.sql`select * from events where app_id = ${app.appId} and device_id = ${body.device_id} and event_name = 'install'`;
       expect(installs).toHaveLength(1);
       expect(installs[0].environment).toBe(req.environment);
       expect(installs[0].source).toBe('system');
@@ -104,16 +144,28 @@ describe('SDK fixtures, byte for byte with manifest headers', () => {
     const req = manifest.requests.find((r) => r.file === 'requests/android-0.4.1.configure.json')!;
     const r = await sdkPost(t, req.path, bytes, req.headers);
     expect(r.json.attribution).toMatchObject({
-      network: 'meta', match_type: 'click_id', campaign: 'summer_launch',
-      customData: { screen: 'paywall', offer: 'trial7' }, custom_data: { screen: 'paywall', offer: 'trial7' },
-      query_params: { utm_source: 'meta', utm_medium: 'paid', utm_campaign: 'summer_launch', invite_code: 'K7P2QX' },
+      network: 'meta',
+      match_type: 'click_id',
+      campaign: 'summer_launch',
+      customData: { screen: 'paywall', offer: 'trial7' },
+      custom_data: { screen: 'paywall', offer: 'trial7' },
+      query_params: {
+        utm_source: 'meta',
+        utm_medium: 'paid',
+        utm_campaign: 'summer_launch',
+        invite_code: 'K7P2QX',
+      },
     });
     // The iOS installs had an AdServices token; Apple said "not attributed" → organic.
-    const ios = await t.sql`select network, match_type, status from attributions where app_id = ${app.appId} and platform = 'ios'`;
+    const ios =
+      await t.sql`select network, match_type, status from attributions where app_id = ${app.appId} and platform = 'ios'`;
     expect(ios.length).toBe(2);
-    for (const a of ios) expect(a).toEqual({ network: 'organic', match_type: 'organic', status: 'resolved' });
+    for (const a of ios)
+      expect(a).toEqual({ network: 'organic', match_type: 'organic', status: 'resolved' });
     // Apple got the token byte for byte (the iOS fixture escapes '/' as '\/').
-    const iosBody = JSON.parse(readFileSync(path.join(FIXTURES, 'requests/ios-0.4.0.configure.json'), 'utf8'));
+    const iosBody = JSON.parse(
+      readFileSync(path.join(FIXTURES, 'requests/ios-0.4.0.configure.json'), 'utf8'),
+    );
     expect(apple.received.map((x) => x.token)).toContain(iosBody.asa_token);
     expect(apple.received[0].contentType).toBe('text/plain');
   });
@@ -125,10 +177,20 @@ describe('SDK fixtures, byte for byte with manifest headers', () => {
     const eventFiles = manifest.requests.filter((r) => r.path.endsWith('/event'));
     expect(events).toHaveLength(eventFiles.length);
     const flutterAndroid = events.find((e) => e.event_name === 'start_trial')!;
-    expect(flutterAndroid).toMatchObject({ revenue: '10', currency: 'USD', currency_raw: 'usd', is_control: false, environment: 'sandbox', source: 'sdk' });
-    expect(events.filter((e) => e.event_name.startsWith('_')).every((e) => e.is_control)).toBe(true);
+    expect(flutterAndroid).toMatchObject({
+      revenue: '10',
+      currency: 'USD',
+      currency_raw: 'usd',
+      is_control: false,
+      environment: 'sandbox',
+      source: 'sdk',
+    });
+    expect(events.filter((e) => e.event_name.startsWith('_')).every((e) => e.is_control)).toBe(
+      true,
+    );
     // iOS / Android event files use the live key for devices configured in sandbox: live stubs exist.
-    const stub = await t.sql`select installed_at, customer_user_id, advanced_matching from devices where app_id = ${app.appId} and environment = 'live' and device_id = '9f3b2c1d4e5a6b7c'`;
+    const stub =
+      await t.sql`select installed_at, customer_user_id, advanced_matching from devices where app_id = ${app.appId} and environment = 'live' and device_id = '9f3b2c1d4e5a6b7c'`;
     expect(stub).toHaveLength(1);
     expect(stub[0].installed_at).toBeNull();
     expect(stub[0].customer_user_id).toBe('rc_user_8842');

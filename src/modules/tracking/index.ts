@@ -3,4 +3,7 @@ import { sdkPaths } from './openapi.ts';
 import { trackingRoutes } from './routes.ts';
 
 /** SDK ingestion (`/api/track/configure`, `/api/track/event`), mounted at the root of both hosts. */
-export const trackingModule: ModuleRegistration = { root: trackingRoutes, documentedPaths: sdkPaths };
+export const trackingModule: ModuleRegistration = {
+  root: trackingRoutes,
+  documentedPaths: sdkPaths,
+};

@@ -30,7 +30,11 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
 
   // Any content type (or none) is read as bytes and decoded as UTF-8 JSON by the handler.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES },
+    (_req, body, done) => done(null, body),
+  );
 
   app.setErrorHandler(sendSdkError);
 
@@ -45,9 +49,18 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
     const work = (async () => {
       const { cred, raw } = await credentialAndBody(apps, req);
       const body = readConfigureBody(raw);
-      return configure({ sql, log, appleUrl: config.appleAdServicesUrl, appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS }, cred.app, cred.environment, body, {
-        ip: normalizeIp(req.ip), userAgent: header(req, 'user-agent'), sdkVersion: header(req, 'x-sdk-version'), receivedAt,
-      });
+      return configure(
+        { sql, log, appleUrl: config.appleAdServicesUrl, appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS },
+        cred.app,
+        cred.environment,
+        body,
+        {
+          ip: normalizeIp(req.ip),
+          userAgent: header(req, 'user-agent'),
+          sdkVersion: header(req, 'x-sdk-version'),
+          receivedAt,
+        },
+      );
     })();
     const text = await withDeadline(work);
     reply.code(200).type(JSON_UTF8).send(text);
@@ -58,28 +71,50 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
     const { cred, raw } = await credentialAndBody(apps, req);
     const body = readEventBody(raw);
     const flags = cred.app.sdkEnabled ? [] : ['after_kill_switch'];
-    await withDeadline(writer.submit({
-      appId: cred.app.id, environment: cred.environment, body, flags, receivedAt, defaultCurrency: cred.app.currency,
-      source: header(req, 'x-sdk-version') ? 'sdk' : 's2s',
-    }));
+    await withDeadline(
+      writer.submit({
+        appId: cred.app.id,
+        environment: cred.environment,
+        body,
+        flags,
+        receivedAt,
+        defaultCurrency: cred.app.currency,
+        source: header(req, 'x-sdk-version') ? 'sdk' : 's2s',
+      }),
+    );
     reply.code(200).type(JSON_UTF8).send(EVENT_OK_BODY);
   }
 
   const methodNotAllowed = async (_req: FastifyRequest, reply: FastifyReply) => {
-    reply.code(405).header('allow', 'POST').type(JSON_UTF8)
+    reply
+      .code(405)
+      .header('allow', 'POST')
+      .type(JSON_UTF8)
       .send(JSON.stringify({ error: { code: 'method_not_allowed', message: 'Use POST' } }));
   };
 
-  for (const [url, handler] of [['/api/track/configure', configureHandler], ['/api/track/event', eventHandler]] as const) {
+  for (const [url, handler] of [
+    ['/api/track/configure', configureHandler],
+    ['/api/track/event', eventHandler],
+  ] as const) {
     app.route({ method: 'POST', url, schema: { hide: true }, handler });
-    app.route({ method: ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url, schema: { hide: true }, handler: methodNotAllowed });
+    app.route({
+      method: ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      url,
+      schema: { hide: true },
+      handler: methodNotAllowed,
+    });
   }
   // Unknown paths under /api/track get the protocol's headers too (a 404 is final for clients).
   app.route({
-    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/api/track/*', schema: { hide: true },
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    url: '/api/track/*',
+    schema: { hide: true },
     handler: async (_req, reply) => {
-      reply.code(404).type(JSON_UTF8).send(JSON.stringify({ error: { code: 'not_found', message: 'Unknown path' } }));
+      reply
+        .code(404)
+        .type(JSON_UTF8)
+        .send(JSON.stringify({ error: { code: 'not_found', message: 'Unknown path' } }));
     },
   });
 }
-

@@ -16,7 +16,11 @@ export const header = (req: FastifyRequest, name: string): string | null => {
 };
 
 /** X-AppRefer-Key wins; else legacy X-App-Id, else body app_id (SDK 0.1.0, live). */
-async function authenticate(apps: SdkAppCache, req: FastifyRequest, body: Record<string, unknown> | null): Promise<SdkCredential> {
+async function authenticate(
+  apps: SdkAppCache,
+  req: FastifyRequest,
+  body: Record<string, unknown> | null,
+): Promise<SdkCredential> {
   const key = header(req, 'x-apprefer-key');
   if (key) {
     const cred = await apps.bySdkKey(key);
@@ -34,5 +38,5 @@ async function authenticate(apps: SdkAppCache, req: FastifyRequest, body: Record
 export async function credentialAndBody(apps: SdkAppCache, req: FastifyRequest) {
   const keyed = header(req, 'x-apprefer-key') ? await authenticate(apps, req, null) : null;
   const raw = parseJsonObject(req.body as Buffer | undefined);
-  return { cred: keyed ?? await authenticate(apps, req, raw), raw };
+  return { cred: keyed ?? (await authenticate(apps, req, raw)), raw };
 }

@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
 import { hasNul, NUL_MESSAGE, truncate } from '../../lib/text.ts';
 
 export class BodyError extends Error {
-  constructor(readonly code: 'invalid_json' | 'validation_error', message: string) {
+  constructor(
+    readonly code: 'invalid_json' | 'validation_error',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -83,8 +86,10 @@ function optInt(v: unknown): number | null {
 
 function requiredId(body: Obj, field: 'device_id' | 'event_name'): string {
   const v = body[field];
-  if (typeof v !== 'string' || v === '') throw new BodyError('validation_error', `${field} is required and must be a non-empty string`);
-  if (v.length > MAX_ID_LENGTH) throw new BodyError('validation_error', `${field} is longer than ${MAX_ID_LENGTH} characters`);
+  if (typeof v !== 'string' || v === '')
+    throw new BodyError('validation_error', `${field} is required and must be a non-empty string`);
+  if (v.length > MAX_ID_LENGTH)
+    throw new BodyError('validation_error', `${field} is longer than ${MAX_ID_LENGTH} characters`);
   return storable(v);
 }
 
@@ -118,7 +123,8 @@ export type ConfigureBody = {
 
 function readDeviceInfo(v: unknown): DeviceInfo {
   const d = isObj(v) ? v : {};
-  const s = (k: string) => (typeof d[k] === 'string' ? truncate(storable(d[k] as string), 256) : null);
+  const s = (k: string) =>
+    typeof d[k] === 'string' ? truncate(storable(d[k] as string), 256) : null;
   const raw: Obj = Object.create(null);
   for (const [k, x] of Object.entries(d)) if (x !== null) raw[storable(k)] = storableJson(x, 1);
   const platform = s('platform')?.trim().toLowerCase();
@@ -187,7 +193,10 @@ export function readRevenue(v: unknown): { value: number | null; raw: string | n
 export function normaliseCurrency(v: unknown): { code: string | null; raw: string | null } {
   if (typeof v !== 'string') return { code: null, raw: null };
   const code = v.trim().toUpperCase();
-  return { code: /^[A-Z]{3}$/.test(code) ? code : null, raw: v === '' ? null : truncate(storable(v), 64) };
+  return {
+    code: /^[A-Z]{3}$/.test(code) ? code : null,
+    raw: v === '' ? null : truncate(storable(v), 64),
+  };
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -238,7 +247,11 @@ export function readEventBody(body: Obj): EventBody {
   const eventIdRaw = body.event_id;
   let eventId: string | null = null;
   if (typeof eventIdRaw === 'string' && eventIdRaw !== '') {
-    if (eventIdRaw.length > MAX_ID_LENGTH) throw new BodyError('validation_error', `event_id is longer than ${MAX_ID_LENGTH} characters`);
+    if (eventIdRaw.length > MAX_ID_LENGTH)
+      throw new BodyError(
+        'validation_error',
+        `event_id is longer than ${MAX_ID_LENGTH} characters`,
+      );
     eventId = storable(eventIdRaw);
   } else if (typeof eventIdRaw === 'number' && Number.isFinite(eventIdRaw)) {
     eventId = String(eventIdRaw);
@@ -254,7 +267,8 @@ export function readEventBody(body: Obj): EventBody {
     currency: cur.code,
     currencyRaw: cur.raw,
     eventId,
-    advancedMatching: eventName === '_advanced_matching' ? readAdvancedMatching(body.advanced_matching) : {},
+    advancedMatching:
+      eventName === '_advanced_matching' ? readAdvancedMatching(body.advanced_matching) : {},
     legacyAppId: optString(body.app_id, 128),
     implausibleRevenue: rev.value !== null && Math.abs(rev.value) > IMPLAUSIBLE_REVENUE,
     revenueOutOfRange: outOfRange,
@@ -277,14 +291,21 @@ export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
     const o = v as Obj;
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v) ?? 'null';
 }
 
 /** Dedup fingerprint of an event without event_id (§5.5): app and environment are the table key. */
-export function eventFingerprint(e: Pick<EventBody, 'deviceId' | 'eventName' | 'properties' | 'revenue' | 'currency'>): Buffer {
+export function eventFingerprint(
+  e: Pick<EventBody, 'deviceId' | 'eventName' | 'properties' | 'revenue' | 'currency'>,
+): Buffer {
   return createHash('sha256')
-    .update(JSON.stringify([e.deviceId, e.eventName, canonicalJson(e.properties), e.revenue, e.currency]))
+    .update(
+      JSON.stringify([e.deviceId, e.eventName, canonicalJson(e.properties), e.revenue, e.currency]),
+    )
     .digest();
 }

@@ -15,7 +15,11 @@ export const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /** A refusal with its HTTP status and SDK error code (a bad or unknown key). */
 export class SdkError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -24,27 +28,54 @@ class DeadlineError extends Error {}
 /** `p`, or a 503 once the request deadline passes. */
 export const withDeadline = <T>(p: Promise<T>): Promise<T> => {
   let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new DeadlineError('deadline')), REQUEST_DEADLINE_MS); });
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError('deadline')), REQUEST_DEADLINE_MS);
+  });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 };
 
 /** The error handler of the SDK routes: maps everything thrown to a status and an SDK error code. */
-export function sendSdkError(err: Error & { code?: string; statusCode?: number }, req: FastifyRequest, reply: FastifyReply) {
+export function sendSdkError(
+  err: Error & { code?: string; statusCode?: number },
+  req: FastifyRequest,
+  reply: FastifyReply,
+) {
   let status = 500;
   let code = 'internal_error';
   let message = 'Internal error';
   if (err instanceof SdkError) ({ status, code, message } = err);
-  else if (err instanceof BodyError) { status = 400; code = err.code; message = err.message; }
-  else if (isInvalidTextError(err)) { status = 400; code = 'validation_error'; message = `Body: ${INVALID_TEXT_MESSAGE}`; }
-  else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') { status = 413; code = 'payload_too_large'; message = `Body over the limit of ${MAX_BODY_BYTES} bytes`; }
-  else if (err instanceof OverloadedError || err instanceof DeadlineError || isTransient(err)) {
-    status = 503; code = 'service_unavailable'; message = 'Temporarily unavailable; retry later';
+  else if (err instanceof BodyError) {
+    status = 400;
+    code = err.code;
+    message = err.message;
+  } else if (isInvalidTextError(err)) {
+    status = 400;
+    code = 'validation_error';
+    message = `Body: ${INVALID_TEXT_MESSAGE}`;
+  } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    status = 413;
+    code = 'payload_too_large';
+    message = `Body over the limit of ${MAX_BODY_BYTES} bytes`;
+  } else if (err instanceof OverloadedError || err instanceof DeadlineError || isTransient(err)) {
+    status = 503;
+    code = 'service_unavailable';
+    message = 'Temporarily unavailable; retry later';
     reply.header('retry-after', '5');
   } else if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     // Any other client-side failure of Fastify (malformed length, aborted body…): never a 415 or 429.
-    status = 400; code = 'invalid_json'; message = 'Body could not be read';
+    status = 400;
+    code = 'invalid_json';
+    message = 'Body could not be read';
   }
-  if (status === 500) req.log.error({ err, reqId: req.id, path: req.url.split('?')[0] }, 'sdk request failed');
-  else if (status === 503) req.log.warn({ err: { message: err.message, code: err.code }, reqId: req.id }, 'sdk request shed');
-  reply.code(status).type(JSON_UTF8).send(JSON.stringify({ error: { code, message } }));
+  if (status === 500)
+    req.log.error({ err, reqId: req.id, path: req.url.split('?')[0] }, 'sdk request failed');
+  else if (status === 503)
+    req.log.warn(
+      { err: { message: err.message, code: err.code }, reqId: req.id },
+      'sdk request shed',
+    );
+  reply
+    .code(status)
+    .type(JSON_UTF8)
+    .send(JSON.stringify({ error: { code, message } }));
 }
