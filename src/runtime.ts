@@ -6,6 +6,8 @@ import { migrate } from './db/migrate.ts';
 import { createCursorCodec } from './http/cursor.ts';
 import { JOBS } from './jobs.ts';
 import { buildServer } from './http/server.ts';
+import { anyUserExists } from './modules/auth/accounts.ts';
+import { ensureDashboardBuilt } from './modules/dashboard/build.ts';
 import { MODULES } from './modules/index.ts';
 import { startJobRunner, type JobRunner } from './queue/runner.ts';
 import type { Services } from './services.ts';
@@ -147,11 +149,16 @@ export async function serve(config: Config) {
     const applied = await migrate(db.sql, db.url);
     if (applied.length) log.info({ applied }, 'migrations applied');
     const services = createServices(config, db.sql, log, db.url);
+    // A dashboard that cannot be built must not keep the API and the SDK endpoints down.
+    await ensureDashboardBuilt(log).catch((err) =>
+      log.error({ err }, 'dashboard build failed; serving the API without it'),
+    );
     app = await buildServer(services, MODULES);
     jobs = await startJobRunner(services, JOBS);
     unwatch = db.watch();
     await listen(app, config); // last: ready means fully started
     log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
+    if (process.stdout.isTTY) await printNextStep(db.sql, config);
     return app;
   } catch (err) {
     // Nothing may keep the process alive after a failed start (the pool, the embedded database).
@@ -179,4 +186,15 @@ async function listen(app: Awaited<ReturnType<typeof buildServer>>, config: Conf
       );
     throw err;
   }
+}
+
+/** For a person at a terminal (`npm start`), in plain words beside the JSON logs: where to go next. */
+async function printNextStep(sql: Sql, config: Config) {
+  const setUp = await anyUserExists(sql).catch(() => true);
+  const next = setUp
+    ? `Open ${config.publicUrl} and sign in.`
+    : `Open ${config.publicUrl}/setup to create your organization and its owner (or run: npx apprefer setup --org NAME --email E --password P).`;
+  process.stdout.write(
+    `\nAttribution server running.\n  ${next}\n  API reference: ${config.publicUrl}/api/v1/docs\n  SDK base URLs: API ${config.publicUrl}, tracking ${config.trackingUrl}\n\n`,
+  );
 }

@@ -10,7 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SKIP_DIRS = new Set(['node_modules', '.git', 'data', 'coverage', '.tmp']);
+const SKIP_DIRS = new Set([
+  'node_modules',
+  '.git',
+  'data',
+  'coverage',
+  '.tmp',
+  'dist',
+  'test-artifacts',
+]);
 const TEXT = /\.(ts|js|mjs|cjs|md|sql|json|ya?ml|sh|txt)$/;
 const SPEC_NAMES = ['api', 'product', 'sdk-protocol', 'external-apis'];
 

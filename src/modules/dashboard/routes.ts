@@ -1,28 +1,101 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiInstance } from '../../http/types.ts';
-import type { Services } from '../../services.ts';
+import { DIST_DIR } from './build.ts';
 
-/** The dashboard's entry page. The full dashboard is a later module; this page links the API and docs. */
-export async function dashboardRoutes(app: ApiInstance, { config }: Services) {
-  app.get('/', { schema: { hide: true } }, async (_req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>AppRefer-compatible attribution</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1f2933}code{background:#f1f5f9;padding:.1rem .3rem;border-radius:4px}</style>
-</head><body>
-<h1>Attribution platform</h1>
-<p>The server is running. The dashboard is coming; meanwhile everything is available through the REST API.</p>
-<ul>
-<li><a href="/api/v1/docs">API reference (Swagger UI)</a> · <a href="/openapi.yaml">openapi.yaml</a></li>
-<li>SDK base URLs: API <code>${escapeHtml(config.publicUrl)}</code>, tracking <code>${escapeHtml(config.trackingUrl)}</code></li>
-<li>First run: <code>POST /api/v1/auth/setup</code> or <code>npx apprefer setup --org NAME --email E --password P</code></li>
-</ul>
-</body></html>`;
-  });
+/** Paths the dashboard's router owns: each answers the app's page, which then draws the route. */
+const PAGE_PATHS = [
+  '/',
+  '/login',
+  '/setup',
+  '/apps',
+  '/apps/*',
+  '/portfolio',
+  '/settings',
+  '/settings/*',
+];
+
+/** Served with every HTML page: no framing, no sniffing, scripts and connections to this origin only. */
+export const HTML_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+};
+
+type StaticFile = { body: Buffer; gzip: Buffer | null; type: string };
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+};
+
+/** dist/web in memory (a few hundred kB): each file with its gzip form when that is smaller. */
+function loadDist(): Map<string, StaticFile> {
+  const files = new Map<string, StaticFile>();
+  if (!existsSync(DIST_DIR)) return files;
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (!e.name.startsWith('.')) {
+        const body = readFileSync(p);
+        const gz = gzipSync(body, { level: 9 });
+        const type = TYPES[path.extname(p)] ?? 'application/octet-stream';
+        files.set(`/${path.relative(DIST_DIR, p).split(path.sep).join('/')}`, {
+          body,
+          gzip: gz.length < body.length ? gz : null,
+          type,
+        });
+      }
+    }
+  };
+  walk(DIST_DIR);
+  return files;
 }
 
-export const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
+function send(req: FastifyRequest, reply: FastifyReply, file: StaticFile) {
+  reply.header('content-type', file.type).header('vary', 'accept-encoding');
+  if (file.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+    return reply.header('content-encoding', 'gzip').send(file.gzip);
+  }
+  return reply.send(file.body);
+}
+
+/**
+ * The dashboard: a single-page app (web/) on the public /api/v1 with the session cookie. Its
+ * fingerprinted assets are cached for a year; the page itself is revalidated on every load.
+ */
+export async function dashboardRoutes(app: ApiInstance) {
+  const files = loadDist();
+  const page = files.get('/index.html') ?? null;
+
+  for (const url of PAGE_PATHS) {
+    app.get(url, { schema: { hide: true } }, async (req, reply) => {
+      reply.headers(HTML_HEADERS).header('cache-control', 'no-cache');
+      if (!page) {
+        return reply
+          .code(503)
+          .type('text/html; charset=utf-8')
+          .send(
+            '<!doctype html><title>Dashboard not built</title><p>The dashboard has not been built. <code>npm start</code> builds it.</p>',
+          );
+      }
+      return send(req, reply, page);
+    });
+  }
+  app.get('/assets/*', { schema: { hide: true } }, async (req, reply) => {
+    const file = files.get(req.url.split('?')[0]);
+    if (!file) return reply.code(404).type('text/plain; charset=utf-8').send('Not found');
+    reply
+      .header('cache-control', 'public, max-age=31536000, immutable')
+      .header('x-content-type-options', 'nosniff');
+    return send(req, reply, file);
+  });
+}

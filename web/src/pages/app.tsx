@@ -1,0 +1,47 @@
+import { get, type App, type One } from '../api.ts';
+import { ErrorBox, Loading, useLoad } from '../ui.tsx';
+import { AppSettings } from './app-settings.tsx';
+import { EventsTab } from './events.tsx';
+import { LinksTab } from './links.tsx';
+import { OverviewTab } from './overview.tsx';
+
+const TABS = [
+  ['', 'Overview'],
+  ['links', 'Links'],
+  ['events', 'Events'],
+  ['settings', 'Settings'],
+] as const;
+
+/** One app: its tabs share the loaded app. */
+export function AppPage({ appId, tab = '' }: { appId: string; tab?: string }) {
+  const app = useLoad(
+    () => get<One<App>>(`/apps/${encodeURIComponent(appId)}`).then((r) => r.data),
+    [appId],
+  );
+  if (app.loading && !app.data) return <Loading what="Loading the app" />;
+  if (!app.data) return <ErrorBox error={app.error} />;
+  const a = app.data;
+  return (
+    <section>
+      <p class="crumbs">
+        <a href="/apps">Apps</a> / {a.name}
+      </p>
+      <h1>{a.name}</h1>
+      <nav class="tabs" aria-label="App">
+        {TABS.map(([t, label]) => (
+          <a
+            key={t}
+            href={`/apps/${a.id}${t ? `/${t}` : ''}`}
+            aria-current={tab === t ? 'page' : undefined}
+          >
+            {label}
+          </a>
+        ))}
+      </nav>
+      {tab === '' && <OverviewTab app={a} />}
+      {tab === 'links' && <LinksTab app={a} />}
+      {tab === 'events' && <EventsTab app={a} />}
+      {tab === 'settings' && <AppSettings app={a} onSaved={app.reload} />}
+    </section>
+  );
+}

@@ -1,0 +1,116 @@
+import { useState } from 'preact/hooks';
+import { csrf, post } from '../api.ts';
+import { ErrorBox, Field } from '../ui.tsx';
+
+type SessionAnswer = { data: { csrfToken: string } };
+
+function useSubmit(onDone: () => Promise<void>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  const submit = (send: () => Promise<SessionAnswer>) => async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      csrf.set((await send()).data.csrfToken);
+      await onDone();
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, submit };
+}
+
+export function LoginPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const { busy, error, submit } = useSubmit(onSignedIn);
+  return (
+    <main class="narrow">
+      <h1>Sign in</h1>
+      <form onSubmit={submit(() => post<SessionAnswer>('/auth/login', { email, password }))}>
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          value={email}
+          onInput={setEmail}
+          required
+          autoComplete="username"
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          value={password}
+          onInput={setPassword}
+          required
+          autoComplete="current-password"
+        />
+        <ErrorBox error={error} />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+      <p>
+        First start of this server? <a href="/setup">Create the organization and its owner</a>.
+      </p>
+    </main>
+  );
+}
+
+export function SetupPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
+  const [organizationName, setOrg] = useState('');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const { busy, error, submit } = useSubmit(onSignedIn);
+  return (
+    <main class="narrow">
+      <h1>Set up</h1>
+      <p>
+        Creates the first organization and its owner. Only possible while the server has no user.
+      </p>
+      <form
+        onSubmit={submit(() =>
+          post<SessionAnswer>('/auth/setup', { organizationName, email, password }),
+        )}
+      >
+        <Field
+          label="Organization"
+          name="organization"
+          value={organizationName}
+          onInput={setOrg}
+          required
+        />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          value={email}
+          onInput={setEmail}
+          required
+          autoComplete="username"
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          value={password}
+          onInput={setPassword}
+          required
+          autoComplete="new-password"
+          hint="At least 10 characters"
+        />
+        <ErrorBox error={error} />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Creating…' : 'Create and sign in'}
+        </button>
+      </form>
+      <p>
+        Already set up? <a href="/login">Sign in</a>.
+      </p>
+    </main>
+  );
+}

@@ -1,0 +1,132 @@
+import type { ComponentChildren } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError } from './api.ts';
+
+/** Runs `load` on mount and whenever `deps` change; the page shows loading, error or data. */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [state, setState] = useState<{ data: T | null; error: Error | null; loading: boolean }>({
+    data: null,
+    error: null,
+    loading: true,
+  });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true, error: null }));
+    load().then(
+      (data) => live && setState({ data, error: null, loading: false }),
+      (error) => live && setState({ data: null, error, loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+export const Loading = ({ what = 'Loading' }: { what?: string }) => (
+  <p class="loading" role="status">
+    {what}…
+  </p>
+);
+
+export function ErrorBox({ error }: { error: Error | null }) {
+  if (!error) return null;
+  const details = error instanceof ApiError ? error.details : undefined;
+  return (
+    <div class="error" role="alert">
+      <strong>{error.message}</strong>
+      {details && details.length > 0 && (
+        <ul>
+          {details.map((d) => (
+            <li key={d.path}>
+              <code>{d.path}</code>: {d.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
+  const [done, setDone] = useState(false);
+  return (
+    <button
+      type="button"
+      class="small"
+      onClick={async () => {
+        await navigator.clipboard?.writeText(text).catch(() => {});
+        setDone(true);
+        setTimeout(() => setDone(false), 1500);
+      }}
+      aria-label={`${label}: ${text}`}
+    >
+      {done ? 'Copied' : label}
+    </button>
+  );
+}
+
+export function Field(props: {
+  label: string;
+  name: string;
+  value: string;
+  onInput: (v: string) => void;
+  type?: 'text' | 'email' | 'password' | 'number';
+  required?: boolean;
+  placeholder?: string;
+  hint?: string;
+  autoComplete?: string;
+}) {
+  const id = `f-${props.name}`;
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <input
+        id={id}
+        name={props.name}
+        type={(props.type ?? 'text') as 'text'}
+        value={props.value}
+        required={props.required}
+        placeholder={props.placeholder}
+        autoComplete={props.autoComplete}
+        onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
+      />
+      {props.hint && <small>{props.hint}</small>}
+    </div>
+  );
+}
+
+export function Select(props: {
+  label: string;
+  name: string;
+  value: string;
+  options: [string, string][];
+  onChange: (v: string) => void;
+}) {
+  const id = `f-${props.name}`;
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <select
+        id={id}
+        name={props.name}
+        value={props.value}
+        onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}
+      >
+        {props.options.map(([v, l]) => (
+          <option key={v} value={v}>
+            {l}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+export const Card = ({ title, children }: { title: string; children: ComponentChildren }) => (
+  <section class="card">
+    <h2>{title}</h2>
+    {children}
+  </section>
+);
