@@ -234,6 +234,50 @@ describe('the dashboard', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  it('stats by network and campaign, sortable, exported as CSV; installs with their explanation; the portfolio', async () => {
+    await page.getByRole('link', { name: 'Stats' }).click();
+    const row = page.locator('tbody tr', { hasText: 'summer_launch' });
+    await row.waitFor();
+    expect(await row.locator('th').allTextContents()).toEqual(['meta', 'summer_launch']);
+    await page.getByRole('button', { name: 'Installs' }).click();
+    expect(await page.locator('th[aria-sort]').textContent()).toContain('Installs');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: /Export CSV/ }).click(),
+    ]);
+    const csv = readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split('\n');
+    expect(csv[0]).toBe(
+      'Network,Campaign,Clicks,Installs,Attributed,Organic,Click → install,Trials,Purchases,Revenue,Paying users',
+    );
+    expect(csv.slice(1)).toContain('meta,summer_launch,1,1,1,0,100.0 %,0,1,$4.99,1');
+    await accessible(page, 'stats');
+    await snap(page, 'stats');
+
+    await page.getByRole('link', { name: 'Installs' }).click();
+    const install = page.locator('.events li', { hasText: 'click_id' });
+    await install.locator('summary').click();
+    expect(await install.textContent()).toContain('meta');
+    expect(await install.locator('pre').textContent()).toContain('"rule"');
+    await accessible(page, 'attributions');
+    await snap(page, 'attributions');
+
+    await page.getByRole('link', { name: 'Portfolio' }).click();
+    const fit = page.locator('tbody tr', { hasText: 'FitTrack' });
+    await fit.waitFor();
+    expect(await fit.locator('td').allTextContents()).toEqual([
+      '1',
+      '1',
+      '100.0 %',
+      '100.0 %',
+      '$4.99',
+      '100.0 %',
+    ]);
+    await accessible(page, 'portfolio');
+    await snap(page, 'portfolio');
+  });
+
   it('creates an API key, shown once, that works', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByLabel('Name').fill('ci');

@@ -5,6 +5,7 @@ import { ApiError, csrf, get, type Me, type One, post, whenSignedOut } from './a
 import { ApiKeysPage } from './pages/api-keys.tsx';
 import { AppPage } from './pages/app.tsx';
 import { AppsPage } from './pages/apps.tsx';
+import { PortfolioPage } from './pages/portfolio.tsx';
 import { LoginPage, SetupPage } from './pages/sign-in.tsx';
 import { canEdit, SessionContext } from './session.ts';
 import './styles.css';
@@ -75,6 +76,9 @@ function Shell() {
           <a href="/apps" aria-current={path.startsWith('/apps') ? 'page' : undefined}>
             Apps
           </a>
+          <a href="/portfolio" aria-current={path.startsWith('/portfolio') ? 'page' : undefined}>
+            Portfolio
+          </a>
           <a
             href="/settings/api-keys"
             aria-current={path.startsWith('/settings/api-keys') ? 'page' : undefined}
@@ -95,6 +99,7 @@ function Shell() {
         <Router>
           <Route path="/apps" component={AppsPage} />
           <Route path="/apps/:appId/:tab?" component={AppPage} />
+          <Route path="/portfolio" component={PortfolioPage} />
           <Route path="/settings/api-keys" component={ApiKeysPage} />
           <Route default component={NotFound} />
         </Router>

@@ -1,12 +1,16 @@
 import { get, type App, type One } from '../api.ts';
 import { ErrorBox, Loading, useLoad } from '../ui.tsx';
 import { AppSettings } from './app-settings.tsx';
+import { AttributionsTab } from './attributions.tsx';
+import { StatsTab } from './stats.tsx';
 import { EventsTab } from './events.tsx';
 import { LinksTab } from './links.tsx';
 import { OverviewTab } from './overview.tsx';
 
 const TABS = [
   ['', 'Overview'],
+  ['stats', 'Stats'],
+  ['attributions', 'Installs'],
   ['links', 'Links'],
   ['events', 'Events'],
   ['settings', 'Settings'],
@@ -39,6 +43,8 @@ export function AppPage({ appId, tab = '' }: { appId: string; tab?: string }) {
         ))}
       </nav>
       {tab === '' && <OverviewTab app={a} />}
+      {tab === 'stats' && <StatsTab app={a} />}
+      {tab === 'attributions' && <AttributionsTab app={a} />}
       {tab === 'links' && <LinksTab app={a} />}
       {tab === 'events' && <EventsTab app={a} />}
       {tab === 'settings' && <AppSettings app={a} onSaved={app.reload} />}
