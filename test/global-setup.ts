@@ -5,6 +5,7 @@ import type { TestProject } from 'vitest/node';
 import { createSql } from '../src/db/client.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { ensureDashboardBuilt } from '../src/modules/dashboard/build.ts';
 
 /**
  * One real PostgreSQL for the whole run (embedded, or TEST_DATABASE_URL). The schema is migrated
@@ -50,6 +51,8 @@ export default async function setup(project: TestProject) {
   await template.end();
   await admin.end();
   project.provide('pgAdminUrl', adminUrl);
+  // Once for the run: servers the tests spawn (`apprefer serve`) then find the dashboard up to date.
+  await ensureDashboardBuilt({ info: () => {} });
 
   return async () => {
     await stop();
