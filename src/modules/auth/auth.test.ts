@@ -234,5 +234,24 @@ describe('API keys: authentication and permissions', () => {
         })
       ).status,
     ).toBe(403);
+    // …but may end its own session.
+    expect((await api(t, 'POST', '/api/v1/auth/logout', { auth: org.session })).status).toBe(204);
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: org.session })).status).toBe(401);
+  });
+
+  it('a key limited to some apps changes them but cannot create apps', async () => {
+    const org = await createOrg(t);
+    const made = await api(t, 'POST', '/api/v1/apps', { auth: await org.key(), body: appBody() });
+    const limited = await org.key('full', [made.body.data.id]);
+    const create = await api(t, 'POST', '/api/v1/apps', { auth: limited, body: appBody() });
+    expect(create.status).toBe(403);
+    const [{ count }] = await t.sql<{ count: string }[]>`
+      select count(*) from apps where org_id = ${org.orgId}`;
+    expect(count).toBe('1');
+    const rename = await api(t, 'PATCH', `/api/v1/apps/${made.body.data.id}`, {
+      auth: limited,
+      body: { name: 'Renamed' },
+    });
+    expect(rename.status).toBe(200);
   });
 });

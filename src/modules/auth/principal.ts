@@ -32,11 +32,12 @@ export type Principal =
 /**
  * Who may call a route:
  * - `public`: anyone (setup, login);
- * - `session`: a dashboard session only, never an API key (API-key management);
+ * - `session`: a dashboard session only, never an API key (API-key management); viewers read only;
+ * - `own_session`: any dashboard session, whatever its role, acting on itself only (logout);
  * - `analytics`: every key and session, including `analytics` keys (the analytics endpoints);
  * - `default`: `full` keys and owner/admin/member sessions; `read_only` keys and viewers on GET only.
  */
-export type Access = 'public' | 'session' | 'analytics' | 'default';
+export type Access = 'public' | 'session' | 'own_session' | 'analytics' | 'default';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -139,10 +140,11 @@ export async function enforceAccess(request: FastifyRequest, _reply: FastifyRepl
       throw new ApiError(403, 'forbidden', 'Missing or wrong X-CSRF-Token header');
     }
   }
-  if (access === 'session') {
+  if (access === 'session' || access === 'own_session') {
     if (p.kind !== 'session')
       throw forbidden('This endpoint accepts a dashboard session only, not an API key');
-    if (!isRead && p.role === 'viewer') throw forbidden('Viewers cannot change API keys');
+    if (access === 'session' && !isRead && p.role === 'viewer')
+      throw forbidden('Viewers cannot change API keys');
     return;
   }
   if (p.permission === 'analytics' && !(access === 'analytics' && isRead)) {
@@ -150,7 +152,15 @@ export async function enforceAccess(request: FastifyRequest, _reply: FastifyRepl
   }
   if (p.permission === 'read_only' && !isRead)
     throw forbidden('A read-only credential cannot make changes');
+  // A key limited to some apps changes only what lies under one of its apps (a route with
+  // `:appId`, checked by visibleApp / assertAppVisible); never the organization (creating apps).
+  if (p.appIds && !isRead && !isAppScopedRoute(request))
+    throw forbidden('A key limited to some apps cannot make organization-wide changes');
 }
+
+/** Whether the route acts on one app: its path has an `:appId` parameter. */
+export const isAppScopedRoute = (request: FastifyRequest) =>
+  (request.routeOptions.url ?? '').includes('/:appId');
 
 /** The principal of a route whose access is not `public` (enforceAccess guarantees it exists). */
 export function principalOf(request: FastifyRequest): Principal {

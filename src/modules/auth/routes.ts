@@ -112,10 +112,10 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
   app.post(
     '/auth/logout',
     {
-      config: { access: 'session' },
+      config: { access: 'own_session' },
       schema: {
         tags: ['Auth'],
-        summary: 'End the current session',
+        summary: 'End the current session (any role, viewers too)',
         security: [{ session: [] }],
         response: { 204: z.null().describe('Logged out'), ...errorResponses(401, 403, 429) },
       },
