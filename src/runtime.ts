@@ -9,6 +9,8 @@ import { buildServer } from './http/server.ts';
 import { MODULES } from './modules/index.ts';
 import { startJobRunner, type JobRunner } from './queue/runner.ts';
 import type { Services } from './services.ts';
+import { anyOrganizationExists } from './modules/auth/accounts.ts';
+import { setupToken } from './modules/auth/setup-token.ts';
 
 export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
   return pino(
@@ -152,6 +154,10 @@ export async function serve(config: Config) {
     unwatch = db.watch();
     await listen(app, config); // last: ready means fully started
     log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
+    if (!(await anyOrganizationExists(db.sql)))
+      log.warn(
+        `first run: no organization yet. Create it with POST /api/v1/auth/setup and "setupToken": "${setupToken(config)}", or with \`apprefer setup\``,
+      );
     return app;
   } catch (err) {
     // Nothing may keep the process alive after a failed start (the pool, the embedded database).

@@ -57,6 +57,7 @@ export async function buildServer(
         method,
         url: r.url,
         hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide),
+        access: (r.config as { access?: string } | undefined)?.access,
       });
   });
 

@@ -68,7 +68,9 @@ export class SdkAppCache {
     this.inflight.clear();
     for (const k of this.byApp.get(appId) ?? []) this.entries.delete(k);
     this.byApp.delete(appId);
-    this.unknown.clear(); // a legacy alias may have been set
+    // A legacy alias may have been set, or claimed by a second app: drop every alias entry.
+    for (const k of this.entries.keys()) if (k.startsWith('a:')) this.entries.delete(k);
+    this.unknown.clear();
   }
 
   clear(): void {
@@ -90,16 +92,30 @@ export class SdkAppCache {
     });
   }
 
-  /** Legacy `X-App-Id` (SDK 0.1.0): the app id or its legacy alias; always live. */
+  /**
+   * Legacy `X-App-Id` (SDK 0.1.0): the app id, else a legacy alias; always live. An alias is
+   * unique only within an organization, so it matches only when exactly one app of the whole
+   * instance claims it: an alias claimed in two organizations matches nothing (and is logged by
+   * the caller), so one tenant can never receive another's traffic by claiming its alias.
+   */
   byLegacyAppId(appId: string): Promise<SdkCredential | null> {
     if (appId.length > 128) return Promise.resolve(null);
     return this.lookup(`a:${appId}`, async () => {
-      const [row] = await this.sql<AppRowSubset[]>`
-        select * from apps where (id = ${appId} or legacy_app_id = ${appId}) and archived_at is null
-        order by (id = ${appId}) desc limit 1`;
-      return row ? { app: toSdkApp(row), environment: 'live' } : null;
+      const [byId] = await this.sql<AppRowSubset[]>`
+        select * from apps where id = ${appId} and archived_at is null`;
+      if (byId) return { app: toSdkApp(byId), environment: 'live' };
+      const claims = await this.sql<AppRowSubset[]>`
+        select * from apps where legacy_app_id = ${appId} and archived_at is null limit 2`;
+      if (claims.length !== 1) {
+        if (claims.length > 1) this.onAmbiguousAlias?.(appId);
+        return null;
+      }
+      return { app: toSdkApp(claims[0]), environment: 'live' };
     });
   }
+
+  /** Called when an alias is claimed by apps of several organizations (the operator decides). */
+  onAmbiguousAlias: ((alias: string) => void) | null = null;
 
   private lookup(
     cacheKey: string,
