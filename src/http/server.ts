@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -45,6 +46,28 @@ export async function buildServer(
     genReqId: (req) => requestId(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: true },
     serverFactory: rawRoutes.serverFactory,
+    // A request Node cannot parse (headers or URL over 16 KiB, bad framing, read timeout) gets
+    // the error envelope too, then the connection is closed.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, code, message] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'validation_error', 'Request line and headers over 16 KiB']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'validation_error', 'Request not received in time']
+            : [400, 'validation_error', 'Malformed HTTP request'];
+      const body = JSON.stringify({ error: { code, message, requestId: requestId(undefined) } });
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+        );
+      socket.destroy(err);
+    },
+    // A path Fastify cannot decode (`%ZZ`, invalid UTF-8) gets the API's error envelope too.
+    frameworkErrors: (err, req, reply) => {
+      reply.header('x-request-id', req.id);
+      sendError(err, req, reply);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.decorate('rawRoutes', rawRoutes);
 
