@@ -30,6 +30,7 @@ import {
 } from './types.ts';
 import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../db/errors.ts';
 import { nulRefusingValidatorCompiler } from './validation.ts';
+import { DOCS_CSP, htmlHeaders, NOSNIFF, PAGE_CSP } from './security-headers.ts';
 
 export async function buildServer(
   services: Services,
@@ -99,8 +100,11 @@ export async function buildServer(
     rawRoutes.closing = true;
     done();
   });
-  app.addHook('onSend', (_req, reply, payload, done) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    reply.header('x-content-type-options', NOSNIFF['x-content-type-options']);
+    if (String(reply.getHeader('content-type') ?? '').startsWith('text/html'))
+      reply.headers(htmlHeaders(req.url.startsWith('/api/v1/docs') ? DOCS_CSP : PAGE_CSP));
     done(null, payload);
   });
   // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.
