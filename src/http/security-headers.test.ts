@@ -41,3 +41,9 @@ describe('security headers of HTML pages', () => {
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
   });
 });
+
+describe('slow clients', () => {
+  it('a request must arrive within 30 s (requestTimeout), so no sender holds a socket for ever', () => {
+    expect(t.app.server.requestTimeout).toBe(30_000);
+  });
+});

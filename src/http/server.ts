@@ -32,6 +32,9 @@ import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../db/errors.ts';
 import { nulRefusingValidatorCompiler } from './validation.ts';
 import { DOCS_CSP, htmlHeaders, NOSNIFF, PAGE_CSP } from './security-headers.ts';
 
+/** Time allowed to receive a whole request. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export async function buildServer(
   services: Services,
   modules: ModuleRegistration[],
@@ -43,6 +46,9 @@ export async function buildServer(
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    // A request (headers and body) must arrive within this; slow senders cannot hold sockets, and
+    // a shutdown never waits on them for long.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     trustProxy,
     genReqId: (req) => requestId(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: true },

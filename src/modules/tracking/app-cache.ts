@@ -4,6 +4,7 @@
  * LISTEN connection clears everything, since notifications may have been missed meanwhile.
  */
 import type { Sql } from '../../db/client.ts';
+import { Lru } from '../../lib/lru.ts';
 import { APP_CHANGED_CHANNEL } from '../apps/queries.ts';
 import type { Environment } from '../attribution/waterfall.ts';
 
@@ -36,18 +37,34 @@ type AppRowSubset = {
 };
 
 const MAX_ENTRIES = 50_000;
+const MAX_UNKNOWN = 20_000;
 const NEGATIVE_TTL_MS = 60_000;
 
+/**
+ * Known credentials and unknown ones are kept apart, each a bounded LRU: a scan of made-up SDK
+ * keys churns only the unknown ones and never evicts a real app's key.
+ */
 export class SdkAppCache {
-  private readonly entries = new Map<string, SdkCredential>();
+  private readonly entries: Lru<string, SdkCredential>;
   private readonly byApp = new Map<string, Set<string>>();
-  private readonly unknown = new Map<string, number>(); // credential → expiry (ms)
+  private readonly unknown: Lru<string, true>;
   private readonly inflight = new Map<string, Promise<SdkCredential | null>>();
   private unlisten: (() => Promise<void>) | null = null;
   /** Bumped on every invalidation, so a lookup that raced with one is not cached. */
   private generation = 0;
 
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    limits: { maxEntries?: number; maxUnknown?: number } = {},
+  ) {
+    this.entries = new Lru(limits.maxEntries ?? MAX_ENTRIES);
+    this.unknown = new Lru(limits.maxUnknown ?? MAX_UNKNOWN);
+  }
+
+  /** Known credentials held, and unknown ones. */
+  get sizes() {
+    return { known: this.entries.size, unknown: this.unknown.size };
+  }
 
   async start(): Promise<void> {
     const sub = await this.sql.listen(
@@ -69,7 +86,7 @@ export class SdkAppCache {
     for (const k of this.byApp.get(appId) ?? []) this.entries.delete(k);
     this.byApp.delete(appId);
     // A legacy alias may have been set, or claimed by a second app: drop every alias entry.
-    for (const k of this.entries.keys()) if (k.startsWith('a:')) this.entries.delete(k);
+    for (const k of [...this.entries.keys()]) if (k.startsWith('a:')) this.entries.delete(k);
     this.unknown.clear();
   }
 
@@ -123,22 +140,20 @@ export class SdkAppCache {
   ): Promise<SdkCredential | null> {
     const hit = this.entries.get(cacheKey);
     if (hit) return Promise.resolve(hit);
-    const miss = this.unknown.get(cacheKey);
-    if (miss !== undefined && miss > Date.now()) return Promise.resolve(null);
+    if (this.unknown.has(cacheKey)) return Promise.resolve(null);
     const pending = this.inflight.get(cacheKey);
     if (pending) return pending;
     const generation = this.generation;
     const p = load()
       .then((cred) => {
         if (generation !== this.generation) return cred;
-        if (this.entries.size + this.unknown.size >= MAX_ENTRIES) this.clear();
         if (cred) {
           this.entries.set(cacheKey, cred);
           let keys = this.byApp.get(cred.app.id);
           if (!keys) this.byApp.set(cred.app.id, (keys = new Set()));
           keys.add(cacheKey);
         } else {
-          this.unknown.set(cacheKey, Date.now() + NEGATIVE_TTL_MS);
+          this.unknown.set(cacheKey, true, NEGATIVE_TTL_MS);
         }
         return cred;
       })
