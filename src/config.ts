@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   TRUSTED_PROXIES: z.string().default('127.0.0.1,::1'),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(600),
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(10),
+  AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().positive().default(20),
+  SESSION_IDLE_HOURS: z.coerce.number().int().positive().max(720).default(72),
   CLICK_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   APPLE_ADSERVICES_URL: url.default('https://api-adservices.apple.com/api/v1/'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
@@ -70,6 +72,10 @@ export type Config = {
   trustedProxies: string[];
   apiRateLimitPerMinute: number;
   loginRateLimitPerMinute: number;
+  /** Failed API-key or session credentials per client IP and minute before a 429. */
+  authFailuresPerMinute: number;
+  /** A session unused this long ends (besides its fixed 30-day lifetime). */
+  sessionIdleHours: number;
   clickRetentionDays: number;
   appleAdServicesUrl: string;
   embeddedPgPort: number;
@@ -110,6 +116,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustedProxies,
     apiRateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+    sessionIdleHours: e.SESSION_IDLE_HOURS,
     clickRetentionDays: e.CLICK_RETENTION_DAYS,
     appleAdServicesUrl: e.APPLE_ADSERVICES_URL,
     embeddedPgPort: e.EMBEDDED_PG_PORT,

@@ -13,6 +13,7 @@
 import { ASA_RESOLVE_TASK, asaResolveJob } from './modules/attribution/asa-resolution.ts';
 import { foldJob } from './modules/analytics/rollups.ts';
 import { clickRetentionJob } from './modules/clicks/retention.ts';
+import { sessionCleanupJob } from './modules/auth/accounts.ts';
 import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
 import type { JobDefinition } from './queue/job.ts';
 import { reclaimJob } from './queue/reclaim.ts';
@@ -24,6 +25,8 @@ export const JOBS = {
   click_retention: { cron: '7 * * * *', run: clickRetentionJob },
   /** Event fingerprints past the SDK dedup window are deleted. */
   fingerprint_prune: { cron: '* * * * *', run: pruneFingerprintsJob },
+  /** Sessions past their 30 days or unused for SESSION_IDLE_HOURS are deleted. */
+  session_cleanup: { cron: '17 * * * *', run: sessionCleanupJob },
   /** Jobs of a process that died go back to the queue. */
   queue_reclaim: { cron: '* * * * *', run: reclaimJob },
   /** One Apple AdServices lookup for a pending iOS install; queued by configure (tracking/configure.ts). */

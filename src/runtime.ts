@@ -6,11 +6,12 @@ import { migrate } from './db/migrate.ts';
 import { createCursorCodec } from './http/cursor.ts';
 import { JOBS } from './jobs.ts';
 import { buildServer } from './http/server.ts';
-import { anyUserExists } from './modules/auth/accounts.ts';
 import { ensureDashboardBuilt } from './modules/dashboard/build.ts';
 import { MODULES } from './modules/index.ts';
 import { startJobRunner, type JobRunner } from './queue/runner.ts';
 import type { Services } from './services.ts';
+import { anyOrganizationExists } from './modules/auth/accounts.ts';
+import { setupToken } from './modules/auth/setup-token.ts';
 
 export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
   return pino(
@@ -158,7 +159,12 @@ export async function serve(config: Config) {
     unwatch = db.watch();
     await listen(app, config); // last: ready means fully started
     log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
-    if (process.stdout.isTTY) await printNextStep(db.sql, config);
+    const firstRun = !(await anyOrganizationExists(db.sql));
+    if (firstRun)
+      log.warn(
+        `first run: no organization yet. Create it with POST /api/v1/auth/setup and "setupToken": "${setupToken(config)}", or with \`apprefer setup\``,
+      );
+    if (process.stdout.isTTY) printNextStep(config, firstRun);
     return app;
   } catch (err) {
     // Nothing may keep the process alive after a failed start (the pool, the embedded database).
@@ -189,11 +195,10 @@ async function listen(app: Awaited<ReturnType<typeof buildServer>>, config: Conf
 }
 
 /** For a person at a terminal (`npm start`), in plain words beside the JSON logs: where to go next. */
-async function printNextStep(sql: Sql, config: Config) {
-  const setUp = await anyUserExists(sql).catch(() => true);
-  const next = setUp
-    ? `Open ${config.publicUrl} and sign in.`
-    : `Open ${config.publicUrl}/setup to create your organization and its owner (or run: npx apprefer setup --org NAME --email E --password P).`;
+function printNextStep(config: Config, firstRun: boolean) {
+  const next = firstRun
+    ? `Open ${config.publicUrl}/setup to create your organization and its owner, with the setup token ${setupToken(config)}\n  (or run: npx apprefer setup --org NAME --email E --password P).`
+    : `Open ${config.publicUrl} and sign in.`;
   process.stdout.write(
     `\nAttribution server running.\n  ${next}\n  API reference: ${config.publicUrl}/api/v1/docs\n  SDK base URLs: API ${config.publicUrl}, tracking ${config.trackingUrl}\n\n`,
   );

@@ -7,11 +7,13 @@ import type { ApiInstance } from './types.ts';
 import { createServices } from '../runtime.ts';
 import { MODULES } from '../modules/index.ts';
 import { createTestDatabase } from '../../test/helpers.ts';
+import { setupToken } from '../modules/auth/setup-token.ts';
 
 const lines: string[] = [];
 let app: ApiInstance;
 let base: string;
 let drop: () => Promise<void>;
+let token: string;
 
 beforeAll(async () => {
   const db = await createTestDatabase();
@@ -28,6 +30,7 @@ beforeAll(async () => {
     DATABASE_URL: db.url,
     LOG_LEVEL: 'info',
   });
+  token = setupToken(config);
   app = await buildServer(createServices(config, db.sql, pino({ level: 'info' }, sink)), MODULES);
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
@@ -51,6 +54,7 @@ describe('request logs', () => {
       organizationName: 'Log Co',
       email: 'log@example.com',
       password,
+      setupToken: token,
     });
     const { csrfToken } = (await setup.json()).data;
     const cookie = setup.headers.get('set-cookie')!.split(';')[0];

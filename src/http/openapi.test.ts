@@ -135,7 +135,12 @@ describe('OpenAPI document', () => {
         'POST',
         '/api/v1/auth/setup',
         {
-          body: { organizationName: 'X', email: 'x@example.com', password: 'long enough password' },
+          body: {
+            organizationName: 'X',
+            email: 'x@example.com',
+            password: 'long enough password',
+            setupToken: 'whatever',
+          },
         },
         409,
       ],

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -29,6 +30,10 @@ import {
 } from './types.ts';
 import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../db/errors.ts';
 import { nulRefusingValidatorCompiler } from './validation.ts';
+import { htmlHeaders, NOSNIFF, PAGE_CSP, SELF_SCRIPTS_CSP } from './security-headers.ts';
+
+/** Time allowed to receive a whole request. */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 export async function buildServer(
   services: Services,
@@ -41,10 +46,35 @@ export async function buildServer(
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: MAX_BODY_BYTES,
+    // A request (headers and body) must arrive within this; slow senders cannot hold sockets, and
+    // a shutdown never waits on them for long.
+    requestTimeout: REQUEST_TIMEOUT_MS,
     trustProxy,
     genReqId: (req) => requestId(req.headers['x-request-id']),
     routerOptions: { ignoreTrailingSlash: true },
     serverFactory: rawRoutes.serverFactory,
+    // A request Node cannot parse (headers or URL over 16 KiB, bad framing, read timeout) gets
+    // the error envelope too, then the connection is closed.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, code, message] =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'validation_error', 'Request line and headers over 16 KiB']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'validation_error', 'Request not received in time']
+            : [400, 'validation_error', 'Malformed HTTP request'];
+      const body = JSON.stringify({ error: { code, message, requestId: requestId(undefined) } });
+      if (socket.writable)
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+        );
+      socket.destroy(err);
+    },
+    // A path Fastify cannot decode (`%ZZ`, invalid UTF-8) gets the API's error envelope too.
+    frameworkErrors: (err, req, reply) => {
+      reply.header('x-request-id', req.id);
+      sendError(err, req, reply);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   app.decorate('rawRoutes', rawRoutes);
 
@@ -57,6 +87,7 @@ export async function buildServer(
         method,
         url: r.url,
         hidden: Boolean((r.schema as { hide?: boolean } | undefined)?.hide),
+        access: (r.config as { access?: string } | undefined)?.access,
       });
   });
 
@@ -75,8 +106,13 @@ export async function buildServer(
     rawRoutes.closing = true;
     done();
   });
-  app.addHook('onSend', (_req, reply, payload, done) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    reply.header('x-content-type-options', NOSNIFF['x-content-type-options']);
+    // HTML that set no policy of its own gets the strictest that fits it.
+    const html = String(reply.getHeader('content-type') ?? '').startsWith('text/html');
+    if (html && !reply.getHeader('content-security-policy'))
+      reply.headers(htmlHeaders(req.url.startsWith('/api/v1/docs') ? SELF_SCRIPTS_CSP : PAGE_CSP));
     done(null, payload);
   });
   // One log line per request: id, method, path, status, time. Never headers, bodies or query strings.

@@ -19,7 +19,8 @@ export type ApiInstance = FastifyInstance<
   ZodTypeProvider
 >;
 
-export type RegisteredRoute = { method: string; url: string; hidden: boolean };
+/** A route as registered; `access` is its declared `config.access` (auth/principal.ts), if any. */
+export type RegisteredRoute = { method: string; url: string; hidden: boolean; access?: string };
 declare module 'fastify' {
   interface FastifyInstance {
     registeredRoutes: RegisteredRoute[];

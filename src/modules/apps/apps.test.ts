@@ -201,7 +201,7 @@ describe('Apps API: validation names the field', () => {
     expect(big.body.error.details[0].path).toBe('limit');
   });
 
-  it('legacyAppId is unique: a second app using it → 409', async () => {
+  it('legacyAppId is unique within the organization: a second app of it using it → 409', async () => {
     const a = await api(t, 'POST', '/api/v1/apps', {
       auth: key,
       body: appBody({ legacyAppId: 'fittrack-legacy' }),
@@ -213,6 +213,43 @@ describe('Apps API: validation names the field', () => {
     });
     expect(b.status).toBe(409);
     expect(b.body.error.code).toBe('conflict');
+  });
+
+  it('another organization cannot squat a legacyAppId: no 409 to learn from, and no traffic', async () => {
+    const sdk = (alias: string, device: string) =>
+      fetch(`${t.url}/api/track/configure`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-app-id': alias },
+        body: JSON.stringify({ device_id: device }),
+      });
+    const owner = await api(t, 'POST', '/api/v1/apps', {
+      auth: key,
+      body: appBody({ legacyAppId: 'com.owner.legacy' }),
+    });
+    expect((await sdk('com.owner.legacy', 'before')).status).toBe(200);
+
+    const squatter = await (await createOrg(t)).key('full');
+    const claim = await api(t, 'POST', '/api/v1/apps', {
+      auth: squatter,
+      body: appBody({ legacyAppId: 'com.owner.legacy' }),
+    });
+    expect(claim.status).toBe(201); // the same answer whether or not the alias is taken elsewhere
+    const squatted = claim.body.data.id;
+    // The alias now matches neither app: the squatter gets none of the owner's traffic.
+    expect((await sdk('com.owner.legacy', 'during')).status).toBe(401);
+    const [{ count }] = await t.sql<{ count: string }[]>`
+      select count(*) from devices where app_id = ${squatted}`;
+    expect(count).toBe('0');
+    // The owner's app id always works, and the alias again once only one app claims it.
+    expect((await sdk(owner.body.data.id, 'by-id')).status).toBe(200);
+    await api(t, 'PATCH', `/api/v1/apps/${squatted}`, {
+      auth: squatter,
+      body: { legacyAppId: null },
+    });
+    expect((await sdk('com.owner.legacy', 'after')).status).toBe(200);
+    const devices = await t.sql<{ device_id: string }[]>`
+      select device_id from devices where app_id = ${owner.body.data.id} order by device_id`;
+    expect(devices.map((d) => d.device_id)).toEqual(['after', 'before', 'by-id']);
   });
 });
 

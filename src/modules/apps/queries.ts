@@ -134,13 +134,18 @@ export async function createApp(sql: Sql, orgId: string, input: AppCreateInput):
             ${s.clickWindowHours ?? 168}, ${s.probabilisticEnabled ?? true}, ${s.probabilisticWindowHours ?? 24}, ${s.reattributionWindowDays ?? 90},
             ${q.enabled ?? false}, ${q.delayHours ?? 2})
           returning *`;
+        // Caches of SDK credentials drop legacy aliases: this one may now be claimed twice.
+        if (row.legacy_app_id) await tx.notify(APP_CHANGED_CHANNEL, id);
         return row;
       });
     } catch (e) {
-      if (isUniqueViolation(e, 'apps_legacy_app_id_key'))
-        throw new ApiError(409, 'conflict', 'legacyAppId is already used by another app', [
-          { path: 'legacyAppId', message: 'taken' },
-        ]);
+      if (isUniqueViolation(e, 'apps_org_legacy_app_id_key'))
+        throw new ApiError(
+          409,
+          'conflict',
+          'legacyAppId is already used by another app of this organization',
+          [{ path: 'legacyAppId', message: 'taken' }],
+        );
       if (isUniqueViolation(e) && attempt < 5) continue; // an id or key collided: draw again
       throw e;
     }
@@ -196,10 +201,13 @@ export async function updateApp(
     await sql.notify(APP_CHANGED_CHANNEL, appId);
     return row;
   } catch (e) {
-    if (isUniqueViolation(e, 'apps_legacy_app_id_key'))
-      throw new ApiError(409, 'conflict', 'legacyAppId is already used by another app', [
-        { path: 'legacyAppId', message: 'taken' },
-      ]);
+    if (isUniqueViolation(e, 'apps_org_legacy_app_id_key'))
+      throw new ApiError(
+        409,
+        'conflict',
+        'legacyAppId is already used by another app of this organization',
+        [{ path: 'legacyAppId', message: 'taken' }],
+      );
     throw e;
   }
 }

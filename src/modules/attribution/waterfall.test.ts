@@ -102,6 +102,22 @@ const ASA_YES: AsaOutcome = {
 };
 
 describe('click id rule', () => {
+  it('a click id already credited to another device is still credited, and flagged', () => {
+    const fresh = click();
+    const first = decide({
+      s: { clickIds: [fresh.id] },
+      candidates: { byClickId: [fresh], byDeviceId: [], byIp: [] },
+    });
+    expect(first.explanation.clickIdAlreadyCredited).toBeUndefined();
+    const used = click({ used: true });
+    const again = decide({
+      s: { clickIds: [used.id] },
+      candidates: { byClickId: [used], byDeviceId: [], byIp: [] },
+    });
+    expect(again.fields.match_type).toBe('click_id');
+    expect(again.explanation.clickIdAlreadyCredited).toBe(true);
+  });
+
   it('matches a click of the same app and environment, copying its ids, query params and link custom data', () => {
     const c = click();
     const d = decide({

@@ -144,6 +144,12 @@ export type Explanation = {
   considered: Considered[];
   asa?: string;
   sharedIpDevices?: number;
+  /**
+   * The matched click id was already credited to another device. Still credited (a click id is
+   * deterministic and legitimately reaches several installs only rarely), but flagged: a click id
+   * travels in URLs, so anyone who sees one can present it (docs/security.md).
+   */
+  clickIdAlreadyCredited?: true;
 };
 
 export type Decision = {
@@ -205,6 +211,7 @@ export function decideAttribution(input: WaterfallInput): Decision {
         candidates: signals.clickIds.length,
         windowHours: settings.clickWindowHours,
         considered,
+        ...(click.used ? { clickIdAlreadyCredited: true as const } : {}),
       });
     }
   }

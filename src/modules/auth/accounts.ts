@@ -2,6 +2,7 @@ import type { Sql } from '../../db/client.ts';
 import { hashPassword, newId, randomBase62, sha256, verifyPassword } from '../../lib/crypto.ts';
 import { conflict } from '../../http/errors.ts';
 import type { Role } from './principal.ts';
+import type { JobContext } from '../../queue/job.ts';
 
 export type Organization = { id: string; name: string; createdAt: Date };
 
@@ -12,10 +13,17 @@ export type Organization = { id: string; name: string; createdAt: Date };
  */
 export async function createOrganizationWithOwner(
   sql: Sql,
-  input: { org: string; email: string; password: string },
+  input: { org: string; email: string; password: string; onlyIfFirst?: boolean },
 ) {
   const passwordHash = await hashPassword(input.password);
   return sql.begin(async (tx) => {
+    if (input.onlyIfFirst) {
+      // First-run setup: one at a time, and only while there is no organization at all.
+      await tx`select pg_advisory_xact_lock(hashtext('apprefer:first-run-setup'))`;
+      const [{ exists }] = await tx<{ exists: boolean }[]>`
+        select exists (select 1 from organizations) as exists`;
+      if (exists) throw conflict('Setup is already done; log in instead');
+    }
     const [existing] = await tx<{ id: string; password_hash: string }[]>`
       select id, password_hash from users where lower(email) = lower(${input.email})`;
     if (existing && !(await verifyPassword(input.password, existing.password_hash))) {
@@ -32,8 +40,10 @@ export async function createOrganizationWithOwner(
   });
 }
 
-export async function anyUserExists(sql: Sql): Promise<boolean> {
-  const [row] = await sql<{ exists: boolean }[]>`select exists (select 1 from users) as exists`;
+export async function anyOrganizationExists(sql: Sql): Promise<boolean> {
+  const [row] = await sql<
+    { exists: boolean }[]
+  >`select exists (select 1 from organizations) as exists`;
   return row.exists;
 }
 
@@ -49,6 +59,7 @@ export async function findOrganization(
   return rows[0] && { id: rows[0].id, name: rows[0].name, createdAt: rows[0].created_at };
 }
 
+/** A session's fixed lifetime; it also ends after SESSION_IDLE_HOURS without use. */
 const SESSION_DAYS = 30;
 // A fixed hash so that an unknown email costs the same time as a wrong password.
 const DUMMY_HASH =
@@ -77,4 +88,21 @@ export async function createSession(sql: Sql, userId: string, orgId: string) {
 
 export async function deleteSession(sql: Sql, sessionId: string) {
   await sql`delete from sessions where id = ${sessionId}`;
+}
+
+/** Deletes sessions past their lifetime or unused for `idleHours`; returns how many. */
+export async function deleteEndedSessions(sql: Sql, idleHours: number): Promise<number> {
+  const r = await sql`
+    delete from sessions
+    where expires_at <= now() or last_seen_at <= now() - make_interval(hours => ${idleHours})`;
+  return r.count;
+}
+
+/** The `session_cleanup` job (src/jobs.ts). */
+export async function sessionCleanupJob(
+  _payload: unknown,
+  { services, log }: JobContext,
+): Promise<void> {
+  const deleted = await deleteEndedSessions(services.sql, services.config.sessionIdleHours);
+  if (deleted) log.info({ deleted }, 'session cleanup: ended sessions deleted');
 }

@@ -6,6 +6,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../../../test/helpers.ts';
+import { setupToken } from './setup-token.ts';
 
 describe('setup, login, logout, CSRF', () => {
   let t: TestServer;
@@ -21,8 +22,23 @@ describe('setup, login, logout, CSRF', () => {
   };
   const cookieOf = (r: { headers: Headers }) => r.headers.get('set-cookie')!.split(';')[0];
 
+  it('setup needs the setup token printed at start', async () => {
+    const none = await api(t, 'POST', '/api/v1/auth/setup', { body: owner });
+    expect(none.status).toBe(400);
+    expect(none.body.error.message).toContain('setupToken');
+    const wrong = await api(t, 'POST', '/api/v1/auth/setup', {
+      body: { ...owner, setupToken: 'x'.repeat(32) },
+    });
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.error.details[0].path).toBe('setupToken');
+    const [{ count }] = await t.sql<{ count: string }[]>`select count(*) from organizations`;
+    expect(count).toBe('0');
+  });
+
   it('setup creates the first organization and owner, logs in, and only works once', async () => {
-    const r = await api(t, 'POST', '/api/v1/auth/setup', { body: owner });
+    const r = await api(t, 'POST', '/api/v1/auth/setup', {
+      body: { ...owner, setupToken: setupToken(t.config) },
+    });
     expect(r.status).toBe(200);
     expect(r.body.data.role).toBe('owner');
     expect(r.body.data.organization.name).toBe('Acme');
@@ -38,7 +54,7 @@ describe('setup, login, logout, CSRF', () => {
     expect(me.body.data.permission).toBe('full');
 
     const again = await api(t, 'POST', '/api/v1/auth/setup', {
-      body: { ...owner, email: 'other@example.com' },
+      body: { ...owner, email: 'other@example.com', setupToken: setupToken(t.config) },
     });
     expect(again.status).toBe(409);
     const [{ count }] = await t.sql<{ count: string }[]>`select count(*) from users`;
@@ -234,5 +250,77 @@ describe('API keys: authentication and permissions', () => {
         })
       ).status,
     ).toBe(403);
+    // …but may end its own session.
+    expect((await api(t, 'POST', '/api/v1/auth/logout', { auth: org.session })).status).toBe(204);
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: org.session })).status).toBe(401);
+  });
+
+  it('a key limited to some apps changes them but cannot create apps', async () => {
+    const org = await createOrg(t);
+    const made = await api(t, 'POST', '/api/v1/apps', { auth: await org.key(), body: appBody() });
+    const limited = await org.key('full', [made.body.data.id]);
+    const create = await api(t, 'POST', '/api/v1/apps', { auth: limited, body: appBody() });
+    expect(create.status).toBe(403);
+    const [{ count }] = await t.sql<{ count: string }[]>`
+      select count(*) from apps where org_id = ${org.orgId}`;
+    expect(count).toBe('1');
+    const rename = await api(t, 'PATCH', `/api/v1/apps/${made.body.data.id}`, {
+      auth: limited,
+      body: { name: 'Renamed' },
+    });
+    expect(rename.status).toBe(200);
+  });
+});
+
+describe('first-run setup under a race', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({}, undefined, { jobs: false });
+  });
+  afterAll(() => t?.close());
+
+  it('concurrent setups with the token: exactly one organization, the others 409', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        api(t, 'POST', '/api/v1/auth/setup', {
+          body: {
+            organizationName: `Race ${i}`,
+            email: `race${i}@example.com`,
+            password: 'correct horse battery',
+            setupToken: setupToken(t.config),
+          },
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409, 409]);
+    const [{ count }] = await t.sql<{ count: string }[]>`select count(*) from organizations`;
+    expect(count).toBe('1');
+  });
+});
+
+describe('failed credentials per IP', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ AUTH_FAILURES_PER_MINUTE: '5' }, undefined, { jobs: false });
+  });
+  afterAll(() => t?.close());
+
+  it('after the allowed failures a client gets 429 without a lookup, even with a valid key', async () => {
+    const org = await createOrg(t);
+    const good = await org.key();
+    for (let i = 0; i < 5; i++) {
+      const r = await api(t, 'GET', '/api/v1/apps', { auth: `ak_live_${'y'.repeat(40)}` });
+      expect(r.status).toBe(401);
+    }
+    const over = await api(t, 'GET', '/api/v1/apps', { auth: `ak_live_${'y'.repeat(40)}` });
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(over.body.error.code).toBe('rate_limited');
+    // The same IP is blocked for every credential until the minute is over.
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: good })).status).toBe(429);
+    const cookie = await api(t, 'GET', '/api/v1/apps', {
+      headers: { cookie: 'apprefer_session=nonsense' },
+    });
+    expect(cookie.status).toBe(429);
   });
 });

@@ -1,14 +1,16 @@
 import type { ModuleRegistration } from '../../http/types.ts';
 import { createPrincipalResolver, enforceAccess } from './principal.ts';
 import { authRoutes } from './routes.ts';
+import { FailureLimiter } from './failure-limit.ts';
 
 /**
  * Who is calling the /api/v1 API and whether they may: resolves the API key or session of every
  * request, rate-limits per key or session, enforces each route's `access`; plus setup, login, logout.
  */
 export const authModule: ModuleRegistration = {
-  apiHooks: (v1, { sql }) => {
-    v1.addHook('onRequest', createPrincipalResolver(sql));
+  apiHooks: (v1, { sql, config }) => {
+    const failures = new FailureLimiter(config.authFailuresPerMinute);
+    v1.addHook('onRequest', createPrincipalResolver(sql, failures, config.sessionIdleHours));
     v1.addHook('preHandler', enforceAccess);
   },
   rateLimitKey: (req) => {

@@ -3,6 +3,7 @@ import type { Sql } from '../../db/client.ts';
 import { safeEqual, sha256 } from '../../lib/crypto.ts';
 import { ApiError, forbidden, notFound, unauthorized } from '../../http/errors.ts';
 import { getApp, type AppRow } from '../apps/queries.ts';
+import type { FailureLimiter } from './failure-limit.ts';
 
 export type Permission = 'full' | 'read_only' | 'analytics';
 export type Role = 'owner' | 'admin' | 'member' | 'viewer';
@@ -32,11 +33,12 @@ export type Principal =
 /**
  * Who may call a route:
  * - `public`: anyone (setup, login);
- * - `session`: a dashboard session only, never an API key (API-key management);
+ * - `session`: a dashboard session only, never an API key (API-key management); viewers read only;
+ * - `own_session`: any dashboard session, whatever its role, acting on itself only (logout);
  * - `analytics`: every key and session, including `analytics` keys (the analytics endpoints);
  * - `default`: `full` keys and owner/admin/member sessions; `read_only` keys and viewers on GET only.
  */
-export type Access = 'public' | 'session' | 'analytics' | 'default';
+export type Access = 'public' | 'session' | 'own_session' | 'analytics' | 'default';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,14 +57,31 @@ export function roleToPermission(role: Role): Permission {
   return role === 'viewer' ? 'read_only' : 'full';
 }
 
-/** onRequest hook: attaches `request.principal` when a valid credential is present. */
-export function createPrincipalResolver(sql: Sql) {
-  return async function resolvePrincipal(request: FastifyRequest) {
+/**
+ * onRequest hook: attaches `request.principal` when a valid credential is present. Failed
+ * credentials count per client IP (`failures`); over the limit, credentials are not looked up.
+ */
+export function createPrincipalResolver(sql: Sql, failures: FailureLimiter, idleHours: number) {
+  const refuseWhenBlocked = (request: FastifyRequest, reply: FastifyReply) => {
+    const wait = failures.blockedFor(request.ip);
+    if (wait > 0) {
+      reply.header('retry-after', wait);
+      throw new ApiError(
+        429,
+        'rate_limited',
+        `Too many failed credentials from this address; retry in ${wait} s`,
+      );
+    }
+  };
+  return async function resolvePrincipal(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
     if (header !== undefined) {
+      refuseWhenBlocked(request, reply);
       const m = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!m || !KEY_PATTERN.test(m[1]))
+      if (!m || !KEY_PATTERN.test(m[1])) {
+        failures.fail(request.ip);
         throw unauthorized('Malformed API key: expected "Authorization: Bearer ak_live_…"');
+      }
       const [key] = await sql<
         {
           id: string;
@@ -75,7 +94,10 @@ export function createPrincipalResolver(sql: Sql) {
       >`
         select id, org_id, name, permission, app_ids, last_used_at
         from api_keys where key_hash = ${sha256(m[1])} and revoked_at is null`;
-      if (!key) throw unauthorized('Unknown or revoked API key');
+      if (!key) {
+        failures.fail(request.ip);
+        throw unauthorized('Unknown or revoked API key');
+      }
       if (!key.last_used_at || Date.now() - key.last_used_at.getTime() > TOUCH_INTERVAL_MS) {
         await sql`update api_keys set last_used_at = now() where id = ${key.id}`;
       }
@@ -91,6 +113,7 @@ export function createPrincipalResolver(sql: Sql) {
     }
     const token = request.cookies?.[SESSION_COOKIE];
     if (token) {
+      refuseWhenBlocked(request, reply);
       const [s] = await sql<
         {
           id: string;
@@ -99,14 +122,19 @@ export function createPrincipalResolver(sql: Sql) {
           email: string;
           role: Role;
           csrf_hash: Buffer;
+          last_seen_at: Date;
         }[]
       >`
-        select s.id, s.org_id, s.user_id, u.email, m.role, s.csrf_hash
+        select s.id, s.org_id, s.user_id, u.email, m.role, s.csrf_hash, s.last_seen_at
         from sessions s
         join users u on u.id = s.user_id
         join memberships m on m.org_id = s.org_id and m.user_id = s.user_id
-        where s.token_hash = ${sha256(token)} and s.expires_at > now()`;
-      if (s) {
+        where s.token_hash = ${sha256(token)} and s.expires_at > now()
+          and s.last_seen_at > now() - make_interval(hours => ${idleHours})`;
+      if (!s) failures.fail(request.ip);
+      else {
+        if (Date.now() - s.last_seen_at.getTime() > TOUCH_INTERVAL_MS)
+          await sql`update sessions set last_seen_at = now() where id = ${s.id}`;
         request.principal = {
           kind: 'session',
           orgId: s.org_id,
@@ -139,10 +167,11 @@ export async function enforceAccess(request: FastifyRequest, _reply: FastifyRepl
       throw new ApiError(403, 'forbidden', 'Missing or wrong X-CSRF-Token header');
     }
   }
-  if (access === 'session') {
+  if (access === 'session' || access === 'own_session') {
     if (p.kind !== 'session')
       throw forbidden('This endpoint accepts a dashboard session only, not an API key');
-    if (!isRead && p.role === 'viewer') throw forbidden('Viewers cannot change API keys');
+    if (access === 'session' && !isRead && p.role === 'viewer')
+      throw forbidden('Viewers cannot change API keys');
     return;
   }
   if (p.permission === 'analytics' && !(access === 'analytics' && isRead)) {
@@ -150,7 +179,15 @@ export async function enforceAccess(request: FastifyRequest, _reply: FastifyRepl
   }
   if (p.permission === 'read_only' && !isRead)
     throw forbidden('A read-only credential cannot make changes');
+  // A key limited to some apps changes only what lies under one of its apps (a route with
+  // `:appId`, checked by visibleApp / assertAppVisible); never the organization (creating apps).
+  if (p.appIds && !isRead && !isAppScopedRoute(request))
+    throw forbidden('A key limited to some apps cannot make organization-wide changes');
 }
+
+/** Whether the route acts on one app: its path has an `:appId` parameter. */
+export const isAppScopedRoute = (request: FastifyRequest) =>
+  (request.routeOptions.url ?? '').includes('/:appId');
 
 /** The principal of a route whose access is not `public` (enforceAccess guarantees it exists). */
 export function principalOf(request: FastifyRequest): Principal {

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { ApiError, errorResponses } from '../../http/errors.ts';
 import type { Services } from '../../services.ts';
+import { safeEqual, sha256 } from '../../lib/crypto.ts';
+import { setupToken } from './setup-token.ts';
 import {
-  anyUserExists,
+  anyOrganizationExists,
   checkLogin,
   createOrganizationWithOwner,
   createSession,
@@ -59,21 +61,33 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
         summary: 'First-run setup: create the first organization and its owner, and log in',
         security: [],
         description:
-          'Only while the instance has no user at all; afterwards a 409. Use `apprefer setup` for more organizations.',
+          'Only while the instance has no organization at all; afterwards a 409. Needs the one-time `setupToken` the server prints on its console at start while no organization exists (a wrong one is a 403). Use `apprefer setup` for more organizations.',
         body: z.strictObject({
           organizationName: z.string().trim().min(1).max(200),
           ...Credentials,
+          setupToken: z
+            .string()
+            .max(200)
+            .describe('Printed on the server console at start while no organization exists'),
         }),
-        response: { 200: SessionResponse, ...errorResponses(400, 401, 409, 413, 415, 429) },
+        response: { 200: SessionResponse, ...errorResponses(400, 401, 403, 409, 413, 415, 429) },
       },
     },
     async (req, reply) => {
-      if (await anyUserExists(sql))
+      if (await anyOrganizationExists(sql))
         throw new ApiError(409, 'conflict', 'Setup is already done; log in instead');
+      if (!safeEqual(sha256(req.body.setupToken), sha256(setupToken(config))))
+        throw new ApiError(
+          403,
+          'forbidden',
+          "setupToken: wrong; use the one printed on the server's console at start",
+          [{ path: 'setupToken', message: 'wrong' }],
+        );
       const { organization, userId } = await createOrganizationWithOwner(sql, {
         org: req.body.organizationName,
         email: req.body.email,
         password: req.body.password,
+        onlyIfFirst: true,
       });
       return startSession(reply, { id: userId, email: req.body.email }, organization, 'owner');
     },
@@ -112,10 +126,10 @@ export async function authRoutes(app: ApiInstance, { sql, config }: Services) {
   app.post(
     '/auth/logout',
     {
-      config: { access: 'session' },
+      config: { access: 'own_session' },
       schema: {
         tags: ['Auth'],
-        summary: 'End the current session',
+        summary: 'End the current session (any role, viewers too)',
         security: [{ session: [] }],
         response: { 204: z.null().describe('Logged out'), ...errorResponses(401, 403, 429) },
       },

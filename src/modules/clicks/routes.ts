@@ -1,3 +1,4 @@
+import { htmlHeaders } from '../../http/security-headers.ts';
 import type { ServerResponse } from 'node:http';
 import type { ApiInstance } from '../../http/types.ts';
 import type { LinkTarget } from '../links/cache.ts';
@@ -77,6 +78,7 @@ const referrerValues = (c: ClickRow): ReferrerValues => ({
 function sendHtml(res: ServerResponse, status: number, html: string) {
   res
     .writeHead(status, {
+      ...htmlHeaders(),
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
       'content-length': Buffer.byteLength(html),

@@ -301,7 +301,7 @@ export class ClickWriter {
         this.failures++;
         const delay = Math.min(100 * 2 ** Math.min(this.failures, 5), 3_000);
         this.log.error(
-          { err: e, pending: this.pendingRows, retryInMs: delay },
+          { err: withoutRowData(e), pending: this.pendingRows, retryInMs: delay },
           'click writer: insert failed; retrying',
         );
         await this.disconnect();
@@ -368,7 +368,7 @@ export class ClickWriter {
         if ((e as { code?: string }).code === UNIQUE_VIOLATION) continue;
         const [id, , linkId] = line.toString('utf8').split('\t', 3);
         this.log.error(
-          { err: e, clickId: id, linkId },
+          { err: withoutRowData(e), clickId: id, linkId },
           'click writer: row rejected by the database; dropped',
         );
       }
@@ -384,4 +384,28 @@ export class ClickWriter {
     this.waiters = [];
     for (const resolve of w) resolve();
   }
+}
+
+/**
+ * A database error as it may be logged: PostgreSQL quotes the offending value in its message and
+ * COPY names the row in `where` (IPs, user agents, click ids of visitors), so values are masked
+ * and row context dropped; the code, column and constraint are kept.
+ */
+export function withoutRowData(e: unknown): Record<string, unknown> {
+  const err = e as {
+    name?: string;
+    code?: string;
+    message?: string;
+    column_name?: string;
+    constraint_name?: string;
+    table_name?: string;
+  };
+  return {
+    type: err?.name,
+    code: err?.code,
+    message: String(err?.message ?? e).replace(/"(?:[^"\\]|\\.)*"/g, '"…"'),
+    column: err?.column_name,
+    constraint: err?.constraint_name,
+    table: err?.table_name,
+  };
 }

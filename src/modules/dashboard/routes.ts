@@ -3,6 +3,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiInstance } from '../../http/types.ts';
+import { htmlHeaders, SELF_SCRIPTS_CSP } from '../../http/security-headers.ts';
 import { DIST_DIR } from './build.ts';
 
 /** Paths the dashboard's router owns: each answers the app's page, which then draws the route. */
@@ -16,14 +17,6 @@ const PAGE_PATHS = [
   '/settings',
   '/settings/*',
 ];
-
-/** Served with every HTML page: no framing, no sniffing, scripts and connections to this origin only. */
-export const HTML_HEADERS = {
-  'content-security-policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-};
 
 type StaticFile = { body: Buffer; gzip: Buffer | null; type: string };
 
@@ -78,7 +71,7 @@ export async function dashboardRoutes(app: ApiInstance) {
 
   for (const url of PAGE_PATHS) {
     app.get(url, { schema: { hide: true } }, async (req, reply) => {
-      reply.headers(HTML_HEADERS).header('cache-control', 'no-cache');
+      reply.headers(htmlHeaders(SELF_SCRIPTS_CSP)).header('cache-control', 'no-cache');
       if (!page) {
         return reply
           .code(503)

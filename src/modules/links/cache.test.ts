@@ -4,7 +4,7 @@ import { createTestDatabase } from '../../../test/helpers.ts';
 import { createOrganizationWithOwner } from '../auth/accounts.ts';
 import { createApp, type AppRow } from '../apps/queries.ts';
 import { AppCreate } from '../apps/schemas.ts';
-import { LinkCache } from './cache.ts';
+import { LinkCache, LinkLookupTimeout } from './cache.ts';
 import { createLink, updateLink } from './queries.ts';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -95,5 +95,54 @@ describe('LinkCache', () => {
     } finally {
       await cache.stop();
     }
+  });
+});
+
+describe('LinkCache under scans and outages', () => {
+  it('a scan of unknown ids never evicts a known link, and unknown ids stay bounded', async () => {
+    await createLink(db.sql, app, { id: 'scan-survivor', network: 'meta' });
+    const cache = new LinkCache(db.sql, pino({ level: 'silent' }), {
+      maxEntries: 10,
+      maxNegative: 5,
+    });
+    expect((await cache.get('scan-survivor'))?.network).toBe('meta');
+    for (let i = 0; i < 200; i++) expect(await cache.get(`scan-${i}`)).toBeNull();
+    expect(cache.unknownSize).toBe(5);
+    // Still served from memory: a change behind the cache's back is not seen.
+    await db.sql`update links set network = 'google' where id = 'scan-survivor'`;
+    const hit = cache.get('scan-survivor');
+    expect(hit).not.toBeInstanceOf(Promise);
+    expect((hit as { network: string }).network).toBe('meta');
+  });
+
+  it('the least recently used link is the one evicted', async () => {
+    for (const id of ['lru-a', 'lru-b', 'lru-c'])
+      await createLink(db.sql, app, { id, network: 'meta' });
+    const cache = new LinkCache(db.sql, pino({ level: 'silent' }), { maxEntries: 2 });
+    await cache.get('lru-a');
+    await cache.get('lru-b');
+    cache.get('lru-a'); // used again: b is now the oldest
+    await cache.get('lru-c');
+    expect(cache.get('lru-a')).not.toBeInstanceOf(Promise);
+    expect(cache.get('lru-b')).toBeInstanceOf(Promise);
+  });
+
+  it('waits at most loadTimeoutMs for a database that does not answer', async () => {
+    await createLink(db.sql, app, { id: 'slow-link', network: 'meta' });
+    const cache = new LinkCache(db.sql, pino({ level: 'silent' }), { loadTimeoutMs: 200 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // Another transaction holds the links table: the lookup's query blocks.
+    const locking = db.sql.begin(async (tx) => {
+      await tx`lock table links in access exclusive mode`;
+      await held;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await expect(cache.get('slow-link')).rejects.toThrow(LinkLookupTimeout);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    release();
+    await locking;
+    expect((await cache.get('slow-link'))?.network).toBe('meta');
   });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Lru } from '../../lib/lru.ts';
 import type { Sql } from '../../db/client.ts';
 import type { Services } from '../../services.ts';
 import { androidStoreUrl, APP_CHANGED_CHANNEL, iosStoreUrl, type AppRow } from '../apps/queries.ts';
@@ -16,21 +17,40 @@ export type LinkTarget = {
   destinations: Destinations;
 };
 
-type Entry = { target: LinkTarget } | { target: null; expiresAt: number };
+export type LinkCacheOptions = {
+  /** Links kept (least recently used evicted). */
+  maxEntries: number;
+  /** Unknown ids kept apart, so that a scan of made-up ids never evicts a real link. */
+  maxNegative: number;
+  negativeTtlMs: number;
+  /** A redirect waits at most this long for the database; then the visitor gets a 503 page. */
+  loadTimeoutMs: number;
+};
+const DEFAULTS: LinkCacheOptions = {
+  maxEntries: 100_000,
+  maxNegative: 20_000,
+  negativeTtlMs: 5_000,
+  loadTimeoutMs: 2_000,
+};
 
-export type LinkCacheOptions = { maxEntries: number; negativeTtlMs: number };
-const DEFAULTS: LinkCacheOptions = { maxEntries: 100_000, negativeTtlMs: 5_000 };
+export class LinkLookupTimeout extends Error {
+  constructor(ms: number) {
+    super(`link lookup took over ${ms} ms (database slow or unreachable)`);
+  }
+}
 
 /**
  * In-process cache of links for the redirect path, so a click costs no database round trip.
  * Kept fresh by LISTEN: `apprefer_link_changed` (payload: link id) and `apprefer_app_changed`
  * (payload: app id) drop entries in every server process on the database. After a lost LISTEN
  * connection the whole cache is dropped, since notifications may have been missed.
- * Unknown ids are cached briefly too (a scanner cannot turn into a query per request); creating
- * a link notifies its id, which drops that negative entry.
+ * Unknown ids are cached briefly too (a scanner cannot turn into a query per request), in their
+ * own bounded LRU so that a scan never evicts real links; creating a link notifies its id, which
+ * drops that negative entry. A lookup waits at most `loadTimeoutMs` for the database.
  */
 export class LinkCache {
-  private entries = new Map<string, Entry>();
+  private entries: Lru<string, LinkTarget>;
+  private unknown: Lru<string, true>;
   private loading = new Map<string, Promise<LinkTarget | null>>();
   /** Bumped by every invalidation: a load that started before one must not be stored. */
   private generation = 0;
@@ -43,6 +63,8 @@ export class LinkCache {
     opts: Partial<LinkCacheOptions> = {},
   ) {
     this.opts = { ...DEFAULTS, ...opts };
+    this.entries = new Lru(this.opts.maxEntries);
+    this.unknown = new Lru(this.opts.maxNegative);
   }
 
   async start() {
@@ -70,49 +92,67 @@ export class LinkCache {
 
   /** The link, or null when it does not exist, was deleted or its app is archived. */
   get(id: string): LinkTarget | null | Promise<LinkTarget | null> {
-    const e = this.entries.get(id);
-    if (e) {
-      if (e.target || e.expiresAt > Date.now()) return e.target;
-      this.entries.delete(id);
-    }
+    const hit = this.entries.get(id);
+    if (hit) return hit;
+    if (this.unknown.has(id)) return null;
     return this.loading.get(id) ?? this.load(id);
   }
 
   invalidateLink(id: string) {
     this.generation++;
     this.entries.delete(id);
+    this.unknown.delete(id);
   }
 
   invalidateApp(appId: string) {
     this.generation++;
-    for (const [id, e] of this.entries)
-      if (!e.target || e.target.appId === appId) this.entries.delete(id);
+    this.entries.deleteWhere((t) => t.appId === appId);
+    this.unknown.clear();
   }
 
   clear() {
     this.generation++;
     this.entries.clear();
+    this.unknown.clear();
   }
 
+  /** Links held (unknown ids not counted). */
   get size() {
     return this.entries.size;
   }
 
+  /** Unknown ids held. */
+  get unknownSize() {
+    return this.unknown.size;
+  }
+
+  private withTimeout(p: Promise<LinkTarget | null>): Promise<LinkTarget | null> {
+    const ms = this.opts.loadTimeoutMs;
+    let timer: NodeJS.Timeout;
+    return Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new LinkLookupTimeout(ms)), ms);
+        timer.unref();
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** One load per id at a time, shared by concurrent misses; each waits at most `loadTimeoutMs`. */
   private load(id: string): Promise<LinkTarget | null> {
     const generation = this.generation;
-    const p = loadLinkTarget(this.sql, id)
-      .then((target) => {
+    const p = this.withTimeout(
+      loadLinkTarget(this.sql, id).then((target) => {
+        // Stored even when it came too late for the requests that waited for it.
         if (generation === this.generation) {
-          if (this.entries.size >= this.opts.maxEntries)
-            this.entries.delete(this.entries.keys().next().value!);
-          this.entries.set(
-            id,
-            target ? { target } : { target: null, expiresAt: Date.now() + this.opts.negativeTtlMs },
-          );
+          if (target) this.entries.set(id, target);
+          else this.unknown.set(id, true, this.opts.negativeTtlMs);
         }
         return target;
-      })
-      .finally(() => this.loading.delete(id));
+      }),
+    ).finally(() => {
+      if (this.loading.get(id) === p) this.loading.delete(id);
+    });
     this.loading.set(id, p);
     return p;
   }

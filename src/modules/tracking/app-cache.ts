@@ -4,6 +4,7 @@
  * LISTEN connection clears everything, since notifications may have been missed meanwhile.
  */
 import type { Sql } from '../../db/client.ts';
+import { Lru } from '../../lib/lru.ts';
 import { APP_CHANGED_CHANNEL } from '../apps/queries.ts';
 import type { Environment } from '../attribution/waterfall.ts';
 
@@ -36,18 +37,34 @@ type AppRowSubset = {
 };
 
 const MAX_ENTRIES = 50_000;
+const MAX_UNKNOWN = 20_000;
 const NEGATIVE_TTL_MS = 60_000;
 
+/**
+ * Known credentials and unknown ones are kept apart, each a bounded LRU: a scan of made-up SDK
+ * keys churns only the unknown ones and never evicts a real app's key.
+ */
 export class SdkAppCache {
-  private readonly entries = new Map<string, SdkCredential>();
+  private readonly entries: Lru<string, SdkCredential>;
   private readonly byApp = new Map<string, Set<string>>();
-  private readonly unknown = new Map<string, number>(); // credential → expiry (ms)
+  private readonly unknown: Lru<string, true>;
   private readonly inflight = new Map<string, Promise<SdkCredential | null>>();
   private unlisten: (() => Promise<void>) | null = null;
   /** Bumped on every invalidation, so a lookup that raced with one is not cached. */
   private generation = 0;
 
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private readonly sql: Sql,
+    limits: { maxEntries?: number; maxUnknown?: number } = {},
+  ) {
+    this.entries = new Lru(limits.maxEntries ?? MAX_ENTRIES);
+    this.unknown = new Lru(limits.maxUnknown ?? MAX_UNKNOWN);
+  }
+
+  /** Known credentials held, and unknown ones. */
+  get sizes() {
+    return { known: this.entries.size, unknown: this.unknown.size };
+  }
 
   async start(): Promise<void> {
     const sub = await this.sql.listen(
@@ -68,7 +85,9 @@ export class SdkAppCache {
     this.inflight.clear();
     for (const k of this.byApp.get(appId) ?? []) this.entries.delete(k);
     this.byApp.delete(appId);
-    this.unknown.clear(); // a legacy alias may have been set
+    // A legacy alias may have been set, or claimed by a second app: drop every alias entry.
+    for (const k of [...this.entries.keys()]) if (k.startsWith('a:')) this.entries.delete(k);
+    this.unknown.clear();
   }
 
   clear(): void {
@@ -90,16 +109,30 @@ export class SdkAppCache {
     });
   }
 
-  /** Legacy `X-App-Id` (SDK 0.1.0): the app id or its legacy alias; always live. */
+  /**
+   * Legacy `X-App-Id` (SDK 0.1.0): the app id, else a legacy alias; always live. An alias is
+   * unique only within an organization, so it matches only when exactly one app of the whole
+   * instance claims it: an alias claimed in two organizations matches nothing (and is logged by
+   * the caller), so one tenant can never receive another's traffic by claiming its alias.
+   */
   byLegacyAppId(appId: string): Promise<SdkCredential | null> {
     if (appId.length > 128) return Promise.resolve(null);
     return this.lookup(`a:${appId}`, async () => {
-      const [row] = await this.sql<AppRowSubset[]>`
-        select * from apps where (id = ${appId} or legacy_app_id = ${appId}) and archived_at is null
-        order by (id = ${appId}) desc limit 1`;
-      return row ? { app: toSdkApp(row), environment: 'live' } : null;
+      const [byId] = await this.sql<AppRowSubset[]>`
+        select * from apps where id = ${appId} and archived_at is null`;
+      if (byId) return { app: toSdkApp(byId), environment: 'live' };
+      const claims = await this.sql<AppRowSubset[]>`
+        select * from apps where legacy_app_id = ${appId} and archived_at is null limit 2`;
+      if (claims.length !== 1) {
+        if (claims.length > 1) this.onAmbiguousAlias?.(appId);
+        return null;
+      }
+      return { app: toSdkApp(claims[0]), environment: 'live' };
     });
   }
+
+  /** Called when an alias is claimed by apps of several organizations (the operator decides). */
+  onAmbiguousAlias: ((alias: string) => void) | null = null;
 
   private lookup(
     cacheKey: string,
@@ -107,22 +140,20 @@ export class SdkAppCache {
   ): Promise<SdkCredential | null> {
     const hit = this.entries.get(cacheKey);
     if (hit) return Promise.resolve(hit);
-    const miss = this.unknown.get(cacheKey);
-    if (miss !== undefined && miss > Date.now()) return Promise.resolve(null);
+    if (this.unknown.has(cacheKey)) return Promise.resolve(null);
     const pending = this.inflight.get(cacheKey);
     if (pending) return pending;
     const generation = this.generation;
     const p = load()
       .then((cred) => {
         if (generation !== this.generation) return cred;
-        if (this.entries.size + this.unknown.size >= MAX_ENTRIES) this.clear();
         if (cred) {
           this.entries.set(cacheKey, cred);
           let keys = this.byApp.get(cred.app.id);
           if (!keys) this.byApp.set(cred.app.id, (keys = new Set()));
           keys.add(cacheKey);
         } else {
-          this.unknown.set(cacheKey, Date.now() + NEGATIVE_TTL_MS);
+          this.unknown.set(cacheKey, true, NEGATIVE_TTL_MS);
         }
         return cred;
       })

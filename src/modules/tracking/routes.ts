@@ -21,6 +21,11 @@ export const APPLE_INLINE_TIMEOUT_MS = 1_500;
 export async function trackingRoutes(app: ApiInstance, services: Services) {
   const { sql, log, config } = services;
   const apps = new SdkAppCache(sql);
+  apps.onAmbiguousAlias = (alias) =>
+    log.warn(
+      { legacyAppId: alias },
+      'a legacy app id (SDK 0.1.0 alias) is claimed by apps of several organizations: it matches none until only one keeps it',
+    );
   await apps.start();
   const writer = new EventWriter(sql, log);
   app.addHook('onClose', async () => {

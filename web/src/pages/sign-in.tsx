@@ -62,6 +62,7 @@ export function LoginPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
 }
 
 export function SetupPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
+  const [setupToken, setToken] = useState('');
   const [organizationName, setOrg] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -74,9 +75,17 @@ export function SetupPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
       </p>
       <form
         onSubmit={submit(() =>
-          post<SessionAnswer>('/auth/setup', { organizationName, email, password }),
+          post<SessionAnswer>('/auth/setup', { setupToken, organizationName, email, password }),
         )}
       >
+        <Field
+          label="Setup token"
+          name="setupToken"
+          value={setupToken}
+          onInput={setToken}
+          required
+          hint="Printed on the server's console at start while no organization exists"
+        />
         <Field
           label="Organization"
           name="organization"
