@@ -118,6 +118,7 @@ export const Kpis = z
     installs: count('installs'),
     attributedInstalls: count('attributedInstalls'),
     organicInstalls: count('organicInstalls'),
+    pendingInstalls: count('pendingInstalls'),
     clickToInstallRate: z.number().nullable().describe(DEFINITIONS.clickToInstallRate),
     events: count('events'),
     trials: count('trials'),

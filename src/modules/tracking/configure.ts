@@ -139,6 +139,11 @@ export async function configure(
     candidates,
   );
 
+  if (resolution.apple?.kind === 'unavailable')
+    ctx.log.warn(
+      { appId: app.id, reason: resolution.apple.detail },
+      'Apple AdServices unreachable during configure; the install is stored pending',
+    );
   const attributionId = newId('att');
   const pending = resolution.status === 'pending' && !!b.asaToken;
   // One statement in the common case (one round trip, one commit); a pending Apple lookup is
