@@ -46,6 +46,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
 
   async function configureHandler(req: FastifyRequest, reply: FastifyReply) {
     const receivedAt = new Date();
+    const abandon = new AbortController();
     const work = (async () => {
       const { cred, raw } = await credentialAndBody(apps, req);
       const body = readConfigureBody(raw);
@@ -59,10 +60,11 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
           userAgent: header(req, 'user-agent'),
           sdkVersion: header(req, 'x-sdk-version'),
           receivedAt,
+          signal: abandon.signal,
         },
       );
     })();
-    const text = await withDeadline(work);
+    const text = await withDeadline(work, abandon);
     reply.code(200).type(JSON_UTF8).send(text);
   }
 
