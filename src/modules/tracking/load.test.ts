@@ -96,15 +96,19 @@ describe('a flood of big events', () => {
     );
     const ok = answers.filter((a) => a?.status === 200).map((a) => a!.eventId);
     const shed = answers.filter((a) => a?.status === 503);
-    expect(ok.length).toBe(admitted);
-    expect(shed.length).toBeGreaterThan(0);
+    // The requests over the budget were refused before their bodies were read; on a busy machine
+    // an admitted one may also pass its 5 s deadline (503, committed anyway: the retry is a duplicate).
+    expect(ok.length).toBeGreaterThan(0);
+    expect(shed.length).toBeGreaterThanOrEqual(total - admitted);
     expect(answers.every((a) => a === null || a.status === 200 || a.status === 503)).toBe(true);
     for (const s of shed) expect(s!.retryAfter).toBe('5');
 
     // Every acknowledged event is stored (its big properties replaced by their size and hash).
     const rows = await t.sql<{ event_id: string; flags: string[]; properties: any }[]>`
       select event_id, flags, properties from events where app_id = ${app.appId} and event_name = 'big'`;
-    expect(rows.map((r) => r.event_id).sort()).toEqual([...ok].sort());
+    const stored = new Set(rows.map((r) => r.event_id));
+    expect(ok.filter((id) => !stored.has(id))).toEqual([]);
+    expect(rows.length).toBeLessThanOrEqual(admitted); // none of the refused ones
     expect(rows[0].flags).toContain('properties_dropped');
     expect(rows[0].properties._dropped.bytes).toBeGreaterThan(1_000_000);
 
