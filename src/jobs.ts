@@ -11,6 +11,7 @@
  * a job that was running when its process died runs again (src/queue/reclaim.ts).
  */
 import { ASA_RESOLVE_TASK, asaResolveJob } from './modules/attribution/asa-resolution.ts';
+import { LATE_CLICK_TASK, lateClickJob } from './modules/attribution/late-clicks.ts';
 import { foldJob } from './modules/analytics/rollups.ts';
 import { clickRetentionJob } from './modules/clicks/retention.ts';
 import { sessionCleanupJob } from './modules/auth/accounts.ts';
@@ -31,4 +32,6 @@ export const JOBS = {
   queue_reclaim: { cron: '* * * * *', run: reclaimJob },
   /** One Apple AdServices lookup for a pending iOS install; queued by configure (tracking/configure.ts). */
   [ASA_RESOLVE_TASK]: { run: asaResolveJob },
+  /** Looks again for a click answered but not yet written when its install came (tracking/configure.ts). */
+  [LATE_CLICK_TASK]: { run: lateClickJob },
 } satisfies Record<string, JobDefinition>;

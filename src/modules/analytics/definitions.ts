@@ -11,6 +11,7 @@ export const METRICS = [
   'installs',
   'attributedInstalls',
   'organicInstalls',
+  'pendingInstalls',
   'clickToInstallRate',
   'events',
   'trials',
@@ -28,8 +29,10 @@ export const DEFINITIONS: Record<Metric, string> = {
   installs:
     'First configure of a device in an environment (one install attribution per device); dated by install time. A reinstall of the same device is not a new install.',
   attributedInstalls:
-    'Installs whose attribution has a paid source: any network and match type other than organic (click id, referrer, Apple Search Ads, probabilistic).',
-  organicInstalls: 'installs − attributedInstalls.',
+    'Installs whose attribution has a paid source: any network and match type other than organic (click id, referrer, Apple Search Ads, probabilistic). An install still waiting for Apple AdServices is not attributed (see pendingInstalls) until it is resolved.',
+  organicInstalls: 'installs − attributedInstalls − pendingInstalls.',
+  pendingInstalls:
+    "Installs whose attribution is undetermined: an iOS install waiting for Apple AdServices' answer (network and match type `pending`). Counted as installs, neither attributed nor organic; once Apple answers, the install moves to its network.",
   clickToInstallRate:
     'attributedInstalls / clicks over the same filters (network, campaign, …); null when there are no clicks.',
   events:
@@ -55,6 +58,8 @@ export type Sums = {
   clicks: number;
   installs: number;
   attributedInstalls: number;
+  /** Installs still waiting for Apple (network `pending`, not attributed). */
+  pendingInstalls: number;
   events: number;
   trials: number;
   qualifiedTrials: number;
@@ -69,6 +74,7 @@ export type Kpis = {
   installs: number;
   attributedInstalls: number;
   organicInstalls: number;
+  pendingInstalls: number;
   clickToInstallRate: number | null;
   events: number;
   trials: number;
@@ -85,6 +91,7 @@ export const emptySums = (): Sums => ({
   clicks: 0,
   installs: 0,
   attributedInstalls: 0,
+  pendingInstalls: 0,
   events: 0,
   trials: 0,
   qualifiedTrials: 0,
@@ -97,6 +104,7 @@ export function addSums(into: Sums, s: Sums): Sums {
   into.clicks += s.clicks;
   into.installs += s.installs;
   into.attributedInstalls += s.attributedInstalls;
+  into.pendingInstalls += s.pendingInstalls;
   into.events += s.events;
   into.trials += s.trials;
   into.qualifiedTrials += s.qualifiedTrials;
@@ -126,7 +134,8 @@ export function computeKpis(s: Sums, payingUsers: number, currency: string, fx: 
     clicks: s.clicks,
     installs: s.installs,
     attributedInstalls: s.attributedInstalls,
-    organicInstalls: s.installs - s.attributedInstalls,
+    organicInstalls: s.installs - s.attributedInstalls - s.pendingInstalls,
+    pendingInstalls: s.pendingInstalls,
     clickToInstallRate: ratio(s.attributedInstalls, s.clicks),
     events: s.events,
     trials: s.trials,

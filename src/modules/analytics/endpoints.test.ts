@@ -178,6 +178,7 @@ describe('KPIs of data written through the public endpoints', () => {
       installs: 3,
       attributedInstalls: 2,
       organicInstalls: 1,
+      pendingInstalls: 0,
       clickToInstallRate: 0.4,
       events: 8,
       trials: 1,

@@ -85,7 +85,8 @@ export async function sumRollups(
     .map(([k]) => k);
   const coarse = [...groupBy, ...filterNames].every((d) => COARSE.has(d));
   const table = coarse ? 'analytics_daily_campaign' : 'analytics_daily';
-  const cols = [...new Set(['app_id', ...groupBy.map((g) => COLUMN[g])])];
+  // network: pending installs (waiting for Apple) are those of the `pending` network not attributed.
+  const cols = [...new Set(['app_id', 'network', ...groupBy.map((g) => COLUMN[g])])];
   const metrics = sql`clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users`;
   const where = (t: string) => sql`
     select ${sql(cols)}, currency, ${metrics} from ${sql(t)} r
@@ -96,7 +97,9 @@ export async function sumRollups(
   const result = await sql<Record<string, string>[]>`
     select ${groupCols} r.currency,
            sum(r.clicks)::text as clicks, sum(r.installs)::text as installs,
-           sum(r.attributed_installs)::text as attributed_installs, sum(r.events)::text as events,
+           sum(r.attributed_installs)::text as attributed_installs,
+           (sum(r.installs - r.attributed_installs) filter (where r.network = 'pending'))::text as pending_installs,
+           sum(r.events)::text as events,
            sum(r.trials)::text as trials, sum(r.qualified_trials)::text as qualified_trials,
            sum(r.purchases)::text as purchases, sum(r.revenue)::text as revenue, sum(r.paying_users)::text as paying_users
     from ${rangesSql(sql, scope)}
@@ -114,6 +117,7 @@ export async function sumRollups(
     sums.clicks = Number(r.clicks);
     sums.installs = Number(r.installs);
     sums.attributedInstalls = Number(r.attributed_installs);
+    sums.pendingInstalls = Number(r.pending_installs ?? 0);
     sums.events = Number(r.events);
     sums.trials = Number(r.trials);
     sums.qualifiedTrials = Number(r.qualified_trials);

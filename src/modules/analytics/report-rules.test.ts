@@ -96,6 +96,7 @@ describe('KPIs', () => {
     const k = computeKpis(s, 2, 'USD', {});
     expect(k).toMatchObject({
       organicInstalls: 3,
+      pendingInstalls: 0,
       clickToInstallRate: 0.3333,
       revenue: { amount: 10, currency: 'USD' },
       revenueByCurrency: [

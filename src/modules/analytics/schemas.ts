@@ -118,6 +118,7 @@ export const Kpis = z
     installs: count('installs'),
     attributedInstalls: count('attributedInstalls'),
     organicInstalls: count('organicInstalls'),
+    pendingInstalls: count('pendingInstalls'),
     clickToInstallRate: z.number().nullable().describe(DEFINITIONS.clickToInstallRate),
     events: count('events'),
     trials: count('trials'),
@@ -176,7 +177,7 @@ export const Event = z
     flags: z
       .array(z.string())
       .describe(
-        'Ingestion flags: after_kill_switch, revenue_implausible (not forwarded), revenue_out_of_range (not stored as revenue), currency_defaulted',
+        'Ingestion flags: after_kill_switch, revenue_implausible (not forwarded), revenue_out_of_range (not stored as revenue), currency_defaulted, properties_dropped (properties over 256 KiB replaced by their size and SHA-256)',
       ),
     properties: z.unknown(),
     attribution: z

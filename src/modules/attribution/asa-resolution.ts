@@ -129,6 +129,16 @@ export async function asaResolveJob(
   if (signal.aborted && answer.kind === 'unavailable')
     throw new Error('shutting down during the Apple call');
   const attempts = r.attempts + (tooOld ? 0 : 1);
+  if (answer.kind === 'unavailable')
+    log.warn(
+      {
+        attributionId: r.attribution_id,
+        appId: r.app_id,
+        attempt: attempts,
+        reason: answer.detail,
+      },
+      'Apple AdServices unreachable; the install stays pending and is retried',
+    );
   const notFound = r.not_found_count + (answer.kind === 'not_found' ? 1 : 0);
 
   let final: AsaOutcome;
@@ -204,4 +214,32 @@ async function finish(
         signals = jsonb_set(signals, '{signals,ip}', 'null'), finished_at = now(), last_error = ${describe(answer)}
       where attribution_id = ${r.attribution_id}`;
   });
+}
+
+export type AsaLookupStatus = {
+  /** Installs waiting for Apple's answer (counted as installs, not attributed). */
+  pendingLookups: number;
+  /** Of those, how many failed their last call (Apple unreachable: timeout, 5xx, network error). */
+  failingLookups: number;
+  /** The most recent failure, as the job recorded it, and when the lookup is tried again. */
+  lastError: string | null;
+  nextAttemptAt: Date | null;
+};
+
+/** What an operator sees in `/readyz`: is Apple AdServices answering the background lookups? */
+export async function asaLookupStatus(sql: Sql): Promise<AsaLookupStatus> {
+  const [r] = await sql<{ pending: number; failing: number }[]>`
+    select count(*)::int as pending,
+           (count(*) filter (where last_error is not null and last_error not in ('not_found', 'not_attributed')))::int as failing
+    from asa_resolutions where state = 'pending'`;
+  const [last] = await sql<{ last_error: string; next_attempt_at: Date }[]>`
+    select last_error, next_attempt_at from asa_resolutions
+    where state = 'pending' and last_error is not null and last_error not in ('not_found', 'not_attributed')
+    order by next_attempt_at desc limit 1`;
+  return {
+    pendingLookups: r.pending,
+    failingLookups: r.failing,
+    lastError: last?.last_error ?? null,
+    nextAttemptAt: last?.next_attempt_at ?? null,
+  };
 }

@@ -5,6 +5,7 @@
  */
 import { normalizeIp } from '../../lib/ip.ts';
 import type { Sql } from '../../db/client.ts';
+import { clickIdTime } from '../clicks/click-id.ts';
 import { callAdServices, type AdServicesAnswer } from './adservices.ts';
 import {
   decideAttribution,
@@ -28,6 +29,38 @@ const CLICK_COLUMNS = (sql: Sql) => sql`
   l.custom_data as link_custom_data, l.campaign_name as link_campaign_name,
   exists (select 1 from attributions a where a.click_id = c.id) as used`;
 
+/** How long configure waits for a click answered a moment ago that no click writer has flushed. */
+export const LATE_CLICK_WAIT_MS = 1_500;
+/** A click id issued less than this ago and not stored yet may still be in a writer's buffer. */
+export const LATE_CLICK_MAX_AGE_MS = 60_000;
+const LATE_CLICK_POLL_MS = 50;
+/** Server clocks may differ a little between the process that issued the id and this one. */
+const CLOCK_SKEW_MS = 5_000;
+
+/**
+ * The click ids (issued by this platform: their time is in them) that are not among `found` and
+ * were issued less than `maxAgeMs` before `now`: answered clicks a writer may still be holding.
+ */
+export function lateClickIds(
+  ids: string[],
+  found: { id: string }[],
+  now: number,
+  maxAgeMs = LATE_CLICK_MAX_AGE_MS,
+): string[] {
+  return ids.filter((id) => {
+    if (found.some((c) => c.id === id)) return false;
+    const t = clickIdTime(id);
+    return t !== null && t <= now + CLOCK_SKEW_MS && now - t <= maxAgeMs;
+  });
+}
+
+export type LoadOptions = {
+  /** Wait up to this long for recent click ids not stored yet (0: do not wait). */
+  waitForClicksMs?: number;
+  /** Stops the wait (the request got its deadline answer). */
+  signal?: AbortSignal;
+};
+
 /** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is stored by the click writer as plain IPv4. */
 export async function loadCandidates(
   sql: Sql,
@@ -36,6 +69,7 @@ export async function loadCandidates(
   s: InstallSignals,
   settings: AttributionSettings,
   at: Date,
+  opts: LoadOptions = {},
 ): Promise<Candidates> {
   const clickIds = s.clickIds.filter((id) => CLICK_ID.test(id));
   const adIds = [s.idfa, s.gaid]
@@ -68,7 +102,22 @@ export async function loadCandidates(
           order by c.clicked_at desc limit ${CANDIDATE_LIMIT}`
       : [],
   ]);
-  return { byClickId: [...byClickId], byDeviceId: [...byDeviceId], byIp: [...byIp] };
+  const clicks = [...byClickId];
+  if (opts.waitForClicksMs) {
+    // A click answered a moment ago may still be in a click writer's buffer (in this process or
+    // another: they flush every 50 ms): re-read it by primary key until it is there.
+    const until = Date.now() + opts.waitForClicksMs;
+    let late = lateClickIds(clickIds, clicks, Date.now());
+    while (late.length && Date.now() < until && !opts.signal?.aborted) {
+      await new Promise((r) => setTimeout(r, LATE_CLICK_POLL_MS));
+      const more = await sql<
+        CandidateClick[]
+      >`select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id where c.id = any(${late})`;
+      clicks.push(...more);
+      late = late.filter((id) => !more.some((c) => c.id === id));
+    }
+  }
+  return { byClickId: clicks, byDeviceId: [...byDeviceId], byIp: [...byIp] };
 }
 
 export type ResolveInput = {
@@ -82,7 +131,12 @@ export type ResolveInput = {
   excludeClickIds?: string[];
 };
 
-export type ResolveOptions = { appleUrl: string; appleTimeoutMs: number };
+export type ResolveOptions = {
+  appleUrl: string;
+  appleTimeoutMs: number;
+  /** Aborts the Apple call (the request was answered at its deadline). */
+  signal?: AbortSignal;
+};
 
 export type Resolution = Decision & {
   /** What Apple said during the request, when it was asked (drives the background job). */
@@ -123,7 +177,12 @@ export async function resolveInstall(
   ) {
     return { ...first, apple: null };
   }
-  const apple = await callAdServices(opts.appleUrl, input.asaToken, opts.appleTimeoutMs);
+  const apple = await callAdServices(
+    opts.appleUrl,
+    input.asaToken,
+    opts.appleTimeoutMs,
+    opts.signal,
+  );
   return { ...decideAttribution({ ...base, asa: asaOutcome(apple) }), apple };
 }
 

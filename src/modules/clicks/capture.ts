@@ -3,7 +3,6 @@ import type { IncomingMessage } from 'node:http';
 import { parse as parseQueryString } from 'fast-querystring';
 import type { Logger } from 'pino';
 import type { RawRequest } from '../../http/raw-routes.ts';
-import { randomBase62 } from '../../lib/crypto.ts';
 import { countryOf } from '../../lib/geo.ts';
 import { normalizeIp } from '../../lib/ip.ts';
 import type { LinkCache, LinkTarget } from '../links/cache.ts';
@@ -23,6 +22,9 @@ import {
   type DeviceInfo,
 } from './user-agent.ts';
 import type { ClickRow, ClickWriter } from './writer.ts';
+import { newClickId } from './click-id.ts';
+
+export { newClickId };
 
 export type CaptureDeps = {
   cache: LinkCache;
@@ -128,30 +130,6 @@ function flagRepeat(repeats: RepeatDetector, click: ClickRow): string {
     duplicate_of: original,
   });
   return original;
-}
-
-// Byte order ("C" collation) of the digits: 0-9 < A-Z < a-z.
-const SORTED_BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-let timePrefixMs = -1;
-let timePrefix = '';
-
-/**
- * The ar_click_id: `arc_` + 20 base62 characters, URL-safe and unguessable: 7 for the time in
- * milliseconds (in order until the year 2081) and 13 random ones (~77 bits). Time first, so that
- * the clicks primary key grows at its right edge (0005_cheaper_click_writes.sql).
- */
-export function newClickId(now = Date.now()): string {
-  if (now !== timePrefixMs) {
-    let t = now;
-    let s = '';
-    for (let i = 0; i < 7; i++) {
-      s = SORTED_BASE62[t % 62] + s;
-      t = Math.floor(t / 62);
-    }
-    timePrefixMs = now;
-    timePrefix = s;
-  }
-  return `arc_${timePrefix}${randomBase62(13)}`;
 }
 
 /** What the HTTP layer read off the request. */

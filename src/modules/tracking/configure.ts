@@ -9,7 +9,14 @@ import { newId } from '../../lib/crypto.ts';
 import { truncate } from '../../lib/text.ts';
 import { enqueueAsaResolution } from '../attribution/asa-resolution.ts';
 import { countryOf } from '../../lib/geo.ts';
-import { loadCandidates, resolveInstall, type Resolution } from '../attribution/engine.ts';
+import {
+  LATE_CLICK_WAIT_MS,
+  lateClickIds,
+  loadCandidates,
+  resolveInstall,
+  type Resolution,
+} from '../attribution/engine.ts';
+import { enqueueLateClickCheck, LATE_CLICK_RECHECK_AGE_MS } from '../attribution/late-clicks.ts';
 import { parseLocale } from '../attribution/locale.ts';
 import { parseInstallReferrer } from '../attribution/referrer.ts';
 import type { AttributionSettings, Environment, InstallSignals } from '../attribution/waterfall.ts';
@@ -30,6 +37,14 @@ export type RequestMeta = {
   userAgent: string | null;
   sdkVersion: string | null;
   receivedAt: Date;
+  /** Aborted when the request got its deadline answer (503): no work is started after that. */
+  signal?: AbortSignal;
+};
+
+/** The request was answered already (deadline): stop before writing anything. */
+export class AbandonedError extends Error {}
+const checkAbandoned = (signal?: AbortSignal) => {
+  if (signal?.aborted) throw new AbandonedError('configure abandoned after its deadline answer');
 };
 
 const DAY = 24 * 3600_000;
@@ -121,8 +136,12 @@ export async function configure(
   const signals = installSignals(b, meta.ip);
   const [existing, candidates] = await Promise.all([
     findAttribution(ctx.sql, app.id, environment, b.deviceId),
-    loadCandidates(ctx.sql, app.id, environment, signals, settingsOf(app), meta.receivedAt),
+    loadCandidates(ctx.sql, app.id, environment, signals, settingsOf(app), meta.receivedAt, {
+      waitForClicksMs: LATE_CLICK_WAIT_MS,
+      signal: meta.signal,
+    }),
   ]);
+  checkAbandoned(meta.signal);
   if (existing) return repeat(ctx, app, environment, b, meta, existing, deviceExtra);
 
   const resolution = await resolveInstall(
@@ -135,12 +154,29 @@ export async function configure(
       asaToken: b.asaToken,
       at: meta.receivedAt,
     },
-    { appleUrl: ctx.appleUrl, appleTimeoutMs: ctx.appleTimeoutMs },
+    { appleUrl: ctx.appleUrl, appleTimeoutMs: ctx.appleTimeoutMs, signal: meta.signal },
     candidates,
   );
 
+  if (resolution.apple?.kind === 'unavailable')
+    ctx.log.warn(
+      { appId: app.id, reason: resolution.apple.detail },
+      'Apple AdServices unreachable during configure; the install is stored pending',
+    );
   const attributionId = newId('att');
   const pending = resolution.status === 'pending' && !!b.asaToken;
+  // A click id issued shortly before and still not stored (a writer far behind): looked for again
+  // by a job, which credits the install to the click once it is there (attribution/late-clicks.ts).
+  const lateClicks =
+    resolution.status === 'resolved' && resolution.fields.match_type !== 'click_id'
+      ? lateClickIds(
+          signals.clickIds,
+          candidates.byClickId,
+          meta.receivedAt.getTime(),
+          LATE_CLICK_RECHECK_AGE_MS,
+        )
+      : [];
+  checkAbandoned(meta.signal);
   // One statement in the common case (one round trip, one commit); a pending Apple lookup is
   // queued in the same transaction as its attribution.
   const write = async (tx: Tx) => {
@@ -165,9 +201,30 @@ export async function configure(
         firstAnswer: resolution.apple,
       });
     }
+    if (lateClicks.length) {
+      await enqueueLateClickCheck(
+        tx,
+        {
+          attributionId,
+          appId: app.id,
+          environment,
+          signals: {
+            platform: signals.platform,
+            osVersion: signals.osVersion,
+            language: signals.language,
+            clickIds: signals.clickIds,
+            referrerClickTs: signals.referrerClickTs,
+            referrerInstallTs: signals.referrerInstallTs,
+          },
+          settings: settingsOf(app),
+        },
+        meta.receivedAt,
+      );
+    }
     return row;
   };
-  const stored = pending ? await ctx.sql.begin((tx) => write(tx)) : await write(ctx.sql);
+  const stored =
+    pending || lateClicks.length ? await ctx.sql.begin((tx) => write(tx)) : await write(ctx.sql);
   return configureBody(stored);
 }
 
@@ -264,6 +321,7 @@ async function repeat(
     if (r.fields.match_type === 'click_id') touch = r;
   }
 
+  checkAbandoned(meta.signal);
   const result = await ctx.sql.begin(async (tx) => {
     await upsertConfiguredDevice(tx, key, b, { ...deviceExtra, installedAt: null });
     if (b.customerUserId)

@@ -30,6 +30,8 @@ export type PendingEvent = {
   /** Currency used when the event has revenue but no valid currency. */
   defaultCurrency: string;
   receivedAt: Date;
+  /** Size of the request body it came in: what the event costs in memory (about 3× on the heap). */
+  bytes?: number;
 };
 
 export class OverloadedError extends Error {}
@@ -41,7 +43,13 @@ type Queued = PendingEvent & {
   reject: (e: unknown) => void;
 };
 
-export type WriterOptions = { maxBatch?: number; maxConcurrent?: number; maxQueue?: number };
+export type WriterOptions = {
+  maxBatch?: number;
+  maxConcurrent?: number;
+  maxQueue?: number;
+  /** Body bytes of the events queued or being written; past it, `OverloadedError` (503). */
+  maxQueueBytes?: number;
+};
 
 export class EventWriter {
   private queue: Queued[] = [];
@@ -49,6 +57,9 @@ export class EventWriter {
   private readonly maxBatch: number;
   private readonly maxConcurrent: number;
   private readonly maxQueue: number;
+  private readonly maxQueueBytes: number;
+  private heldBytes = 0;
+  private held = 0;
   private idle: (() => void) | null = null;
   private readonly deviceCache = new Map<string, string>();
 
@@ -60,15 +71,42 @@ export class EventWriter {
     this.maxBatch = opts.maxBatch ?? 1000;
     this.maxConcurrent = opts.maxConcurrent ?? 2;
     this.maxQueue = opts.maxQueue ?? 20_000;
+    this.maxQueueBytes = opts.maxQueueBytes ?? 64 * 1024 * 1024;
+  }
+
+  /** Events (and their body bytes) accepted and not yet settled: queued or being written. */
+  get inFlight() {
+    return { events: this.held, bytes: this.heldBytes };
   }
 
   /** Resolves once the event (or the decision that it is a duplicate) is committed. */
   submit(e: PendingEvent): Promise<void> {
+    const bytes = e.bytes ?? 0;
     if (this.queue.length >= this.maxQueue)
       return Promise.reject(new OverloadedError('event queue full'));
+    if (this.held > 0 && this.heldBytes + bytes > this.maxQueueBytes)
+      return Promise.reject(new OverloadedError('event queue full (bytes)'));
+    const fingerprint = e.body.eventId ? null : eventFingerprint(e.body).toString('hex');
+    this.held++;
+    this.heldBytes += bytes;
+    const settle = () => {
+      this.held--;
+      this.heldBytes -= bytes;
+    };
     return new Promise<void>((resolve, reject) => {
-      const fingerprint = e.body.eventId ? null : eventFingerprint(e.body).toString('hex');
-      this.queue.push({ ...e, id: newId('evt'), fingerprint, resolve, reject });
+      this.queue.push({
+        ...e,
+        id: newId('evt'),
+        fingerprint,
+        resolve: () => {
+          settle();
+          resolve();
+        },
+        reject: (err) => {
+          settle();
+          reject(err);
+        },
+      });
       this.kick();
     });
   }
@@ -212,6 +250,7 @@ export class EventWriter {
         const flags = [...e.flags];
         if (b.implausibleRevenue) flags.push('revenue_implausible');
         if (b.revenueOutOfRange) flags.push('revenue_out_of_range');
+        if (b.propertiesDropped) flags.push('properties_dropped');
         if (b.revenue !== null && b.currency === null) flags.push('currency_defaulted');
         const properties =
           b.eventName === '_advanced_matching'

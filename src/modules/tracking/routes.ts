@@ -3,6 +3,7 @@
  * Mounted at the root (both the tracking and the API host reach this process), with its own body
  * parsing, errors and headers: lenient input, strict output, never 3xx / 415 / 429.
  */
+import type { Server } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { MAX_BODY_BYTES, type ApiInstance } from '../../http/types.ts';
 import type { Services } from '../../services.ts';
@@ -14,6 +15,12 @@ import { JSON_UTF8, sendSdkError, withDeadline } from './sdk-errors.ts';
 import { configure } from './configure.ts';
 import { EventWriter } from './event-writer.ts';
 import { EVENT_OK_BODY } from './configure-response.ts';
+import { Admission } from './admission.ts';
+
+/** What the SDK endpoints of a server hold in memory now (tests, operators' debugging). */
+const loads = new WeakMap<Server, { admission: Admission; writer: EventWriter }>();
+export const sdkLoadOf = (server: Server) => loads.get(server);
+const SHED_LOG_INTERVAL_MS = 10_000;
 
 /** Time box of the in-request Apple AdServices call; past it the install is answered undetermined. */
 export const APPLE_INLINE_TIMEOUT_MS = 1_500;
@@ -28,6 +35,8 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
     );
   await apps.start();
   const writer = new EventWriter(sql, log);
+  const admission = new Admission();
+  loads.set(app.server, { admission, writer });
   app.addHook('onClose', async () => {
     await writer.drain();
     await apps.stop();
@@ -43,6 +52,34 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
 
   app.setErrorHandler(sendSdkError);
 
+  // Admission before the body is read: over the in-flight budgets, 503 + Retry-After at once.
+  let shed = 0;
+  let shedLoggedAt = 0;
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    const release = admission.admit(req.headers['content-length']);
+    if (release) {
+      reply.raw.once('close', release);
+      return;
+    }
+    shed++;
+    if (Date.now() - shedLoggedAt >= SHED_LOG_INTERVAL_MS) {
+      log.warn({ shed, inFlight: admission.inFlight }, 'sdk requests shed: too much in flight');
+      shed = 0;
+      shedLoggedAt = Date.now();
+    }
+    reply
+      .code(503)
+      .header('retry-after', '5')
+      .type(JSON_UTF8)
+      .send(
+        JSON.stringify({
+          error: { code: 'service_unavailable', message: 'Temporarily unavailable; retry later' },
+        }),
+      );
+    return reply;
+  });
+
   // Closing the server adds `Connection: close` to answers in flight (src/http/server.ts).
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('cache-control', 'no-store');
@@ -51,6 +88,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
 
   async function configureHandler(req: FastifyRequest, reply: FastifyReply) {
     const receivedAt = new Date();
+    const abandon = new AbortController();
     const work = (async () => {
       const { cred, raw } = await credentialAndBody(apps, req);
       const body = readConfigureBody(raw);
@@ -64,10 +102,11 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
           userAgent: header(req, 'user-agent'),
           sdkVersion: header(req, 'x-sdk-version'),
           receivedAt,
+          signal: abandon.signal,
         },
       );
     })();
-    const text = await withDeadline(work);
+    const text = await withDeadline(work, abandon);
     reply.code(200).type(JSON_UTF8).send(text);
   }
 
@@ -75,6 +114,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
     const receivedAt = new Date();
     const { cred, raw } = await credentialAndBody(apps, req);
     const body = readEventBody(raw);
+    const bytes = (req.body as Buffer | undefined)?.length ?? 0;
     const flags = cred.app.sdkEnabled ? [] : ['after_kill_switch'];
     await withDeadline(
       writer.submit({
@@ -83,6 +123,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
         body,
         flags,
         receivedAt,
+        bytes,
         defaultCurrency: cred.app.currency,
         source: header(req, 'x-sdk-version') ? 'sdk' : 's2s',
       }),

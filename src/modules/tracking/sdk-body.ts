@@ -31,6 +31,12 @@ const MAX_REVENUE_TEXT = 64;
 const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 /** Nesting kept in stored JSON (properties, device_info); deeper values become null. */
 const MAX_DEPTH = 32;
+/**
+ * Largest `properties` stored, as JSON bytes (a 100 KB event is legitimate: §3.4). Larger ones are
+ * replaced by `{"_dropped": {"bytes", "sha256"}}` and the event is flagged `properties_dropped`;
+ * the event itself is kept and answered 200 (a 4xx is final for the SDKs: the event would be lost).
+ */
+export const MAX_PROPERTIES_BYTES = 256 * 1024;
 
 type Obj = Record<string, unknown>;
 
@@ -174,6 +180,8 @@ export type EventBody = {
   implausibleRevenue: boolean;
   /** |revenue| > MAX_REVENUE: `revenue` is then null (the raw value is in `revenueRaw`). */
   revenueOutOfRange: boolean;
+  /** `properties` were over MAX_PROPERTIES_BYTES and replaced by their size and hash. */
+  propertiesDropped: boolean;
 };
 
 /** A finite number from a JSON number or numeric string; anything else is absent. */
@@ -258,10 +266,11 @@ export function readEventBody(body: Obj): EventBody {
   }
 
   const outOfRange = rev.value !== null && !(Math.abs(rev.value) <= MAX_REVENUE);
+  const kept = capProperties(properties);
   return {
     deviceId,
     eventName,
-    properties,
+    properties: kept ?? properties,
     revenue: outOfRange ? null : rev.value,
     revenueRaw: rev.raw,
     currency: cur.code,
@@ -272,7 +281,22 @@ export function readEventBody(body: Obj): EventBody {
     legacyAppId: optString(body.app_id, 128),
     implausibleRevenue: rev.value !== null && Math.abs(rev.value) > IMPLAUSIBLE_REVENUE,
     revenueOutOfRange: outOfRange,
+    propertiesDropped: kept !== null,
   };
+}
+
+/**
+ * Properties over MAX_PROPERTIES_BYTES → what is stored instead (their size and the SHA-256 of
+ * their canonical JSON, so that two different dropped payloads never look like duplicates), else null.
+ */
+export function capProperties(properties: Obj): Obj | null {
+  const json = JSON.stringify(properties);
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short texts need no exact count.
+  if (json.length * 3 <= MAX_PROPERTIES_BYTES) return null;
+  const bytes = Buffer.byteLength(json);
+  if (bytes <= MAX_PROPERTIES_BYTES) return null;
+  const sha256 = createHash('sha256').update(canonicalJson(properties)).digest('hex');
+  return { _dropped: { bytes, sha256 } };
 }
 
 /**

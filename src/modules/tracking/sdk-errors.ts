@@ -25,11 +25,17 @@ export class SdkError extends Error {
 }
 class DeadlineError extends Error {}
 
-/** `p`, or a 503 once the request deadline passes. */
-export const withDeadline = <T>(p: Promise<T>): Promise<T> => {
+/**
+ * `p`, or a 503 once the request deadline passes; `abandon` is then aborted, so that the work
+ * behind `p` stops where it safely can (never half-way through a write).
+ */
+export const withDeadline = <T>(p: Promise<T>, abandon?: AbortController): Promise<T> => {
   let timer: NodeJS.Timeout;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError('deadline')), REQUEST_DEADLINE_MS);
+    timer = setTimeout(() => {
+      abandon?.abort();
+      reject(new DeadlineError('deadline'));
+    }, REQUEST_DEADLINE_MS);
   });
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 };
