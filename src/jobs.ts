@@ -13,6 +13,7 @@
 import { ASA_RESOLVE_TASK, asaResolveJob } from './modules/attribution/asa-resolution.ts';
 import { foldJob } from './modules/analytics/rollups.ts';
 import { clickRetentionJob } from './modules/clicks/retention.ts';
+import { deliveryRetentionJob, forwardJob } from './modules/integrations/sender.ts';
 import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
 import type { JobDefinition } from './queue/job.ts';
 import { reclaimJob } from './queue/reclaim.ts';
@@ -26,6 +27,10 @@ export const JOBS = {
   fingerprint_prune: { cron: '* * * * *', run: pruneFingerprintsJob },
   /** Jobs of a process that died go back to the queue. */
   queue_reclaim: { cron: '* * * * *', run: reclaimJob },
+  /** Due conversion deliveries are sent to Meta, Google Ads and TikTok (docs/forwarding.md). */
+  forward_deliveries: { everySeconds: 1, run: forwardJob },
+  /** Deliveries (the forwarding audit log) older than 365 days are deleted. */
+  delivery_retention: { cron: '17 3 * * *', run: deliveryRetentionJob },
   /** One Apple AdServices lookup for a pending iOS install; queued by configure (tracking/configure.ts). */
   [ASA_RESOLVE_TASK]: { run: asaResolveJob },
 } satisfies Record<string, JobDefinition>;
