@@ -19,6 +19,8 @@ export type Reply = {
   headers?: Record<string, string>;
   delayMs?: number;
   reset?: boolean;
+  /** Never answer (the request stays in flight until the client goes away). */
+  hang?: boolean;
 };
 /** What the fake answers when nothing is scripted: a function of the request. */
 export type Responder = (r: Received) => Reply;
@@ -26,6 +28,8 @@ export type Responder = (r: Received) => Reply;
 export type Fake = {
   url: string;
   received: Received[];
+  /** Requests whose answer was written to a live connection, with the status sent. */
+  answered: (Received & { status: number })[];
   /** Replies for the next matching requests, in order (matched by path substring). */
   script: (pathPart: string, ...replies: Reply[]) => void;
   close: () => Promise<void>;
@@ -33,6 +37,7 @@ export type Fake = {
 
 export async function startFake(defaultReply: Responder): Promise<Fake> {
   const received: Received[] = [];
+  const answered: Fake['answered'] = [];
   const scripts: { part: string; reply: Reply }[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -62,13 +67,15 @@ export async function startFake(defaultReply: Responder): Promise<Fake> {
           req.socket.destroy();
           return;
         }
-        if (res.destroyed) return;
+        if (res.destroyed || req.socket.destroyed) return;
+        answered.push({ ...r, status: reply.status ?? 200 });
         res.writeHead(reply.status ?? 200, {
           'content-type': 'application/json',
           ...reply.headers,
         });
         res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
       };
+      if (reply.hang) return;
       if (reply.delayMs) setTimeout(send, reply.delayMs);
       else send();
     });
@@ -78,6 +85,7 @@ export async function startFake(defaultReply: Responder): Promise<Fake> {
   return {
     url: `http://127.0.0.1:${port}/`,
     received,
+    answered,
     script: (part, ...replies) => {
       for (const reply of replies) scripts.push({ part, reply });
     },
