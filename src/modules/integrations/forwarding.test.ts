@@ -777,3 +777,108 @@ describe('audit log', () => {
     ).toBe(404);
   });
 });
+
+describe('test connection', () => {
+  const post = (app: SdkApp, network: string, body?: unknown) =>
+    api(t, 'POST', `/api/v1/apps/${app.appId}/integrations/${network}/test`, {
+      auth: app.apiKey,
+      body,
+    });
+
+  it('Meta: reads the dataset with the stored token; a refused token answers Meta’s own message; nothing is recorded', async () => {
+    const app = await createSdkApp(t);
+    await configureMeta(app);
+    const ok = await post(app, 'meta');
+    expect(ok.status).toBe(200);
+    expect(ok.body.data).toMatchObject({
+      ok: true,
+      httpStatus: 200,
+      details: { dataset: { name: 'FitTrack dataset' } },
+    });
+    const got = meta.received.at(-1)!;
+    expect(got.method).toBe('GET');
+    expect(got.path).toBe(
+      '/v24.0/1234567890123456?fields=id%2Cname%2Cis_consolidated_container&access_token=EAAB-meta-token-9f2c',
+    );
+
+    meta.script('/v24.0/1234567890123456', {
+      status: 400,
+      body: {
+        error: {
+          message: 'Error validating access token: Session has expired',
+          type: 'OAuthException',
+          code: 190,
+        },
+      },
+    });
+    const bad = await post(app, 'meta', { settings: { accessToken: 'EAAB-candidate' } });
+    expect(bad.body.data).toMatchObject({
+      ok: false,
+      httpStatus: 400,
+      message: 'meta 190: Error validating access token: Session has expired',
+    });
+    expect(meta.received.at(-1)!.path).toContain('access_token=EAAB-candidate');
+    // The candidate was not saved, and no delivery exists.
+    const stored = (
+      await api(t, 'GET', `/api/v1/apps/${app.appId}/integrations/meta`, { auth: app.apiKey })
+    ).body.data;
+    expect(stored.settings.accessToken.last4).toBe('9f2c');
+    expect(await deliveriesOf(app)).toEqual([]);
+  });
+
+  it('Google: refreshes the token, lists customers and validates an upload', async () => {
+    const app = await createSdkApp(t);
+    await configureGoogle(app);
+    const n = google.received.length;
+    const r = await post(app, 'google');
+    expect(r.body.data).toMatchObject({ ok: true, httpStatus: 200 });
+    const calls = google.received.slice(n);
+    expect(calls.map((c) => `${c.method} ${c.path}`)).toEqual([
+      'POST /token',
+      'GET /v22/customers:listAccessibleCustomers',
+      'POST /v22/customers/1234567890:uploadClickConversions',
+    ]);
+    expect(calls[2].body).toMatchObject({ partialFailure: true, validateOnly: true });
+
+    google.script('/token', {
+      status: 400,
+      body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' },
+    });
+    const bad = await post(app, 'google');
+    expect(bad.body.data).toMatchObject({
+      ok: false,
+      httpStatus: 400,
+      message: 'google oauth 400: invalid_grant Token has been expired or revoked.',
+    });
+  });
+
+  it('TikTok: posts one event under the test event code; without one it says so', async () => {
+    const app = await createSdkApp(t);
+    await api(t, 'PATCH', `/api/v1/apps/${app.appId}/integrations/tiktok`, {
+      auth: app.apiKey,
+      body: {
+        enabled: true,
+        settings: { pixelCode: 'C4ABCDEFGHIJKLMN1234', accessToken: 'tt-token-abcd' },
+      },
+    });
+    const none = await post(app, 'tiktok');
+    expect(none.body.data).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('testEventCode'),
+    });
+    const ok = await post(app, 'tiktok', { settings: { testEventCode: 'TEST12345' } });
+    expect(ok.body.data).toMatchObject({ ok: true, httpStatus: 200 });
+    expect(tiktok.received.at(-1)!.body).toMatchObject({
+      event_source_id: 'C4ABCDEFGHIJKLMN1234',
+      test_event_code: 'TEST12345',
+    });
+    tiktok.script('/event/track/', {
+      body: { code: 40001, message: 'No permission to operate pixel' },
+    });
+    const denied = await post(app, 'tiktok', { settings: { testEventCode: 'TEST12345' } });
+    expect(denied.body.data).toMatchObject({
+      ok: false,
+      message: 'tiktok 40001: No permission to operate pixel',
+    });
+  });
+});

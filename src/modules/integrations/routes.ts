@@ -13,13 +13,18 @@ import {
   DeliveryStatus,
   GoogleIntegration,
   GooglePatch,
+  GoogleSettingsPatch,
+  MetaSettingsPatch,
+  TiktokSettingsPatch,
   Integrations,
   MetaIntegration,
   MetaPatch,
   TiktokIntegration,
   TiktokPatch,
 } from './schemas.ts';
+import { testConnection } from './connection-test.ts';
 import {
+  credentialsOf,
   getIntegration,
   listIntegrations,
   patchIntegration,
@@ -41,10 +46,44 @@ const DeliveryQuery = z.strictObject({
 const DeliveryParams = AppIdParams.extend({ deliveryId: z.string().max(64) });
 
 const PER_NETWORK = [
-  { network: 'meta', name: 'Meta Conversions API', resource: MetaIntegration, patch: MetaPatch },
-  { network: 'google', name: 'Google Ads', resource: GoogleIntegration, patch: GooglePatch },
-  { network: 'tiktok', name: 'TikTok Events API', resource: TiktokIntegration, patch: TiktokPatch },
+  {
+    network: 'meta',
+    name: 'Meta Conversions API',
+    resource: MetaIntegration,
+    patch: MetaPatch,
+    settings: MetaSettingsPatch,
+    test: 'reads the dataset (GET /{datasetId}) and, with a testEventCode, posts one test event',
+  },
+  {
+    network: 'google',
+    name: 'Google Ads',
+    resource: GoogleIntegration,
+    patch: GooglePatch,
+    settings: GoogleSettingsPatch,
+    test: 'refreshes the OAuth token, lists accessible customers and validates an upload (validateOnly)',
+  },
+  {
+    network: 'tiktok',
+    name: 'TikTok Events API',
+    resource: TiktokIntegration,
+    patch: TiktokPatch,
+    settings: TiktokSettingsPatch,
+    test: 'posts one event under the testEventCode (TikTok has no validate-only call)',
+  },
 ] as const;
+
+const TestResultSchema = z
+  .object({
+    ok: z.boolean(),
+    httpStatus: z
+      .number()
+      .int()
+      .nullable()
+      .describe("The network's HTTP status; null without an answer"),
+    message: z.string().describe("What was checked, or the network's own error message"),
+    details: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'IntegrationTestResult' });
 
 /** Integrations API (docs/spec/api.md "Integrations"); forwarding is described in docs/forwarding.md. */
 export async function integrationRoutes(app: ApiInstance, { sql, cursors, config }: Services) {
@@ -69,7 +108,34 @@ export async function integrationRoutes(app: ApiInstance, { sql, cursors, config
     },
   );
 
-  for (const { network, name, resource, patch } of PER_NETWORK) {
+  for (const { network, name, resource, patch, settings, test } of PER_NETWORK) {
+    app.post(
+      `/apps/:appId/integrations/${network}/test`,
+      {
+        schema: {
+          tags: ['Integrations'],
+          summary: `Test the ${name} connection: ${test}; records no conversion. Candidate settings in the body are laid over the stored ones and not saved`,
+          params: AppIdParams,
+          body: z.strictObject({ settings: settings.optional() }).nullish(),
+          response: {
+            200: SingleOf(TestResultSchema),
+            ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+          },
+        },
+      },
+      async (req) => {
+        const a = await visibleApp(sql, req);
+        const row = await getIntegration(sql, a.id, network);
+        const creds = credentialsOf(row, config.secretKey);
+        for (const [k, v] of Object.entries(req.body?.settings ?? {})) {
+          if (v === undefined) continue;
+          if (v === null) delete creds[k];
+          else (creds as Record<string, unknown>)[k] = v;
+        }
+        return single(await testConnection(config, network as Network, creds));
+      },
+    );
+
     app.get(
       `/apps/:appId/integrations/${network}`,
       {
