@@ -1,5 +1,6 @@
 /** The deliveries audit log: list with filters (keyset on seq, newest first) and manual retry. */
 import type { Sql } from '../../db/client.ts';
+import { NETWORKS } from './networks.ts';
 
 export type DeliveryRow = {
   seq: string;
@@ -41,11 +42,16 @@ export async function listDeliveries(
       ${f.afterSeq ? sql`and seq < ${f.afterSeq}` : sql``}
       ${f.network ? sql`and network = ${f.network}` : sql``}
       ${f.status ? sql`and status = ${f.status}` : sql``}
-      ${f.eventId ? sql`and event_id = ${f.eventId}` : sql``}
+      ${f.eventId ? sql`and forward_id = any(${forwardIdsOf(f.eventId)}::text[]) and event_id = ${f.eventId}` : sql``}
       ${f.from ? sql`and created_at >= ${f.from}` : sql``}
       ${f.to ? sql`and created_at <= ${f.to}` : sql``}
     order by seq desc
     limit ${f.limit + 1}`;
+}
+
+/** An event's deliveries have these forward ids (outbox.ts), so the unique index finds them. */
+function forwardIdsOf(eventId: string): string[] {
+  return NETWORKS.map((n) => `fwd_${n}_${eventId.slice(4)}`);
 }
 
 export async function getDelivery(sql: Sql, appId: string, id: string) {

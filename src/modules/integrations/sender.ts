@@ -61,10 +61,14 @@ export async function forwardDue(sql: Sql, config: Config, log: Logger): Promise
       and exists (select 1 from deliveries d
                   where d.network = i.network and d.app_id = i.app_id
                     and d.status in ('pending', 'retrying') and d.next_attempt_at <= now())`;
+  // With fewer groups than slots, a group gets several batches at once: `skip locked` gives
+  // each its own rows.
+  const per = Math.max(1, Math.floor(PARALLEL / Math.max(1, groups.length)));
+  const tasks = groups.flatMap((g) => Array.from({ length: per }, () => g));
   let sent = 0;
-  for (let i = 0; i < groups.length; i += PARALLEL) {
+  for (let i = 0; i < tasks.length; i += PARALLEL) {
     const counts = await Promise.all(
-      groups.slice(i, i + PARALLEL).map((g) =>
+      tasks.slice(i, i + PARALLEL).map((g) =>
         sendBatch(sql, config, g.app_id, g.network).catch((err) => {
           log.error({ err, appId: g.app_id, network: g.network }, 'forwarding batch failed');
           return 0;
