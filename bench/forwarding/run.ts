@@ -1,8 +1,11 @@
 /**
  * Forwarding benchmark: SDK events in through `POST /api/track/event` of a real `apprefer serve`
- * process, for devices attributed to Meta (fbclid), with forwarding off (the app has no
- * integration) and on (Meta enabled, a fake Conversions API answering in 50 ms). Prints the
- * event-ingest rate of both runs beside each other and the deliveries per second of the on run.
+ * process, for 5 000 devices attributed to Meta (fbclid), against a fake Conversions API answering
+ * in 50 ms (a separate process). Four phases, each event body distinct:
+ *  1. forwarding off (the app has no integration: the outbox statement runs and writes nothing);
+ *  2. outbox only (Meta enabled but paused as `unauthorized`: deliveries recorded, not sent);
+ *  3. the backlog of phase 2 sent with no ingestion: deliveries per second of the sender alone;
+ *  4. forwarding on: ingestion and sending at once (delivered count each second).
  *
  *   npx tsx bench/forwarding/run.ts                   # 15 s per measurement
  *   DURATION=20 CONNECTIONS=100 DELAY_MS=50 npx tsx bench/forwarding/run.ts
@@ -25,8 +28,11 @@ const WARMUP = 3;
 const RUN = Date.now().toString(36);
 const SECRET_KEY = `bench-forwarding-secret-${RUN}-0123456789abcdef`;
 
+let measurements = 0;
+/** Events of the `tag` app's attributed devices; every body distinct (no dedup shortcut). */
 function measure(port: number, key: string, seconds: number, tag: string) {
   let n = 0;
+  const m = ++measurements;
   return autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
@@ -48,7 +54,7 @@ function measure(port: number, key: string, seconds: number, tag: string) {
             body: JSON.stringify({
               device_id: `fwd-${tag}-${n % DEVICES}`,
               event_name: n % 10 ? 'level_complete' : 'purchase',
-              properties: { level: n, run: tag },
+              properties: { level: n, run: `${RUN}-${m}` },
               revenue: n % 10 ? undefined : 4.99,
               currency: 'usd',
             }),
@@ -144,7 +150,14 @@ try {
   const [{ before }] = await sql<{ before: number }[]>`
     select count(*)::int as before from deliveries where status = 'delivered'`;
   const started = Date.now();
+  const series: number[] = [];
+  const sampler = setInterval(() => {
+    void sql`select count(*)::int as n from deliveries where status = 'delivered'`.then(([r]) =>
+      series.push(r.n - before),
+    );
+  }, 1000);
   const onRun = await measure(port, on.sdk_key_live, DURATION, 'on');
+  clearInterval(sampler);
   const ingestS = (Date.now() - started) / 1000;
   const [{ during }] = await sql<{ during: number }[]>`
     select count(*)::int - ${before} as during from deliveries where status = 'delivered'`;
@@ -172,6 +185,7 @@ try {
   console.log(
     `deliveries, while ingesting                  ${during} in ${ingestS.toFixed(1)} s = ${Math.round(during / ingestS)}/s (as fast as events arrive)   not delivered at the end: ${notDelivered}`,
   );
+  console.log(`delivered, each second of that run          ${series.join(' ')}`);
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await sql.end();
