@@ -882,3 +882,33 @@ describe('test connection', () => {
     });
   });
 });
+
+it('retention: a delivery still waiting after 30 days is given up; the audit log keeps 365 days', async () => {
+  const app = await createSdkApp(t);
+  const row = (id: string, status: string, days: number) => t.sql`
+    insert into deliveries (id, app_id, network, event_id, event_name, forward_id, status, error, next_attempt_at, created_at)
+    values (${id}, ${app.appId}, 'meta', ${`evt_${id}`}, 'purchase', ${`fwd_meta_${id}`}, ${status},
+            ${status === 'retrying' ? 'meta 2: unavailable' : null}, now(), now() - ${days} * interval '1 day')`;
+  await row(`r${randomBase62(8)}`, 'retrying', 31);
+  await row(`p${randomBase62(8)}`, 'pending', 29);
+  await row(`d${randomBase62(8)}`, 'delivered', 366);
+  await row(`k${randomBase62(8)}`, 'delivered', 364);
+  const { deliveryRetentionJob } = await import('./sender.ts');
+  const pino = (await import('pino')).default;
+  await deliveryRetentionJob(
+    {},
+    {
+      services: { sql: t.sql } as never,
+      log: pino({ level: 'silent' }),
+      signal: new AbortController().signal,
+      attempt: 1,
+    },
+  );
+  const left =
+    await t.sql`select left(id, 1) as k, status, error from deliveries where app_id = ${app.appId} order by id`;
+  expect(left.map((r) => [r.k, r.status, r.error])).toEqual([
+    ['k', 'delivered', null],
+    ['p', 'pending', null],
+    ['r', 'failed', 'gave up after 30 days: meta 2: unavailable'],
+  ]);
+});

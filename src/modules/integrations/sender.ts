@@ -276,9 +276,17 @@ async function record(tx: Sql, config: Config, integration: IntegrationRow, resu
     where app_id = ${integration.app_id} and network = ${integration.network}`;
 }
 
-/** Audit-log retention (product.md §13): deliveries older than 365 days are deleted. */
+/**
+ * Retention (product.md §13): the retry queue keeps a delivery 30 days (one still waiting then,
+ * e.g. behind an integration paused for its credentials, is given up), the audit log 365 days.
+ */
 export async function deliveryRetentionJob(_payload: unknown, { services, log }: JobContext) {
+  const given = await services.sql`
+    update deliveries set status = 'failed', next_attempt_at = null, updated_at = now(),
+      error = 'gave up after 30 days: ' || coalesce(error, 'never sent')
+    where status in ('pending', 'retrying') and created_at < now() - interval '30 days'`;
   const r = await services.sql`
     delete from deliveries where created_at < now() - interval '365 days'`;
-  if (r.count) log.info({ deleted: r.count }, 'old deliveries deleted');
+  if (r.count || given.count)
+    log.info({ deleted: r.count, givenUp: given.count }, 'delivery retention');
 }
