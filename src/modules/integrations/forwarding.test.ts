@@ -912,3 +912,24 @@ it('retention: a delivery still waiting after 30 days is given up; the audit log
     ['r', 'failed', 'gave up after 30 days: meta 2: unavailable'],
   ]);
 });
+
+it('concurrent senders never send the same delivery twice', async () => {
+  const app = await createSdkApp(t);
+  await configureMeta(app);
+  const deviceId = await attributedDevice(app, {
+    network: 'meta',
+    fbclid: `IwAR-${randomBase62(12)}`,
+  });
+  await waitFor(app, (d) => d[0]?.status === 'delivered');
+  await t.sql`update integrations set status = 'unauthorized' where app_id = ${app.appId}`;
+  for (let i = 0; i < 40; i++)
+    await track(t, 'event', app.live, { device_id: deviceId, event_name: `c${i}` });
+  await t.sql`update integrations set status = 'ok' where app_id = ${app.appId}`;
+  const { forwardDue } = await import('./sender.ts');
+  const pino = (await import('pino')).default;
+  // Three more senders beside the server's own job, all at once.
+  await Promise.all([1, 2, 3].map(() => forwardDue(t.sql, t.config, pino({ level: 'silent' }))));
+  const ds = await waitFor(app, (d) => d.length === 41 && d.every((x) => x.status === 'delivered'));
+  const sends = ds.map((d) => receivedFor(meta, d.forwardId).length);
+  expect(sends).toEqual(ds.map(() => 1));
+});
