@@ -57,7 +57,7 @@ async function serve(port: number): Promise<{ child: ChildProcess; exited: Promi
         (r) => r.ok,
         () => false,
       ),
-    30_000,
+    90_000, // the embedded test PostgreSQL is shared by every test file running at the time
   );
   return { child, exited };
 }
@@ -128,4 +128,4 @@ it('deliveries in flight when the server is killed are all delivered after the r
     server.child.kill('SIGTERM');
     await server.exited;
   }
-}, 150_000);
+}, 300_000);

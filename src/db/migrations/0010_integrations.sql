@@ -8,9 +8,9 @@ create table integrations (
   network                   text not null check (network in ('meta', 'google', 'tiktok')),
   enabled                   boolean not null default false,
   configured                boolean not null default false,   -- every required setting present
-  settings                  jsonb not null default '{}',      -- non-secret settings, api.md names
+  settings                  jsonb not null default '{}',      -- non-secret settings, docs/spec/api.md names
   secrets                   jsonb not null default '{}',      -- name → {"enc": "v1.…", "last4": "9f2c"}
-  event_mapping             jsonb not null default '{}',      -- overrides of product.md §8.4: name → network name | null
+  event_mapping             jsonb not null default '{}',      -- overrides of docs/spec/product.md §8.4: name → network name | null
   forward_client_purchases  boolean,                          -- null: automatic (on while no webhook integration exists)
   status                    text not null default 'ok' check (status in ('ok', 'failing', 'unauthorized')),
   last_delivery_at          timestamptz,

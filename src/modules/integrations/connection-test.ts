@@ -1,5 +1,5 @@
 /**
- * Test connection (api.md `POST …/integrations/{network}/test`, external-apis.md §1.8, §2.3, §3.4):
+ * Test connection (docs/spec/api.md `POST …/integrations/{network}/test`, docs/spec/external-apis.md §1.8, §2.3, §3.4):
  * a dry run with the stored settings, or candidate ones from the body laid over them. It records
  * no conversion and answers the network's own message on failure.
  */

@@ -1,6 +1,6 @@
 /**
  * Conversion forwarding end to end: SDK installs and events of attributed devices reach fake Meta,
- * Google and TikTok servers (external-apis.md §9) with the exact bodies of §1–3; every error class
+ * Google and TikTok servers (docs/spec/external-apis.md §9) with the exact bodies of §1–3; every error class
  * ends as the spec says; the audit log and its retry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** One schema per shape: these validate requests, type the handlers and document the API (api.md "Integrations"). */
+/** One schema per shape: these validate requests, type the handlers and document the API (docs/spec/api.md "Integrations"). */
 
 /** A secret as the API shows it: never its value. */
 export const SecretState = z
@@ -22,7 +22,7 @@ const EventName = z.string().min(1).max(128);
 export const EventMapping = z
   .record(EventName, z.string().min(1).max(128).nullable())
   .describe(
-    'Platform event name → the network event name (product.md §8.4 defaults); null stops forwarding that event',
+    'Platform event name → the network event name (docs/spec/product.md §8.4 defaults); null stops forwarding that event',
   );
 const EventMappingPatch = z
   .record(EventName, z.string().trim().min(1).max(128).nullable())
@@ -37,7 +37,7 @@ const common = {
     .nullable()
     .optional()
     .describe(
-      'Forward `purchase` events sent by the SDK or a server (product.md §8.5 #12); null: automatic (on while no webhook integration is connected)',
+      'Forward `purchase` events sent by the SDK or a server (docs/spec/product.md §8.5 #12); null: automatic (on while no webhook integration is connected)',
     ),
 };
 

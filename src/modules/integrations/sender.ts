@@ -277,7 +277,7 @@ async function record(tx: Sql, config: Config, integration: IntegrationRow, resu
 }
 
 /**
- * Retention (product.md §13): the retry queue keeps a delivery 30 days (one still waiting then,
+ * Retention (docs/spec/product.md §13): the retry queue keeps a delivery 30 days (one still waiting then,
  * e.g. behind an integration paused for its credentials, is given up), the audit log 365 days.
  */
 export async function deliveryRetentionJob(_payload: unknown, { services, log }: JobContext) {

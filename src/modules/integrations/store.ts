@@ -132,7 +132,7 @@ const secretState = (row: IntegrationRow, k: string) => {
   return { set: !!s, last4: s ? s.last4 || null : null };
 };
 
-/** The API resource (api.md "Integrations"). */
+/** The API resource (docs/spec/api.md "Integrations"). */
 export function toIntegrationResource(row: IntegrationRow) {
   const s = row.settings;
   const str = (k: string) => (typeof s[k] === 'string' ? (s[k] as string) : null);
