@@ -33,6 +33,13 @@ const EnvSchema = z.object({
   CLICK_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   APPLE_ADSERVICES_URL: url.default('https://api-adservices.apple.com/api/v1/'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  // Conversion forwarding (docs/forwarding.md): outside services and retry timing.
+  META_GRAPH_URL: url.default('https://graph.facebook.com/v24.0/'),
+  TIKTOK_API_URL: url.default('https://business-api.tiktok.com/open_api/v1.3/'),
+  GOOGLE_ADS_API_URL: url.default('https://googleads.googleapis.com/'),
+  GOOGLE_OAUTH_TOKEN_URL: url.default('https://oauth2.googleapis.com/token'),
+  FORWARD_RETRY_BASE_SECONDS: z.coerce.number().positive().default(60),
+  FORWARD_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
   // Analytics currency conversion: value in USD of one unit of each currency, e.g. {"EUR":1.08,"GBP":1.27}.
   FX_RATES: z
     .string()
@@ -79,6 +86,15 @@ export type Config = {
   clickRetentionDays: number;
   appleAdServicesUrl: string;
   embeddedPgPort: number;
+  /** Base URLs of the ad networks' APIs, each ending with `/` (the OAuth token URL is used as is). */
+  metaGraphUrl: string;
+  tiktokApiUrl: string;
+  googleAdsApiUrl: string;
+  googleOAuthTokenUrl: string;
+  /** First retry delay of a failed forward; doubles per attempt, capped at 6 h. */
+  forwardRetryBaseSeconds: number;
+  /** A network call taking longer is abandoned and retried. */
+  forwardTimeoutSeconds: number;
   /** USD value of one unit of each currency (USD itself is 1); empty: no conversion. */
   fxRates: Record<string, number>;
 };
@@ -86,6 +102,7 @@ export type Config = {
 export class ConfigError extends Error {}
 
 const stripSlash = (u: string) => u.replace(/\/+$/, '');
+const withSlash = (u: string) => `${stripSlash(u)}/`;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
@@ -121,6 +138,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickRetentionDays: e.CLICK_RETENTION_DAYS,
     appleAdServicesUrl: e.APPLE_ADSERVICES_URL,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
+    metaGraphUrl: withSlash(e.META_GRAPH_URL),
+    tiktokApiUrl: withSlash(e.TIKTOK_API_URL),
+    googleAdsApiUrl: withSlash(e.GOOGLE_ADS_API_URL),
+    googleOAuthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
+    forwardRetryBaseSeconds: e.FORWARD_RETRY_BASE_SECONDS,
+    forwardTimeoutSeconds: e.FORWARD_TIMEOUT_SECONDS,
     fxRates: e.FX_RATES,
   };
 }

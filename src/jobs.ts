@@ -15,6 +15,7 @@ import { LATE_CLICK_TASK, lateClickJob } from './modules/attribution/late-clicks
 import { foldJob } from './modules/analytics/rollups.ts';
 import { clickRetentionJob } from './modules/clicks/retention.ts';
 import { sessionCleanupJob } from './modules/auth/accounts.ts';
+import { deliveryRetentionJob, forwardJob } from './modules/integrations/sender.ts';
 import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
 import type { JobDefinition } from './queue/job.ts';
 import { reclaimJob } from './queue/reclaim.ts';
@@ -30,6 +31,10 @@ export const JOBS = {
   session_cleanup: { cron: '17 * * * *', run: sessionCleanupJob },
   /** Jobs of a process that died go back to the queue. */
   queue_reclaim: { cron: '* * * * *', run: reclaimJob },
+  /** Due conversion deliveries are sent to Meta, Google Ads and TikTok (docs/forwarding.md). */
+  forward_deliveries: { everySeconds: 1, run: forwardJob },
+  /** Deliveries (the forwarding audit log) older than 365 days are deleted. */
+  delivery_retention: { cron: '17 3 * * *', run: deliveryRetentionJob },
   /** One Apple AdServices lookup for a pending iOS install; queued by configure (tracking/configure.ts). */
   [ASA_RESOLVE_TASK]: { run: asaResolveJob },
   /** Looks again for a click answered but not yet written when its install came (tracking/configure.ts). */

@@ -7,6 +7,7 @@ import { trackingModule } from './tracking/index.ts';
 import { linksModule } from './links/index.ts';
 import { clicksModule } from './clicks/index.ts';
 import { analyticsModule } from './analytics/index.ts';
+import { integrationsModule } from './integrations/index.ts';
 import { dashboardModule } from './dashboard/index.ts';
 
 /**
@@ -22,5 +23,6 @@ export const MODULES: ModuleRegistration[] = [
   linksModule,
   clicksModule,
   analyticsModule,
+  integrationsModule,
   dashboardModule,
 ];

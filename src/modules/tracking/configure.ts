@@ -30,6 +30,7 @@ import {
   type Tx,
 } from './device-store.ts';
 import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './configure-response.ts';
+import { mayForward, recordDeliveries } from '../integrations/outbox.ts';
 
 export type ConfigureContext = { sql: Sql; log: Logger; appleUrl: string; appleTimeoutMs: number };
 export type RequestMeta = {
@@ -164,6 +165,7 @@ export async function configure(
       'Apple AdServices unreachable during configure; the install is stored pending',
     );
   const attributionId = newId('att');
+  const installEventId = newId('evt');
   const pending = resolution.status === 'pending' && !!b.asaToken;
   // A click id issued shortly before and still not stored (a writer far behind): looked for again
   // by a job, which credits the install to the click once it is there (attribution/late-clicks.ts).
@@ -177,11 +179,13 @@ export async function configure(
         )
       : [];
   checkAbandoned(meta.signal);
+  const forward = mayForward(resolution.fields);
   // One statement in the common case (one round trip, one commit); a pending Apple lookup is
-  // queued in the same transaction as its attribution.
+  // queued, and an ad-network install's deliveries recorded, in the same transaction.
   const write = async (tx: Tx) => {
     const [row] = await (tx as Sql)<(StoredAttribution & { device_pk_out: string })[]>`
-      ${installStatement(tx, attributionId, key, b, signals.platform, resolution, { ...deviceExtra, installedAt: meta.receivedAt })}`;
+      ${installStatement(tx, attributionId, installEventId, key, b, signals.platform, resolution, { ...deviceExtra, installedAt: meta.receivedAt })}`;
+    if (forward && row.id) await recordDeliveries(tx, [installEventId]);
     if (!row.id) {
       // A concurrent configure for the same device won the race: return its attribution.
       const [winner] = await (tx as Sql)<
@@ -224,7 +228,9 @@ export async function configure(
     return row;
   };
   const stored =
-    pending || lateClicks.length ? await ctx.sql.begin((tx) => write(tx)) : await write(ctx.sql);
+    pending || forward || lateClicks.length
+      ? await ctx.sql.begin((tx) => write(tx))
+      : await write(ctx.sql);
   return configureBody(stored);
 }
 
@@ -235,6 +241,7 @@ export async function configure(
 function installStatement(
   tx: Tx,
   id: string,
+  eventId: string,
   key: { appId: string; environment: Environment; deviceId: string },
   b: ConfigureBody,
   platform: string,
@@ -270,7 +277,7 @@ function installStatement(
       returning 1),
     evt as (
       insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
-      select ${newId('evt')}, ${key.appId}, ${key.environment}, att.device_pk, ${key.deviceId}, dev.customer_user_id, 'install', 'system',
+      select ${eventId}, ${key.appId}, ${key.environment}, att.device_pk, ${key.deviceId}, dev.customer_user_id, 'install', 'system',
              ${sql.json({ platform })}, ${at}, ${at}
       from att join dev on dev.id = att.device_pk
       returning 1)
@@ -363,11 +370,13 @@ async function repeat(
         updated_at = now()
       where id = ${existing.id}
       returning *`;
+    const installEventId = newId('evt');
     await tx`
       insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
-      select ${newId('evt')}, ${app.id}, ${environment}, id, device_id, customer_user_id, 'install', 'system',
+      select ${installEventId}, ${app.id}, ${environment}, id, device_id, customer_user_id, 'install', 'system',
              ${tx.json({ platform: signals.platform, reinstall: true })}, ${meta.receivedAt}, ${meta.receivedAt}
       from devices where id = ${existing.device_pk}`;
+    if (mayForward(f)) await recordDeliveries(tx, [installEventId]);
     return row;
   });
   return configureBody(result);

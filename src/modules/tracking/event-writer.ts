@@ -17,6 +17,7 @@ import type { JobContext } from '../../queue/job.ts';
 import type { Environment } from '../attribution/waterfall.ts';
 import { eventFingerprint, type EventBody } from './sdk-body.ts';
 import { linkUser } from './device-store.ts';
+import { recordDeliveries } from '../integrations/outbox.ts';
 
 export const DEDUP_WINDOW_SECONDS = 120;
 const DEVICE_CACHE_MAX = 200_000;
@@ -305,6 +306,11 @@ export class EventWriter {
         order by i.ord
         on conflict (app_id, environment, event_id) where event_id is not null do nothing
         returning id`;
+      // Conversion forwarding: the deliveries of these events, in their transaction (outbox).
+      await recordDeliveries(
+        tx,
+        inserted.map((r) => r.id),
+      );
 
       if (inserted.length < unique.length) {
         const ok = new Set(inserted.map((r) => r.id));

@@ -1,0 +1,193 @@
+/**
+ * Forwarding benchmark: SDK events in through `POST /api/track/event` of a real `apprefer serve`
+ * process, for 5 000 devices attributed to Meta (fbclid), against a fake Conversions API answering
+ * in 50 ms (a separate process). Four phases, each event body distinct:
+ *  1. forwarding off (the app has no integration: the outbox statement runs and writes nothing);
+ *  2. outbox only (Meta enabled but paused as `unauthorized`: deliveries recorded, not sent);
+ *  3. the backlog of phase 2 sent with no ingestion: deliveries per second of the sender alone;
+ *  4. forwarding on: ingestion and sending at once (delivered count each second).
+ *
+ *   npx tsx bench/forwarding/run.ts                   # 15 s per measurement
+ *   DURATION=20 CONNECTIONS=100 DELAY_MS=50 npx tsx bench/forwarding/run.ts
+ */
+import autocannon from 'autocannon';
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import { createSql, type Sql } from '../../src/db/client.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { encryptSecret } from '../../src/lib/crypto.ts';
+import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
+import { createApp } from '../../src/modules/apps/queries.ts';
+import { AppCreate } from '../../src/modules/apps/schemas.ts';
+
+const DURATION = Number(process.env.DURATION ?? 15);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
+const DEVICES = 5000;
+const WARMUP = 3;
+const RUN = Date.now().toString(36);
+const SECRET_KEY = `bench-forwarding-secret-${RUN}-0123456789abcdef`;
+
+let measurements = 0;
+/** Events of the `tag` app's attributed devices; every body distinct (no dedup shortcut). */
+function measure(port: number, key: string, seconds: number, tag: string) {
+  let n = 0;
+  const m = ++measurements;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/api/track/event',
+        setupRequest: (req) => {
+          n++;
+          return {
+            ...req,
+            headers: {
+              ...req.headers,
+              'content-type': 'application/json; charset=utf-8',
+              'x-apprefer-key': key,
+              'x-sdk-version': '0.4.0',
+            },
+            body: JSON.stringify({
+              device_id: `fwd-${tag}-${n % DEVICES}`,
+              event_name: n % 10 ? 'level_complete' : 'purchase',
+              properties: { level: n, run: `${RUN}-${m}` },
+              revenue: n % 10 ? undefined : 4.99,
+              currency: 'usd',
+            }),
+          };
+        },
+      },
+    ],
+  });
+}
+
+/** An app whose DEVICES devices (`fwd-{tag}-{i}`) are installed and attributed to Meta clicks. */
+async function attributedApp(sql: Sql, orgId: string, tag: string) {
+  const app = await createApp(
+    sql,
+    orgId,
+    AppCreate.parse({ name: `FitTrack ${tag}`, android: { packageName: 'com.example.fittrack' } }),
+  );
+  await sql`
+    with d as (
+      insert into devices (app_id, environment, device_id, platform, installed_at, os_version, user_agent)
+      select ${app.id}, 'live', ${`fwd-${tag}-`} || g, 'android', now(), '14', 'FitTrack/1.0'
+      from generate_series(0, ${DEVICES - 1}::int) g
+      returning id, device_id)
+    insert into attributions (id, app_id, environment, device_pk, device_id, platform, network, match_type, fbclid, clicked_at, installed_at)
+    select 'att_' || ${tag} || d.id, ${app.id}, 'live', d.id, d.device_id, 'android', 'meta', 'click_id', 'IwAR' || d.id, now() - interval '1 hour', now()
+    from d`;
+  return app;
+}
+
+async function fakeCount(port: number) {
+  return (await (await fetch(`http://127.0.0.1:${port}/count`)).json()) as {
+    requests: number;
+    events: number;
+  };
+}
+async function open(sql: Sql) {
+  const [r] = await sql<{ n: number }[]>`
+    select count(*)::int as n from deliveries where status in ('pending', 'retrying')`;
+  return r.n;
+}
+async function untilDrained(sql: Sql) {
+  while ((await open(sql)) > 0) await new Promise((res) => setTimeout(res, 50));
+}
+
+const db = await benchDatabase('forwarding-bench');
+const sql = createSql(db.url, { max: 2 });
+const children: ChildProcess[] = [];
+try {
+  await migrate(sql, db.url);
+  const { organization } = await createOrganizationWithOwner(sql, {
+    org: `Bench ${RUN}`,
+    email: `bench${RUN}@example.com`,
+    password: 'correct horse battery',
+  });
+  const off = await attributedApp(sql, organization.id, 'off');
+  const on = await attributedApp(sql, organization.id, 'on');
+  await sql`analyze`;
+
+  const fakePort = await freePort();
+  const fake = fork(path.join(import.meta.dirname, 'fake-meta.mjs'), {
+    env: { ...process.env, PORT: String(fakePort) },
+  });
+  children.push(fake);
+  await waitUntilUp(fakePort, fake).catch(() => {});
+
+  process.env.SECRET_KEY = SECRET_KEY;
+  process.env.META_GRAPH_URL = `http://127.0.0.1:${fakePort}/v24.0/`;
+  const { port, child: server, exited } = await startServer(db.url, path.join(db.dir, 'data'));
+  children.push(server);
+
+  // Forwarding off: the app has no integration (the outbox statement runs and writes nothing).
+  await measure(port, off.sdk_key_live, WARMUP, 'off');
+  const offRun = await measure(port, off.sdk_key_live, DURATION, 'off');
+
+  // Outbox only: Meta enabled but paused (`unauthorized`), so deliveries are recorded, not sent.
+  await sql`
+    insert into integrations (app_id, network, enabled, configured, status, settings, secrets)
+    values (${on.id}, 'meta', true, true, 'unauthorized', ${sql.json({ datasetId: '1234567890' })},
+            ${sql.json({ accessToken: { enc: encryptSecret(Buffer.from(SECRET_KEY), 'EAAB-bench-token'), last4: 'oken' } })})`;
+  await measure(port, on.sdk_key_live, WARMUP, 'on');
+  const pausedRun = await measure(port, on.sdk_key_live, DURATION, 'on');
+
+  // Sending alone: the backlog drains with no ingestion.
+  const fakeBefore = await fakeCount(fakePort);
+  const backlog = await open(sql);
+  const drainStart = Date.now();
+  await sql`update integrations set status = 'ok' where app_id = ${on.id}`;
+  await untilDrained(sql);
+  const drainS = (Date.now() - drainStart) / 1000;
+  const fakeAfter = await fakeCount(fakePort);
+
+  // Both at once: ingest while sending.
+  const [{ before }] = await sql<{ before: number }[]>`
+    select count(*)::int as before from deliveries where status = 'delivered'`;
+  const started = Date.now();
+  const series: number[] = [];
+  const sampler = setInterval(() => {
+    void sql`select count(*)::int as n from deliveries where status = 'delivered'`.then(([r]) =>
+      series.push(r.n - before),
+    );
+  }, 1000);
+  const onRun = await measure(port, on.sdk_key_live, DURATION, 'on');
+  clearInterval(sampler);
+  const ingestS = (Date.now() - started) / 1000;
+  const [{ during }] = await sql<{ during: number }[]>`
+    select count(*)::int - ${before} as during from deliveries where status = 'delivered'`;
+  await untilDrained(sql);
+  const [{ notDelivered }] = await sql<{ notDelivered: number }[]>`
+    select count(*)::int as "notDelivered" from deliveries where status <> 'delivered'`;
+  server.kill('SIGTERM');
+  await exited;
+
+  const row = (name: string, r: autocannon.Result) =>
+    `${name.padEnd(44)} ${String(Math.round(r.requests.average)).padStart(7)} events/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
+  const ratio = (r: autocannon.Result) => (r.requests.average / offRun.requests.average).toFixed(3);
+  console.log(
+    `\nforwarding benchmark: ${CONNECTIONS} connections, ${DURATION} s per run, fake Meta answering in ${process.env.DELAY_MS ?? 50} ms; 1 in 10 events a purchase`,
+  );
+  console.log(row('event ingest, forwarding off', offRun));
+  console.log(row('event ingest, outbox only (sending paused)', pausedRun));
+  console.log(row('event ingest, forwarding on (sending)', onRun));
+  console.log(
+    `ingest / off                                 outbox only ${ratio(pausedRun)}, sending ${ratio(onRun)}   (target ≥ 0.85)`,
+  );
+  console.log(
+    `deliveries, backlog alone                    ${backlog} in ${drainS.toFixed(2)} s = ${Math.round(backlog / drainS)}/s   (${fakeAfter.requests - fakeBefore.requests} requests, ${fakeAfter.events - fakeBefore.events} events)   (target ≥ 2 000/s)`,
+  );
+  console.log(
+    `deliveries, while ingesting                  ${during} in ${ingestS.toFixed(1)} s = ${Math.round(during / ingestS)}/s (as fast as events arrive)   not delivered at the end: ${notDelivered}`,
+  );
+  console.log(`delivered, each second of that run          ${series.join(' ')}`);
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await sql.end();
+  await db.close();
+}
