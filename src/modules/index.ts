@@ -8,6 +8,7 @@ import { linksModule } from './links/index.ts';
 import { clicksModule } from './clicks/index.ts';
 import { analyticsModule } from './analytics/index.ts';
 import { dashboardModule } from './dashboard/index.ts';
+import { skanModule } from './skan/index.ts';
 
 /**
  * Every feature, mounted in this order: each adds routes under /api/v1 (`api`) and/or at the root
@@ -22,5 +23,6 @@ export const MODULES: ModuleRegistration[] = [
   linksModule,
   clicksModule,
   analyticsModule,
+  skanModule,
   dashboardModule,
 ];

@@ -1,0 +1,7 @@
+import type { ModuleRegistration } from '../../http/types.ts';
+import { skanRoutes } from './routes.ts';
+
+/** SKAdNetwork and AdAttributionKit: conversion-value schema, postback receivers, stats (docs/skan.md). */
+export const skanModule: ModuleRegistration = {
+  api: skanRoutes,
+};
