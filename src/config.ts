@@ -30,6 +30,9 @@ const EnvSchema = z.object({
   LOGIN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().positive().default(10),
   CLICK_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   APPLE_ADSERVICES_URL: url.default('https://api-adservices.apple.com/api/v1/'),
+  SKAN_ALLOW_DEVELOPMENT_KEYS: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   // Analytics currency conversion: value in USD of one unit of each currency, e.g. {"EUR":1.08,"GBP":1.27}.
   FX_RATES: z
@@ -73,6 +76,8 @@ export type Config = {
   clickRetentionDays: number;
   appleAdServicesUrl: string;
   embeddedPgPort: number;
+  /** AdAttributionKit postbacks signed with Apple's development keys count as verified (test setups only). */
+  skanAllowDevelopmentKeys: boolean;
   /** USD value of one unit of each currency (USD itself is 1); empty: no conversion. */
   fxRates: Record<string, number>;
 };
@@ -113,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     clickRetentionDays: e.CLICK_RETENTION_DAYS,
     appleAdServicesUrl: e.APPLE_ADSERVICES_URL,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
+    skanAllowDevelopmentKeys: e.SKAN_ALLOW_DEVELOPMENT_KEYS === 'true',
     fxRates: e.FX_RATES,
   };
 }

@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import type { Sql } from '../../db/client.ts';
+import type { PostbackRow } from './postback.ts';
+
+const MAX_BATCH = 500;
+const COLUMNS = [
+  'id',
+  'kind',
+  'dedup_key',
+  'app_store_id',
+  'version',
+  'verified',
+  'unverified_reason',
+  'key_id',
+  'sandbox',
+  'ad_network_id',
+  'source_identifier',
+  'campaign_id',
+  'source_app_id',
+  'source_domain',
+  'redownload',
+  'fidelity_type',
+  'did_win',
+  'conversion_type',
+  'window_index',
+  'fine_value',
+  'coarse_value',
+  'country_code',
+  'raw',
+  'received_at',
+] as const;
+
+const UPDATE_SET = COLUMNS.filter((c) => c !== 'id' && c !== 'received_at')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ');
+
+type Pending = { row: PostbackRow; resolve: () => void; reject: (e: unknown) => void };
+
+/**
+ * Stores postbacks in batches: while one insert is in flight the next ones queue and go together
+ * in the next statement, so a burst costs one commit per batch instead of one per postback. A
+ * receiver answers only once its postback is committed (Apple's device stops retrying at 200).
+ *
+ * Dedup: one row per `transaction-id` / `postback-identifier` and framework. A verified copy
+ * replaces an unverified one with the same key (so a forged postback posted first cannot
+ * shadow Apple's), never the other way round.
+ */
+export class PostbackWriter {
+  private queue: Pending[] = [];
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private sql: Sql,
+    private log: Logger,
+  ) {}
+
+  submit(row: PostbackRow): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ row, resolve, reject });
+      if (!this.running) this.running = this.loop();
+    });
+  }
+
+  /** Waits for every queued postback to be written (server close). */
+  async drain() {
+    while (this.running) await this.running;
+  }
+
+  private async loop() {
+    try {
+      while (this.queue.length) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          await this.write(batch.map((p) => p.row));
+          for (const p of batch) p.resolve();
+        } catch (err) {
+          this.log.error({ err, rows: batch.length }, 'skan postback write failed');
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async write(rows: PostbackRow[]) {
+    // One row per dedup key within the statement (ON CONFLICT may touch a row once): the verified one wins.
+    const byKey = new Map<string, PostbackRow>();
+    const unkeyed: PostbackRow[] = [];
+    for (const r of rows) {
+      if (r.dedup_key === null) {
+        unkeyed.push(r);
+        continue;
+      }
+      const k = `${r.kind}\n${r.dedup_key}`;
+      const seen = byKey.get(k);
+      if (!seen || (!seen.verified && r.verified)) byKey.set(k, r);
+    }
+    const unique = [...byKey.values(), ...unkeyed].map((r) => ({
+      ...r,
+      raw: this.sql.json(r.raw as never),
+    }));
+    await this.sql`
+      insert into skan_postbacks ${this.sql(unique as never, COLUMNS as never)}
+      on conflict (kind, dedup_key) where dedup_key is not null do update set ${this.sql.unsafe(UPDATE_SET)}
+      where not skan_postbacks.verified and excluded.verified`;
+  }
+}
