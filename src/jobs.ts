@@ -13,6 +13,7 @@
 import { ASA_RESOLVE_TASK, asaResolveJob } from './modules/attribution/asa-resolution.ts';
 import { foldJob } from './modules/analytics/rollups.ts';
 import { clickRetentionJob } from './modules/clicks/retention.ts';
+import { skanRetentionJob } from './modules/skan/retention.ts';
 import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
 import type { JobDefinition } from './queue/job.ts';
 import { reclaimJob } from './queue/reclaim.ts';
@@ -22,6 +23,8 @@ export const JOBS = {
   analytics_fold: { everySeconds: 1, run: foldJob },
   /** Clicks older than CLICK_RETENTION_DAYS are deleted (raw IPs go with them). */
   click_retention: { cron: '7 * * * *', run: clickRetentionJob },
+  /** SKAN postbacks older than 90 days are deleted (docs/skan.md). */
+  skan_retention: { cron: '23 * * * *', run: skanRetentionJob },
   /** Event fingerprints past the SDK dedup window are deleted. */
   fingerprint_prune: { cron: '* * * * *', run: pruneFingerprintsJob },
   /** Jobs of a process that died go back to the queue. */

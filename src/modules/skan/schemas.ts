@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Currency } from '../apps/schemas.ts';
+import { DAY_RANGE_MESSAGE, inDayRange } from '../analytics/period.ts';
 
 /**
  * One zod schema per shape (docs/spec/api.md, SKAN): these validate PUT /apps/{appId}/skan, type
@@ -183,9 +184,9 @@ export const SkanPostback = z
 export type SkanPostback = z.infer<typeof SkanPostback>;
 
 const Bool = z.enum(['true', 'false']).transform((v) => v === 'true');
-const Day = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a day YYYY-MM-DD')
+const Day = z.iso
+  .date({ error: 'must be a day YYYY-MM-DD' })
+  .refine(inDayRange, DAY_RANGE_MESSAGE)
   .meta({ example: '2026-06-01' });
 
 export const PostbackQuery = {
