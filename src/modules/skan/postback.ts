@@ -62,11 +62,15 @@ const digits = (v: unknown): string | null => {
 };
 
 /**
- * PostgreSQL text and jsonb hold no U+0000: a NUL anywhere in the body (keys included) is stored
- * as U+FFFD. Apple never sends one; a body that does cannot have a valid signature anyway.
+ * PostgreSQL text and jsonb hold no U+0000 and no lone surrogate: either, anywhere in the body
+ * (keys included), is stored as U+FFFD. Apple never sends one; a body that does cannot have a valid signature anyway.
  */
 export function withoutNul(v: unknown): unknown {
-  if (typeof v === 'string') return v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v;
+  if (typeof v === 'string') {
+    // Lone surrogates too (JSON allows them, jsonb does not): U+FFFD.
+    const wf = (v as unknown as { toWellFormed(): string }).toWellFormed();
+    return wf.includes('\0') ? wf.replaceAll('\0', '\uFFFD') : wf;
+  }
   if (Array.isArray(v)) return v.map(withoutNul);
   if (isObject(v)) {
     const out: Record<string, unknown> = {};

@@ -98,6 +98,7 @@ describe('postback receivers', () => {
         'unsupported_version',
       ],
       ['{"transaction-id":"tx-nul\\u0000","app-id":{"a":1}}', 'missing_signature'],
+      ['{"transaction-id":"tx-\\ud800","\\udc00":"\\ud83d"}', 'missing_signature'],
     ] as const) {
       const r = await post(t, '/.well-known/skadnetwork/report-attribution/', body, 'text/plain');
       expect(r.status, body).toBe(200);
