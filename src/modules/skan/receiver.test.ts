@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../../../test/helpers.ts';
+import {
+  api,
+  appBody,
+  createOrg,
+  startTestServer,
+  type TestServer,
+} from '../../../test/helpers.ts';
 import * as V from './apple-vectors.ts';
 
 let t: TestServer;
@@ -146,6 +152,43 @@ describe('postback receivers', () => {
       did_win: true,
       redownload: false,
     });
+  });
+
+  it('lists a development-key postback as sandbox and never counts it in SKAN stats', async () => {
+    const org = await createOrg(dev);
+    const key = await org.key('analytics');
+    const full = await org.key('full');
+    const appId = (
+      await api(dev, 'POST', '/api/v1/apps', {
+        auth: full,
+        body: appBody({ ios: { bundleId: 'com.example.aak', appStoreId: '10738027756' } }),
+      })
+    ).body.data.id;
+    await post(dev, '/.well-known/appattribution/report-attribution/', V.AAK_DEV_REENGAGEMENT);
+    const list = await api(dev, 'GET', `/api/v1/apps/${appId}/skan/postbacks`, { auth: key });
+    expect(list.body.data).toHaveLength(1);
+    expect(list.body.data[0]).toMatchObject({
+      kind: 'adattributionkit',
+      verified: true,
+      sandbox: true,
+      transactionId: '85546EB7-FD39-44BC-8990-C98A4AC36A49',
+      conversionType: 're-engagement',
+      countryCode: 'US',
+      fineValue: 24,
+    });
+    for (const q of ['', '&verified=any']) {
+      const s = await api(dev, 'GET', `/api/v1/apps/${appId}/skan/stats?groupBy=network${q}`, {
+        auth: key,
+      });
+      expect(s.status).toBe(200);
+      expect(s.body.data, q).toEqual([]);
+    }
+    // The same body as a live (non-development) postback would count: flip the flag to prove the filter.
+    await dev.sql`update skan_postbacks set sandbox = false where kind = 'adattributionkit'`;
+    const live = await api(dev, 'GET', `/api/v1/apps/${appId}/skan/stats?groupBy=network`, {
+      auth: key,
+    });
+    expect(live.body.data[0].metrics.postbacks).toBe(1);
   });
 
   it('keeps its receivers out of /api/v1 and answers other methods as the router does', async () => {
