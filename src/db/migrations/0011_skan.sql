@@ -43,4 +43,4 @@ create table skan_postbacks (
 );
 create unique index skan_postbacks_dedup_key on skan_postbacks (kind, dedup_key) where dedup_key is not null;
 create index skan_postbacks_app_idx on skan_postbacks (app_store_id, seq desc);
-create index skan_postbacks_received_idx on skan_postbacks (received_at);
+create index skan_postbacks_received_idx on skan_postbacks using brin (received_at); -- retention: rows arrive in time order

@@ -30,6 +30,34 @@ const COLUMNS = [
   'received_at',
 ] as const;
 
+const TYPES: Record<(typeof COLUMNS)[number], string> = {
+  id: 'text',
+  kind: 'text',
+  dedup_key: 'text',
+  app_store_id: 'text',
+  version: 'text',
+  verified: 'boolean',
+  unverified_reason: 'text',
+  key_id: 'text',
+  sandbox: 'boolean',
+  ad_network_id: 'text',
+  source_identifier: 'text',
+  campaign_id: 'integer',
+  source_app_id: 'text',
+  source_domain: 'text',
+  redownload: 'boolean',
+  fidelity_type: 'integer',
+  did_win: 'boolean',
+  conversion_type: 'text',
+  window_index: 'integer',
+  fine_value: 'integer',
+  coarse_value: 'text',
+  country_code: 'text',
+  raw: 'jsonb',
+  received_at: 'timestamptz',
+};
+const RECORD_TYPES = COLUMNS.map((c) => `${c} ${TYPES[c]}`).join(', ');
+
 const UPDATE_SET = COLUMNS.filter((c) => c !== 'id' && c !== 'received_at')
   .map((c) => `${c} = excluded.${c}`)
   .join(', ');
@@ -96,12 +124,13 @@ export class PostbackWriter {
       const seen = byKey.get(k);
       if (!seen || (!seen.verified && r.verified)) byKey.set(k, r);
     }
-    const unique = [...byKey.values(), ...unkeyed].map((r) => ({
-      ...r,
-      raw: this.sql.json(r.raw as never),
-    }));
+    // One parameter: the rows as a JSON array, expanded by PostgreSQL (jsonb_to_recordset). Far
+    // cheaper than a parameter per value (24 columns × hundreds of rows), measured in bench/skan.
+    const unique = [...byKey.values(), ...unkeyed];
     await this.sql`
-      insert into skan_postbacks ${this.sql(unique as never, COLUMNS as never)}
+      insert into skan_postbacks (${this.sql.unsafe(COLUMNS.join(', '))})
+      select ${this.sql.unsafe(COLUMNS.join(', '))}
+      from jsonb_to_recordset(${JSON.stringify(unique)}::text::jsonb) as x(${this.sql.unsafe(RECORD_TYPES)})
       on conflict (kind, dedup_key) where dedup_key is not null do update set ${this.sql.unsafe(UPDATE_SET)}
       where not skan_postbacks.verified and excluded.verified`;
   }
