@@ -3,6 +3,11 @@ import type { Sql } from '../../db/client.ts';
 import type { PostbackRow } from './postback.ts';
 
 const MAX_BATCH = 500;
+/**
+ * Inserts in flight at once: while one waits for its commit, the next batch is already being
+ * written (PostgreSQL groups concurrent commits into one flush).
+ */
+const MAX_IN_FLIGHT = 3;
 const COLUMNS = [
   'id',
   'kind',
@@ -65,9 +70,10 @@ const UPDATE_SET = COLUMNS.filter((c) => c !== 'id' && c !== 'received_at')
 type Pending = { row: PostbackRow; resolve: () => void; reject: (e: unknown) => void };
 
 /**
- * Stores postbacks in batches: while one insert is in flight the next ones queue and go together
- * in the next statement, so a burst costs one commit per batch instead of one per postback. A
- * receiver answers only once its postback is committed (Apple's device stops retrying at 200).
+ * Stores postbacks in batches: postbacks that arrive while the inserts in flight run queue up and
+ * go together in the next statement, so a burst costs one commit per batch instead of one per
+ * postback. A receiver answers only once its postback is committed (Apple's device stops retrying
+ * at 200).
  *
  * Dedup: one row per `transaction-id` / `postback-identifier` and framework. A verified copy
  * replaces an unverified one with the same key (so a forged postback posted first cannot
@@ -75,7 +81,7 @@ type Pending = { row: PostbackRow; resolve: () => void; reject: (e: unknown) => 
  */
 export class PostbackWriter {
   private queue: Pending[] = [];
-  private running: Promise<void> | null = null;
+  private running = new Set<Promise<void>>();
 
   constructor(
     private sql: Sql,
@@ -85,29 +91,30 @@ export class PostbackWriter {
   submit(row: PostbackRow): Promise<void> {
     return new Promise((resolve, reject) => {
       this.queue.push({ row, resolve, reject });
-      if (!this.running) this.running = this.loop();
+      if (this.running.size < MAX_IN_FLIGHT) {
+        const run: Promise<void> = this.loop().finally(() => this.running.delete(run));
+        this.running.add(run);
+      }
     });
   }
 
   /** Waits for every queued postback to be written (server close). */
   async drain() {
-    while (this.running) await this.running;
+    while (this.running.size) await Promise.all(this.running);
   }
 
   private async loop() {
-    try {
-      while (this.queue.length) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        try {
-          await this.write(batch.map((p) => p.row));
-          for (const p of batch) p.resolve();
-        } catch (err) {
-          this.log.error({ err, rows: batch.length }, 'skan postback write failed');
-          for (const p of batch) p.reject(err);
-        }
+    // Let the requests of this turn of the event loop queue up first.
+    await new Promise((r) => setImmediate(r));
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        await this.write(batch.map((p) => p.row));
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        this.log.error({ err, rows: batch.length }, 'skan postback write failed');
+        for (const p of batch) p.reject(err);
       }
-    } finally {
-      this.running = null;
     }
   }
 
@@ -126,7 +133,10 @@ export class PostbackWriter {
     }
     // One parameter: the rows as a JSON array, expanded by PostgreSQL (jsonb_to_recordset). Far
     // cheaper than a parameter per value (24 columns × hundreds of rows), measured in bench/skan.
-    const unique = [...byKey.values(), ...unkeyed];
+    // Keys in one order across concurrent batches, so two inserts of the same keys never deadlock.
+    const unique = [...byKey.values()]
+      .sort((a, b) => (a.dedup_key! < b.dedup_key! ? -1 : 1))
+      .concat(unkeyed);
     await this.sql`
       insert into skan_postbacks (${this.sql.unsafe(COLUMNS.join(', '))})
       select ${this.sql.unsafe(COLUMNS.join(', '))}
