@@ -196,3 +196,17 @@ describe('postback receivers', () => {
     expect([404, 405]).toContain(r.status);
   });
 });
+
+describe('OpenAPI document', () => {
+  it('documents the receivers and /api/track/skan', async () => {
+    const doc = await (await fetch(`${t.url}/openapi.json`)).json();
+    for (const p of [
+      '/.well-known/skadnetwork/report-attribution/',
+      '/api/skan/postback',
+      '/.well-known/appattribution/report-attribution/',
+    ])
+      expect(Object.keys(doc.paths[p].post.responses), p).toEqual(['200', '400', '413', '503']);
+    expect(Object.keys(doc.paths['/api/track/skan'])).toEqual(['get', 'post']);
+    expect(doc.components.schemas.SkanSchema).toBeDefined();
+  });
+});
