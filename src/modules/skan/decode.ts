@@ -9,7 +9,7 @@ import type { Condition, SkanSchemaBody } from './schemas.ts';
 const DAY_MS = 86_400_000;
 /**
  * How long before its arrival a postback's install happened, by window (SKAdNetwork 4 timing,
- * external-apis.md §7.2): the window's end (day 2, 7, 35 after first launch) plus the middle of
+ * docs/spec/external-apis.md §7.2): the window's end (day 2, 7, 35 after first launch) plus the middle of
  * Apple's random delay (24–48 h for the first postback, 24–144 h for the others). An estimate:
  * Apple tells no install time; a window closed early by a lock arrives sooner.
  */
