@@ -32,6 +32,9 @@ const EnvSchema = z.object({
   SESSION_IDLE_HOURS: z.coerce.number().int().positive().max(720).default(72),
   CLICK_RETENTION_DAYS: z.coerce.number().int().positive().default(30),
   APPLE_ADSERVICES_URL: url.default('https://api-adservices.apple.com/api/v1/'),
+  SKAN_ALLOW_DEVELOPMENT_KEYS: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false'),
   EMBEDDED_PG_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   // Conversion forwarding (docs/forwarding.md): outside services and retry timing.
   META_GRAPH_URL: url.default('https://graph.facebook.com/v24.0/'),
@@ -95,6 +98,8 @@ export type Config = {
   forwardRetryBaseSeconds: number;
   /** A network call taking longer is abandoned and retried. */
   forwardTimeoutSeconds: number;
+  /** AdAttributionKit postbacks signed with Apple's development keys count as verified (test setups only). */
+  skanAllowDevelopmentKeys: boolean;
   /** USD value of one unit of each currency (USD itself is 1); empty: no conversion. */
   fxRates: Record<string, number>;
 };
@@ -144,6 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     googleOAuthTokenUrl: e.GOOGLE_OAUTH_TOKEN_URL,
     forwardRetryBaseSeconds: e.FORWARD_RETRY_BASE_SECONDS,
     forwardTimeoutSeconds: e.FORWARD_TIMEOUT_SECONDS,
+    skanAllowDevelopmentKeys: e.SKAN_ALLOW_DEVELOPMENT_KEYS === 'true',
     fxRates: e.FX_RATES,
   };
 }

@@ -16,6 +16,7 @@ import { foldJob } from './modules/analytics/rollups.ts';
 import { clickRetentionJob } from './modules/clicks/retention.ts';
 import { sessionCleanupJob } from './modules/auth/accounts.ts';
 import { deliveryRetentionJob, forwardJob } from './modules/integrations/sender.ts';
+import { skanRetentionJob } from './modules/skan/retention.ts';
 import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
 import type { JobDefinition } from './queue/job.ts';
 import { reclaimJob } from './queue/reclaim.ts';
@@ -25,6 +26,8 @@ export const JOBS = {
   analytics_fold: { everySeconds: 1, run: foldJob },
   /** Clicks older than CLICK_RETENTION_DAYS are deleted (raw IPs go with them). */
   click_retention: { cron: '7 * * * *', run: clickRetentionJob },
+  /** SKAN postbacks older than 90 days are deleted (docs/skan.md). */
+  skan_retention: { cron: '23 * * * *', run: skanRetentionJob },
   /** Event fingerprints past the SDK dedup window are deleted. */
   fingerprint_prune: { cron: '* * * * *', run: pruneFingerprintsJob },
   /** Sessions past their 30 days or unused for SESSION_IDLE_HOURS are deleted. */

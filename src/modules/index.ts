@@ -9,6 +9,7 @@ import { clicksModule } from './clicks/index.ts';
 import { analyticsModule } from './analytics/index.ts';
 import { integrationsModule } from './integrations/index.ts';
 import { dashboardModule } from './dashboard/index.ts';
+import { skanModule } from './skan/index.ts';
 
 /**
  * Every feature, mounted in this order: each adds routes under /api/v1 (`api`) and/or at the root
@@ -24,5 +25,6 @@ export const MODULES: ModuleRegistration[] = [
   clicksModule,
   analyticsModule,
   integrationsModule,
+  skanModule,
   dashboardModule,
 ];
