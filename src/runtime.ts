@@ -3,6 +3,7 @@ import { ConfigError, type Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
+import { ensureAppRole } from './db/app-role.ts';
 import { createCursorCodec } from './http/cursor.ts';
 import { JOBS } from './jobs.ts';
 import { buildServer } from './http/server.ts';
@@ -125,6 +126,7 @@ export async function serve(config: Config) {
   const db = await openDatabase(config, log);
   let app: Awaited<ReturnType<typeof buildServer>> | null = null;
   let jobs: JobRunner | null = null;
+  let appSql: Sql | null = null;
   let unwatch = () => {};
 
   let stopping = false;
@@ -136,6 +138,7 @@ export async function serve(config: Config) {
       unwatch();
       // Modules flush their writers in onClose hooks; running jobs finish (bounded), queued ones stay queued.
       await Promise.all([app?.close(), jobs?.stop()]);
+      await appSql?.end({ timeout: 5 });
       await db.close();
     } finally {
       log.flush();
@@ -149,17 +152,25 @@ export async function serve(config: Config) {
   try {
     const applied = await migrate(db.sql, db.url);
     if (applied.length) log.info({ applied }, 'migrations applied');
-    const services = createServices(config, db.sql, log, db.url);
     // A dashboard that cannot be built must not keep the API and the SDK endpoints down.
     await ensureDashboardBuilt(log).catch((err) =>
       log.error({ err }, 'dashboard build failed; serving the API without it'),
     );
+    // Embedded database: migrations ran as its owner; the server works as a role that can only
+    // read and write rows (db/app-role.ts). DATABASE_URL: the operator's role, as given.
+    let sql = db.sql;
+    let url = db.url;
+    if (!config.databaseUrl) {
+      url = await ensureAppRole(db.sql, db.url, config);
+      sql = appSql = createSql(url);
+    }
+    const services = createServices(config, sql, log, url);
     app = await buildServer(services, MODULES);
     jobs = await startJobRunner(services, JOBS);
     unwatch = db.watch();
     await listen(app, config); // last: ready means fully started
     log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
-    const firstRun = !(await anyOrganizationExists(db.sql));
+    const firstRun = !(await anyOrganizationExists(sql));
     if (firstRun)
       log.warn(
         `first run: no organization yet. Create it with POST /api/v1/auth/setup and "setupToken": "${setupToken(config)}", or with \`apprefer setup\``,
@@ -171,6 +182,7 @@ export async function serve(config: Config) {
     process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
     unwatch();
     await Promise.all([app?.close().catch(() => {}), jobs?.stop().catch(() => {})]);
+    await appSql?.end({ timeout: 5 }).catch(() => {});
     await db.close().catch(() => {});
     log.flush();
     throw err;

@@ -1,0 +1,49 @@
+/**
+ * The least-privilege role the server uses on the embedded PostgreSQL (docs/security.md): it can
+ * read and write the application's rows and run the job queue, never change the schema, create
+ * roles or databases, or read files. Migrations run first as the owner (the embedded superuser);
+ * then the grants are brought up to date for every table, including those a migration just added.
+ * Its password is derived from SECRET_KEY, so nothing more is stored and every server process on
+ * the database computes the same one.
+ */
+import type { Config } from '../config.ts';
+import { hmac } from '../lib/crypto.ts';
+import type { Sql } from './client.ts';
+
+export const APP_ROLE = 'apprefer_app';
+
+export const appRolePassword = (config: Pick<Config, 'secretKey'>) =>
+  hmac(config.secretKey, 'apprefer:database-app-role').toString('hex');
+
+/** Creates or updates the role and its grants (as the owner); returns the URL to connect as it. */
+export async function ensureAppRole(owner: Sql, ownerUrl: string, config: Config): Promise<string> {
+  const password = appRolePassword(config); // hex: safe inside a literal
+  // BYPASSRLS: graphile-worker's queue tables enable row-level security with no policy, so that
+  // only their owner may use them; the application's own tables use none.
+  const [{ db }] = await owner<{ db: string }[]>`select current_database() as db`;
+  await owner.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('apprefer:app-role'))`;
+    const [exists] = await tx`select 1 from pg_roles where rolname = ${APP_ROLE}`;
+    if (!exists) await tx.unsafe(`create role ${APP_ROLE} login`);
+    await tx.unsafe(
+      `alter role ${APP_ROLE} with login nosuperuser nocreatedb nocreaterole noreplication bypassrls password '${password}'`,
+    );
+    await tx.unsafe(
+      `grant connect, temporary on database "${db.replaceAll('"', '""')}" to ${APP_ROLE}`,
+    );
+    for (const schema of ['public', 'graphile_worker']) {
+      await tx.unsafe(`grant usage on schema ${schema} to ${APP_ROLE}`);
+      await tx.unsafe(
+        `grant select, insert, update, delete on all tables in schema ${schema} to ${APP_ROLE}`,
+      );
+      await tx.unsafe(
+        `grant usage, select, update on all sequences in schema ${schema} to ${APP_ROLE}`,
+      );
+      await tx.unsafe(`grant execute on all functions in schema ${schema} to ${APP_ROLE}`);
+    }
+  });
+  const url = new URL(ownerUrl);
+  url.username = APP_ROLE;
+  url.password = password;
+  return url.href;
+}
