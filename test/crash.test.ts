@@ -191,7 +191,7 @@ describe('crash', () => {
     const base = `http://127.0.0.1:${port}`;
     const env = { DATABASE_URL: db.url, DATA_DIR: dataDir, APPLE_ADSERVICES_URL: apple.url };
     let server = serve(port, env);
-    await eventually(async () => (await readyz(base)) === 200, 30_000);
+    await eventually(async () => (await readyz(base)) === 200, 60_000);
     const t = { url: base, sql: db.sql } as TestServer;
     const app = await createSdkApp(t);
     const link = await api(t, 'POST', `/api/v1/apps/${app.appId}/links`, {
@@ -236,7 +236,7 @@ describe('crash', () => {
       await enqueueJob(db.sql, 'asa_resolve', { attributionId: w.id }, { jobKey: `asa:${w.id}` });
     server = serve(port, env);
     try {
-      await eventually(async () => (await readyz(base)) === 200, 30_000);
+      await eventually(async () => (await readyz(base)) === 200, 60_000);
       const resolved = await eventually(async () => {
         const rows = await db.sql<{ status: string; network: string }[]>`
           select status, network from attributions where app_id = ${app.appId} and device_id = any(${acked.iosInstalls})`;
@@ -253,7 +253,7 @@ describe('crash', () => {
       server.child.kill('SIGTERM');
       await server.exited;
     }
-  }, 110_000);
+  }, 170_000);
 });
 
 describe('PostgreSQL killed under load', () => {
