@@ -66,6 +66,13 @@ export async function startTestServer(
     TRACKING_URL: 'http://trk.test.local',
     LOG_LEVEL: 'silent',
     DATABASE_URL: db.url,
+    // Outside services default to a closed port on this machine: a test that forgets its fake
+    // gets a refused connection, never a request to the real service.
+    APPLE_ADSERVICES_URL: 'http://127.0.0.1:9/apple/',
+    META_GRAPH_URL: 'http://127.0.0.1:9/meta/',
+    TIKTOK_API_URL: 'http://127.0.0.1:9/tiktok/',
+    GOOGLE_ADS_API_URL: 'http://127.0.0.1:9/google-ads/',
+    GOOGLE_OAUTH_TOKEN_URL: 'http://127.0.0.1:9/google-oauth/token',
     ...env,
   });
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

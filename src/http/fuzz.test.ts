@@ -265,6 +265,7 @@ const REAL_IDS: Record<string, () => string> = {
   appId: () => appId,
   linkId: () => linkId,
   keyId: () => 'key_0000000000000000',
+  deliveryId: () => 'dlv_0000000000000000',
 };
 
 function requestArb(o: Op) {

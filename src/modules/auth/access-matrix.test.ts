@@ -28,6 +28,8 @@ type Recipe = {
   fresh?: 'link' | 'key';
   /** Public routes: the status every caller gets (the same with or without a credential). */
   publicStatus?: number;
+  /** What an allowed caller gets when that is not a 2xx (an id no test data has, e.g. a delivery). */
+  allowedStatus?: number;
 };
 
 const OWNER_PASSWORD = 'correct horse battery';
@@ -72,6 +74,21 @@ const RECIPES: Record<string, Recipe> = {
   'GET /api/v1/apps/:appId/events': {},
   'GET /api/v1/apps/:appId/attributions': {},
   'GET /api/v1/portfolio': {},
+  'GET /api/v1/apps/:appId/integrations': {},
+  ...Object.fromEntries(
+    ['meta', 'google', 'tiktok'].flatMap((n) => [
+      [`GET /api/v1/apps/:appId/integrations/${n}`, {}],
+      [`PATCH /api/v1/apps/:appId/integrations/${n}`, { body: () => ({ enabled: false }) }],
+      // Unconfigured: the answer says what is missing (no outside call is made).
+      [`POST /api/v1/apps/:appId/integrations/${n}/test`, { body: () => ({}) }],
+    ]),
+  ),
+  'GET /api/v1/apps/:appId/integrations/deliveries': {},
+  'POST /api/v1/apps/:appId/integrations/deliveries/:deliveryId/retry': { allowedStatus: 404 },
+  'GET /api/v1/apps/:appId/skan': {},
+  'PUT /api/v1/apps/:appId/skan': { body: () => ({ fine: [] }) },
+  'GET /api/v1/apps/:appId/skan/postbacks': {},
+  'GET /api/v1/apps/:appId/skan/stats': {},
 };
 
 /** Routes outside /api/v1: no management credential applies; each is public on purpose. */
@@ -82,6 +99,10 @@ const PUBLIC_ROOT = [
   /^\/openapi\.(yaml|json)$/,
   /^\/api\/v1\/docs/, // Swagger UI and its static files
   /^\/api\/track\//, // SDK ingestion: its own SDK-key authentication (tracking/sdk-auth.ts)
+  /^\/(login|setup|apps|apps\/\*|portfolio|settings|settings\/\*)$/, // the dashboard's pages
+  /^\/assets\/\*$/, // the dashboard's static files
+  /^\/\.well-known\/(skadnetwork|appattribution)\/report-attribution\/$/, // Apple's postbacks
+  /^\/api\/skan\/postback$/,
 ];
 
 type Cred =
@@ -135,7 +156,7 @@ function expected(
   }
   if (target === 'other') return 404;
   if (target === 'unlisted') return 404;
-  return '2xx';
+  return recipe.allowedStatus ?? '2xx';
 }
 
 let sessionUsers: Record<string, string>;
@@ -244,7 +265,9 @@ describe('access matrix over every registered route', () => {
               route.url
                 .replace(':appId', ids.appId)
                 .replace(':linkId', ids.linkId)
-                .replace(':keyId', ids.keyId) + (recipe.query ? `?${recipe.query}` : '');
+                .replace(':keyId', ids.keyId)
+                .replace(':deliveryId', 'dlv_0000000000000000') +
+              (recipe.query ? `?${recipe.query}` : '');
             const res = await api(t, route.method, path, {
               auth: await credential(cred),
               body: recipe.body?.(ids),
