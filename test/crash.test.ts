@@ -161,7 +161,9 @@ const enoughLoad = (a: Acked) =>
       a.events.length >= 10 &&
       a.installs.size >= 3 &&
       a.iosInstalls.length >= 1 &&
-      a.clicks.length >= 10,
+      a.clicks.length >= 10 &&
+      // Some clicks old enough to be written for sure (the check below looks 1 s back).
+      Date.now() - a.clicks[0].at > 1_500,
     30_000,
   );
 const acked503 = (a: Acked) => a.answers.get(503) ?? 0;
