@@ -130,3 +130,74 @@ export const Card = ({ title, children }: { title: string; children: ComponentCh
     {children}
   </section>
 );
+
+/**
+ * A form's submit handler: busy while `action` runs, its error kept for an ErrorBox, the browser's
+ * own submit prevented.
+ */
+export function useFormSubmit() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error | null>(null);
+  const submit = (action: () => Promise<unknown>) => async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, submit };
+}
+
+/** The submit and cancel buttons of a "New …" form. */
+export const CreateActions = ({
+  what,
+  busy,
+  onCancel,
+}: {
+  what: string;
+  busy: boolean;
+  onCancel: () => void;
+}) => (
+  <div class="actions">
+    <button type="submit" disabled={busy}>
+      {busy ? 'Creating…' : `Create ${what}`}
+    </button>
+    <button type="button" class="secondary" onClick={onCancel}>
+      Cancel
+    </button>
+  </div>
+);
+
+/** Keyset pages: the cursors of the pages seen so far, the last one being the current page's. */
+export function useCursorPages() {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  return {
+    cursor: cursors[cursors.length - 1],
+    reset: () => setCursors([null]),
+    pager: (meta: { hasMore: boolean; cursor: string | null }) => (
+      <div class="actions pager">
+        <button
+          type="button"
+          class="secondary"
+          disabled={cursors.length === 1}
+          onClick={() => setCursors(cursors.slice(0, -1))}
+        >
+          Previous
+        </button>
+        <button
+          type="button"
+          class="secondary"
+          disabled={!meta.hasMore}
+          onClick={() => setCursors([...cursors, meta.cursor])}
+        >
+          Next
+        </button>
+      </div>
+    ),
+  };
+}

@@ -2,7 +2,7 @@ import { useState } from 'preact/hooks';
 import { get, type App, type Kpis, type List, type One, post, query } from '../api.ts';
 import { count, lastDays, money, percent } from '../format.ts';
 import { useSession } from '../session.ts';
-import { ErrorBox, Field, Loading, useLoad } from '../ui.tsx';
+import { CreateActions, ErrorBox, Field, Loading, useLoad, useFormSubmit } from '../ui.tsx';
 
 type Portfolio = { data: { apps: { appId: string; kpis: Kpis }[] } };
 
@@ -95,30 +95,20 @@ function CreateApp({ onDone, onCancel }: { onDone: () => void; onCancel: () => v
     timezone: 'UTC',
     currency: 'USD',
   });
-  const [error, setError] = useState<Error | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, submit } = useFormSubmit();
   const set = (k: keyof typeof f) => (v: string) => setF({ ...f, [k]: v });
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await post<One<App>>('/apps', {
-        name: f.name,
-        ios: f.bundleId ? { bundleId: f.bundleId, appStoreId: f.appStoreId || null } : null,
-        android: f.packageName ? { packageName: f.packageName } : null,
-        timezone: f.timezone,
-        currency: f.currency,
-      });
-      onDone();
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+  const create = async () => {
+    await post<One<App>>('/apps', {
+      name: f.name,
+      ios: f.bundleId ? { bundleId: f.bundleId, appStoreId: f.appStoreId || null } : null,
+      android: f.packageName ? { packageName: f.packageName } : null,
+      timezone: f.timezone,
+      currency: f.currency,
+    });
+    onDone();
   };
   return (
-    <form class="card" onSubmit={submit} aria-label="New app">
+    <form class="card" onSubmit={submit(create)} aria-label="New app">
       <h2>New app</h2>
       <div class="grid">
         <Field label="Name" name="name" value={f.name} onInput={set('name')} required />
@@ -159,14 +149,7 @@ function CreateApp({ onDone, onCancel }: { onDone: () => void; onCancel: () => v
         />
       </div>
       <ErrorBox error={error} />
-      <div class="actions">
-        <button type="submit" disabled={busy}>
-          {busy ? 'Creating…' : 'Create app'}
-        </button>
-        <button type="button" class="secondary" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <CreateActions what="app" busy={busy} onCancel={onCancel} />
     </form>
   );
 }

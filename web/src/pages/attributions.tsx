@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type App, get, type List, query } from '../api.ts';
 import { dateTime, lastDays } from '../format.ts';
-import { ErrorBox, Loading, Select, useLoad } from '../ui.tsx';
+import { ErrorBox, Loading, Select, useLoad, useCursorPages } from '../ui.tsx';
 
 type Attribution = {
   id: string;
@@ -20,8 +20,7 @@ type Attribution = {
 /** Each install with why it went to its network (the attribution rule and what it matched). */
 export function AttributionsTab({ app }: { app: App }) {
   const [environment, setEnvironment] = useState('live');
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor, reset, pager } = useCursorPages();
   const list = useLoad(
     () =>
       get<List<Attribution>>(
@@ -40,7 +39,7 @@ export function AttributionsTab({ app }: { app: App }) {
             ['live', 'Live'],
             ['sandbox', 'Sandbox'],
           ]}
-          onChange={(v) => (setEnvironment(v), setCursors([null]))}
+          onChange={(v) => (setEnvironment(v), reset())}
         />
       </form>
       <ErrorBox error={list.error} />
@@ -81,26 +80,7 @@ export function AttributionsTab({ app }: { app: App }) {
           </li>
         ))}
       </ul>
-      {list.data && (
-        <div class="actions pager">
-          <button
-            type="button"
-            class="secondary"
-            disabled={cursors.length === 1}
-            onClick={() => setCursors(cursors.slice(0, -1))}
-          >
-            Previous
-          </button>
-          <button
-            type="button"
-            class="secondary"
-            disabled={!list.data.meta.hasMore}
-            onClick={() => setCursors([...cursors, list.data!.meta.cursor])}
-          >
-            Next
-          </button>
-        </div>
-      )}
+      {list.data && pager(list.data.meta)}
     </div>
   );
 }

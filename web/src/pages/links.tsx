@@ -2,7 +2,16 @@ import { useState } from 'preact/hooks';
 import { renderSVG } from 'uqr';
 import { get, type App, type Link, type List, type One, patch, post } from '../api.ts';
 import { useSession } from '../session.ts';
-import { CopyButton, ErrorBox, Field, Loading, Select, useLoad } from '../ui.tsx';
+import {
+  CreateActions,
+  CopyButton,
+  ErrorBox,
+  Field,
+  Loading,
+  Select,
+  useLoad,
+  useFormSubmit,
+} from '../ui.tsx';
 
 const NETWORKS: [string, string][] = [
   ['meta', 'Meta'],
@@ -106,27 +115,17 @@ function CreateLink({
   const [name, setName] = useState('');
   const [network, setNetwork] = useState('meta');
   const [campaignName, setCampaign] = useState('');
-  const [error, setError] = useState<Error | null>(null);
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await post<One<Link>>(`/apps/${app.id}/links`, {
-        name: name || undefined,
-        network,
-        campaignName: campaignName || null,
-      });
-      onDone();
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+  const { busy, error, submit } = useFormSubmit();
+  const create = async () => {
+    await post<One<Link>>(`/apps/${app.id}/links`, {
+      name: name || undefined,
+      network,
+      campaignName: campaignName || null,
+    });
+    onDone();
   };
   return (
-    <form class="card" onSubmit={submit} aria-label="New link">
+    <form class="card" onSubmit={submit(create)} aria-label="New link">
       <h3>New link</h3>
       <div class="grid">
         <Field
@@ -152,14 +151,7 @@ function CreateLink({
         />
       </div>
       <ErrorBox error={error} />
-      <div class="actions">
-        <button type="submit" disabled={busy}>
-          {busy ? 'Creating…' : 'Create link'}
-        </button>
-        <button type="button" class="secondary" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <CreateActions what="link" busy={busy} onCancel={onCancel} />
     </form>
   );
 }

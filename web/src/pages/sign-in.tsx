@@ -1,32 +1,24 @@
 import { useState } from 'preact/hooks';
 import { csrf, post } from '../api.ts';
-import { ErrorBox, Field } from '../ui.tsx';
+import { ErrorBox, Field, useFormSubmit } from '../ui.tsx';
 
 type SessionAnswer = { data: { csrfToken: string } };
 
-function useSubmit(onDone: () => Promise<void>) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error | null>(null);
-  const submit = (send: () => Promise<SessionAnswer>) => async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+/** Signs in with `send`'s answer (its CSRF token kept for the API client), then `onDone`. */
+function useSignIn(onDone: () => Promise<void>) {
+  const { busy, error, submit } = useFormSubmit();
+  const signIn = (send: () => Promise<SessionAnswer>) =>
+    submit(async () => {
       csrf.set((await send()).data.csrfToken);
       await onDone();
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { busy, error, submit };
+    });
+  return { busy, error, submit: signIn };
 }
 
 export function LoginPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const { busy, error, submit } = useSubmit(onSignedIn);
+  const { busy, error, submit } = useSignIn(onSignedIn);
   return (
     <main class="narrow">
       <h1>Sign in</h1>
@@ -66,7 +58,7 @@ export function SetupPage({ onSignedIn }: { onSignedIn: () => Promise<void> }) {
   const [organizationName, setOrg] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const { busy, error, submit } = useSubmit(onSignedIn);
+  const { busy, error, submit } = useSignIn(onSignedIn);
   return (
     <main class="narrow">
       <h1>Set up</h1>

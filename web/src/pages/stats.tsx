@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type App, get, type Kpis, type List, query } from '../api.ts';
 import { count, lastDays, money, percent } from '../format.ts';
-import { ErrorBox, Loading, Select, useLoad } from '../ui.tsx';
+import { ErrorBox, Loading, Select, useLoad, useCursorPages } from '../ui.tsx';
 
 type Row = { dimensions: Record<string, string | null>; metrics: Partial<Kpis> };
 
@@ -37,8 +37,7 @@ export function StatsTab({ app }: { app: App }) {
   const [environment, setEnvironment] = useState('live');
   const [groupBy, setGroupBy] = useState<string[]>(['network', 'campaign']);
   const [sort, setSort] = useState<{ key: string; desc: boolean } | null>(null);
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1];
+  const { cursor, reset, pager } = useCursorPages();
   const rows = useLoad(
     () =>
       get<List<Row>>(
@@ -46,7 +45,6 @@ export function StatsTab({ app }: { app: App }) {
       ),
     [app.id, days, environment, groupBy.join(','), cursor],
   );
-  const reset = () => setCursors([null]);
   const toggle = (d: string) => {
     setGroupBy(groupBy.includes(d) ? groupBy.filter((x) => x !== d) : [...groupBy, d]);
     reset();
@@ -165,24 +163,7 @@ export function StatsTab({ app }: { app: App }) {
               </tbody>
             </table>
           </div>
-          <div class="actions pager">
-            <button
-              type="button"
-              class="secondary"
-              disabled={cursors.length === 1}
-              onClick={() => setCursors(cursors.slice(0, -1))}
-            >
-              Previous
-            </button>
-            <button
-              type="button"
-              class="secondary"
-              disabled={!rows.data.meta.hasMore}
-              onClick={() => setCursors([...cursors, rows.data!.meta.cursor])}
-            >
-              Next
-            </button>
-          </div>
+          {pager(rows.data.meta)}
         </>
       )}
     </div>
