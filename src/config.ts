@@ -43,6 +43,10 @@ const EnvSchema = z.object({
   GOOGLE_OAUTH_TOKEN_URL: url.default('https://oauth2.googleapis.com/token'),
   FORWARD_RETRY_BASE_SECONDS: z.coerce.number().positive().default(60),
   FORWARD_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
+  // Qualified trials (docs/webhooks.md): how often held trials are decided, and the bearer secret
+  // of POST /api/cron/qualified-trials for an outside scheduler (unset: that endpoint is off).
+  QUALIFIED_TRIALS_INTERVAL_SECONDS: z.coerce.number().positive().max(86_400).default(300),
+  CRON_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   // Analytics currency conversion: value in USD of one unit of each currency, e.g. {"EUR":1.08,"GBP":1.27}.
   FX_RATES: z
     .string()
@@ -102,6 +106,9 @@ export type Config = {
   skanAllowDevelopmentKeys: boolean;
   /** USD value of one unit of each currency (USD itself is 1); empty: no conversion. */
   fxRates: Record<string, number>;
+  qualifiedTrialsIntervalSeconds: number;
+  /** Bearer secret of POST /api/cron/qualified-trials; null: the endpoint answers 404. */
+  cronSecret: string | null;
 };
 
 export class ConfigError extends Error {}
@@ -151,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     forwardTimeoutSeconds: e.FORWARD_TIMEOUT_SECONDS,
     skanAllowDevelopmentKeys: e.SKAN_ALLOW_DEVELOPMENT_KEYS === 'true',
     fxRates: e.FX_RATES,
+    qualifiedTrialsIntervalSeconds: e.QUALIFIED_TRIALS_INTERVAL_SECONDS,
+    cronSecret: e.CRON_SECRET ?? null,
   };
 }
 

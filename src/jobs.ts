@@ -18,6 +18,8 @@ import { sessionCleanupJob } from './modules/auth/accounts.ts';
 import { deliveryRetentionJob, forwardJob } from './modules/integrations/sender.ts';
 import { skanRetentionJob } from './modules/skan/retention.ts';
 import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
+import { qualifiedTrialsJob } from './modules/webhooks/qualified-trials.ts';
+import { rematchJob, webhookRetentionJob } from './modules/webhooks/rematch.ts';
 import type { JobDefinition } from './queue/job.ts';
 import { reclaimJob } from './queue/reclaim.ts';
 
@@ -38,6 +40,15 @@ export const JOBS = {
   forward_deliveries: { everySeconds: 1, run: forwardJob },
   /** Deliveries (the forwarding audit log) older than 365 days are deleted. */
   delivery_retention: { cron: '17 3 * * *', run: deliveryRetentionJob },
+  /** Held trials past their delay become qualified_trial events, forwarded (docs/webhooks.md). */
+  qualified_trials: {
+    everySeconds: (c) => c.qualifiedTrialsIntervalSeconds,
+    run: qualifiedTrialsJob,
+  },
+  /** Webhook events that found no device look again (user id or IDFA/GAID linked since). */
+  webhook_rematch: { everySeconds: 60, run: rematchJob },
+  /** Webhook deliveries (dedup records) and decided qualified trials older than 30 days are deleted. */
+  webhook_retention: { cron: '29 3 * * *', run: webhookRetentionJob },
   /** One Apple AdServices lookup for a pending iOS install; queued by configure (tracking/configure.ts). */
   [ASA_RESOLVE_TASK]: { run: asaResolveJob },
   /** Looks again for a click answered but not yet written when its install came (tracking/configure.ts). */

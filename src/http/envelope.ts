@@ -28,3 +28,8 @@ export const PageQuery = {
   limit: z.coerce.number().int().min(1).max(200).default(50).describe('Page size, 1–200'),
   cursor: z.string().max(512).optional().describe("The previous page's `meta.cursor`"),
 };
+
+/** A secret as the API shows it (integration tokens, webhook secrets): never its value. */
+export const SecretState = z
+  .object({ set: z.boolean(), last4: z.string().nullable() })
+  .meta({ id: 'SecretState' });

@@ -10,6 +10,7 @@ import { analyticsModule } from './analytics/index.ts';
 import { integrationsModule } from './integrations/index.ts';
 import { dashboardModule } from './dashboard/index.ts';
 import { skanModule } from './skan/index.ts';
+import { webhooksModule } from './webhooks/index.ts';
 
 /**
  * Every feature, mounted in this order: each adds routes under /api/v1 (`api`) and/or at the root
@@ -26,5 +27,6 @@ export const MODULES: ModuleRegistration[] = [
   analyticsModule,
   integrationsModule,
   skanModule,
+  webhooksModule,
   dashboardModule,
 ];

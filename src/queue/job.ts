@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
 import type { Services } from '../services.ts';
 
 /**
@@ -26,7 +27,8 @@ export type JobHandler = (payload: unknown, ctx: JobContext) => Promise<void>;
 export type JobDefinition = {
   run: JobHandler;
   cron?: string;
-  everySeconds?: number;
+  /** Seconds between runs, or read from the configuration. */
+  everySeconds?: number | ((config: Config) => number);
   /** Attempts of a cron job before it is given up until its next period (default 10). */
   maxAttempts?: number;
 };

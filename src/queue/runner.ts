@@ -148,7 +148,8 @@ function task(services: Services, name: string, def: JobDefinition): Task {
  * backs off (everySeconds doubled per consecutive failure, capped), instead of piling up retries.
  */
 function chainedTask(services: Services, name: string, def: JobDefinition): Task {
-  const every = def.everySeconds!;
+  const every =
+    typeof def.everySeconds === 'function' ? def.everySeconds(services.config) : def.everySeconds!;
   return async (payload, helpers) => {
     const ctx = contextOf(services, name, helpers);
     let failures = Number((payload as { failures?: unknown } | null)?.failures) || 0;

@@ -100,6 +100,20 @@ export const emptySums = (): Sums => ({
   revenueByCurrency: new Map(),
 });
 
+/**
+ * Whether a group has anything to show. Moves (an attribution resolved later, a webhook event
+ * matched to its device) leave the old group's rollup rows summing to zero: no data, no stats row.
+ */
+export function hasData(s: Sums): boolean {
+  return (
+    s.clicks !== 0 ||
+    s.installs !== 0 ||
+    s.events !== 0 ||
+    s.payerDays !== 0 ||
+    [...s.revenueByCurrency.values()].some((v) => v !== 0)
+  );
+}
+
 export function addSums(into: Sums, s: Sums): Sums {
   into.clicks += s.clicks;
   into.installs += s.installs;

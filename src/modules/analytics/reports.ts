@@ -6,6 +6,7 @@ import {
   addSums,
   computeKpis,
   emptySums,
+  hasData,
   METRICS,
   pickMetrics,
   type Kpis,
@@ -115,7 +116,8 @@ export async function stats(
       : Promise.resolve([]),
   ]);
   const payersByKey = new Map(payers.map((p) => [keyString(p.key), p.payers]));
-  const groups: StatsResult[] = [...mergeByKey(rows, () => app.currency).values()].map((g) => ({
+  const merged = [...mergeByKey(rows, () => app.currency).values()].filter((g) => hasData(g.sums));
+  const groups: StatsResult[] = merged.map((g) => ({
     dimensions: g.key,
     installs: g.sums.installs,
     metrics: () =>

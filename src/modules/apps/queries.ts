@@ -29,7 +29,7 @@ export type AppRow = {
   probabilistic_window_hours: number;
   reattribution_window_days: number;
   qualified_trials_enabled: boolean;
-  qualified_trials_delay_hours: number;
+  qualified_trials_delay_hours: number | string;
   archived_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -68,7 +68,7 @@ export function toAppResource(a: AppRow): AppResource {
     },
     qualifiedTrials: {
       enabled: a.qualified_trials_enabled,
-      delayHours: a.qualified_trials_delay_hours,
+      delayHours: Number(a.qualified_trials_delay_hours), // numeric: a string from the driver
     },
     archived: a.archived_at !== null,
     createdAt: a.created_at.toISOString(),

@@ -88,7 +88,13 @@ export const AttributionSettings = z.object({
 });
 export const QualifiedTrials = z.object({
   enabled: z.boolean(),
-  delayHours: z.number().int().min(1).max(720),
+  delayHours: z
+    .number()
+    .min(0)
+    .max(168)
+    .describe(
+      'Hours a trial start is held before it is forwarded as qualified_trial; fractions allowed',
+    ),
 });
 
 export const AppIdParams = z.strictObject({

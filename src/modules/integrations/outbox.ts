@@ -9,8 +9,8 @@
  * Events of organic devices, of devices from other networks, of apps without integrations, and
  * control events (`_…`) cost one index probe and write nothing.
  *
- * Built for every source of events: SDK events (tracking/event-writer.ts), the system `install`
- * (tracking/configure.ts), and later webhook events and qualified trials: whatever inserts rows
+ * Every source of events calls it: SDK events (tracking/event-writer.ts), the system `install`
+ * (tracking/configure.ts), webhook events and qualified trials (webhooks/): whatever inserts rows
  * into `events` calls `recordDeliveries(tx, ids)` in the same transaction.
  */
 import type { TransactionSql } from 'postgres';
@@ -56,8 +56,12 @@ export async function recordDeliveries(db: Tx, eventIds: string[]): Promise<void
                  then 'install is sent to Google only with a gclid'
                when i.network = 'google' and not (i.settings -> 'conversionActions') ? m.mapped
                  then 'no conversion action for this event'
-               when e.event_name = 'purchase' and e.source in ('sdk', 's2s') and not coalesce(i.forward_client_purchases, true)
-                 then 'client purchases are not forwarded (forwardClientPurchases)'
+               when e.source in ('revenuecat', 'superwall') and e.event_name not in ('purchase', 'start_trial')
+                 then 'subscription lifecycle events are not forwarded'
+               when e.event_name in ('purchase', 'start_trial') and e.source in ('sdk', 's2s')
+                    and not coalesce(i.forward_client_purchases,
+                                     not exists (select 1 from webhook_integrations w where w.app_id = e.app_id and w.enabled))
+                 then 'client purchases are not forwarded (forwardClientPurchases; webhooks are the revenue source)'
                when e.event_name = 'start_trial' and ap.qualified_trials_enabled
                  then 'trial start held for qualification (qualified trials on)'
              end as reason

@@ -23,6 +23,7 @@ import {
   TiktokPatch,
 } from './schemas.ts';
 import { testConnection } from './connection-test.ts';
+import { webhookConnected, webhookResources } from '../webhooks/settings.ts';
 import {
   credentialsOf,
   getIntegration,
@@ -92,18 +93,24 @@ export async function integrationRoutes(app: ApiInstance, { sql, cursors, config
     {
       schema: {
         tags: ['Integrations'],
-        summary: "An app's ad-network integrations (secrets shown as {set, last4})",
+        summary:
+          "An app's ad-network integrations and subscription webhooks (secrets shown as {set, last4})",
         params: AppIdParams,
         response: { 200: SingleOf(Integrations), ...errorResponses(400, 401, 403, 404, 429) },
       },
     },
     async (req) => {
       const a = await visibleApp(sql, req);
-      const rows = await listIntegrations(sql, a.id);
+      const [rows, hooks] = await Promise.all([
+        listIntegrations(sql, a.id),
+        webhookResources(sql, config, a.id),
+      ]);
+      const connected = hooks.revenuecat.enabled || hooks.superwall.enabled;
       return single({
-        meta: toIntegrationResource(rows.meta),
-        google: toIntegrationResource(rows.google),
-        tiktok: toIntegrationResource(rows.tiktok),
+        meta: toIntegrationResource(rows.meta, connected),
+        google: toIntegrationResource(rows.google, connected),
+        tiktok: toIntegrationResource(rows.tiktok, connected),
+        ...hooks,
       } as never);
     },
   );
@@ -148,7 +155,8 @@ export async function integrationRoutes(app: ApiInstance, { sql, cursors, config
       },
       async (req) => {
         const a = await visibleApp(sql, req);
-        return single(toIntegrationResource(await getIntegration(sql, a.id, network)) as never);
+        const row = await getIntegration(sql, a.id, network);
+        return single(toIntegrationResource(row, await webhookConnected(sql, a.id)) as never);
       },
     );
     app.patch(
@@ -174,7 +182,7 @@ export async function integrationRoutes(app: ApiInstance, { sql, cursors, config
           network as Network,
           req.body as never,
         );
-        return single(toIntegrationResource(row) as never);
+        return single(toIntegrationResource(row, await webhookConnected(sql, a.id)) as never);
       },
     );
   }

@@ -1,11 +1,8 @@
 import { z } from 'zod';
+import { SecretState } from '../../http/envelope.ts';
+import { RevenueCatWebhook, SuperwallWebhook } from '../webhooks/schemas.ts';
 
 /** One schema per shape: these validate requests, type the handlers and document the API (docs/spec/api.md "Integrations"). */
-
-/** A secret as the API shows it: never its value. */
-export const SecretState = z
-  .object({ set: z.boolean(), last4: z.string().nullable() })
-  .meta({ id: 'SecretState' });
 
 const secretInput = (what: string) =>
   z
@@ -142,7 +139,13 @@ export const GoogleIntegration = resource(
 );
 
 export const Integrations = z
-  .object({ meta: MetaIntegration, google: GoogleIntegration, tiktok: TiktokIntegration })
+  .object({
+    meta: MetaIntegration,
+    google: GoogleIntegration,
+    tiktok: TiktokIntegration,
+    revenuecat: RevenueCatWebhook,
+    superwall: SuperwallWebhook,
+  })
   .meta({ id: 'Integrations' });
 
 export const DeliveryStatus = z.enum(['pending', 'retrying', 'delivered', 'failed', 'skipped']);

@@ -133,14 +133,14 @@ const secretState = (row: IntegrationRow, k: string) => {
 };
 
 /** The API resource (docs/spec/api.md "Integrations"). */
-export function toIntegrationResource(row: IntegrationRow) {
+export function toIntegrationResource(row: IntegrationRow, webhookConnected: boolean) {
   const s = row.settings;
   const str = (k: string) => (typeof s[k] === 'string' ? (s[k] as string) : null);
   const base = {
     enabled: row.enabled,
     status: row.configured ? row.status : ('not_configured' as const),
     eventMapping: effectiveMapping(row),
-    forwardClientPurchases: row.forward_client_purchases ?? true,
+    forwardClientPurchases: row.forward_client_purchases ?? !webhookConnected,
     lastDeliveryAt: row.last_delivery_at?.toISOString() ?? null,
     lastError: row.last_error,
     updatedAt: row.updated_at?.toISOString() ?? null,

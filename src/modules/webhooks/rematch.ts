@@ -1,0 +1,106 @@
+/**
+ * Late matching of webhook events that found no device: the app's user may sign in (a
+ * `_set_user_id` or configure with that user id), or a device with the IDFA / GAID may configure,
+ * after the purchase was reported. The job looks again after 1, 2, 4, … minutes, then every
+ * 6 hours, for as long as the delivery is kept (30 days). A match moves the event onto the device:
+ * out of the unattributed counts, into its install's attribution, and queued for forwarding.
+ */
+import type { Sql } from '../../db/client.ts';
+import type { JobContext } from '../../queue/job.ts';
+import { recordDeliveries } from '../integrations/outbox.ts';
+import { findDevice } from './recorder.ts';
+
+const BATCH = 200;
+const MAX_INTERVAL_MINUTES = 360;
+
+type Unmatched = {
+  app_id: string;
+  source: string;
+  external_id: string;
+  environment: 'live' | 'sandbox';
+  event_id: string;
+  user_ids: string[];
+  idfa: string | null;
+  gaid: string | null;
+};
+
+/** Looks again for the devices of unmatched events due a check at `now`; returns how many matched. */
+export async function rematchWebhookEvents(sql: Sql, now = new Date()): Promise<number> {
+  let matched = 0;
+  for (;;) {
+    const step = await sql.begin(async (t) => {
+      const tx = t as unknown as Sql;
+      const rows = await tx<Unmatched[]>`
+        select app_id, source, external_id, environment, event_id, user_ids, idfa, gaid
+        from webhook_events
+        where outcome = 'unmatched' and next_check_at <= ${now}
+        order by next_check_at limit ${BATCH}
+        for update skip locked`;
+      let n = 0;
+      for (const w of rows) {
+        const device = await findDevice(
+          tx,
+          w.app_id,
+          { ...w, userIds: w.user_ids, appreferId: null },
+          false,
+        );
+        if (!device) {
+          await tx`
+            update webhook_events
+            set checks = checks + 1,
+                next_check_at = ${now}::timestamptz + least(power(2, checks + 1), ${MAX_INTERVAL_MINUTES}) * interval '1 minute'
+            where app_id = ${w.app_id} and source = ${w.source} and external_id = ${w.external_id}`;
+          continue;
+        }
+        await moveOntoDevice(tx, w.event_id, device);
+        await tx`
+          update webhook_events set outcome = 'recorded', matched_at = ${now}, next_check_at = null
+          where app_id = ${w.app_id} and source = ${w.source} and external_id = ${w.external_id}`;
+        n++;
+      }
+      return { seen: rows.length, matched: n };
+    });
+    matched += step.matched;
+    if (step.seen < BATCH) return matched;
+  }
+}
+
+/**
+ * Writes the event again on its device. Rollups have no update path, so the event is taken out of
+ * them (as written, without a device), deleted, and inserted again: the insert counts it under the
+ * device's attribution, like any event. Same id, same times, same content.
+ */
+async function moveOntoDevice(
+  tx: Sql,
+  eventId: string,
+  device: { pk: string; deviceId: string },
+): Promise<void> {
+  await tx`select analytics_retract_deviceless_events(array(select seq from events where id = ${eventId} and device_pk is null))`;
+  const [moved] = await tx<{ event_name: string }[]>`
+    with old as (delete from events where id = ${eventId} and device_pk is null returning *)
+    insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, revenue, currency,
+                        revenue_raw, currency_raw, properties, event_id, is_control, flags, occurred_at, received_at)
+    select id, app_id, environment, ${device.pk}, ${device.deviceId}, user_id, event_name, source, revenue, currency,
+           revenue_raw, currency_raw, properties, event_id, is_control, flags, occurred_at, received_at
+    from old
+    returning event_name`;
+  if (!moved) return;
+  await tx`
+    update qualified_trials set device_pk = ${device.pk}, device_id = ${device.deviceId}
+    where trial_event_id = ${eventId} and device_pk is null`;
+  if (moved.event_name === 'purchase' || moved.event_name === 'start_trial')
+    await recordDeliveries(tx, [eventId]);
+}
+
+/** The recurring job (src/jobs.ts). */
+export async function rematchJob(_payload: unknown, { services, log }: JobContext) {
+  const n = await rematchWebhookEvents(services.sql);
+  if (n) log.info({ matched: n }, 'webhook events matched to their devices');
+}
+
+/** Webhook deliveries (the dedup record) and qualified trials are kept 30 days (product.md §13). */
+export async function webhookRetentionJob(_payload: unknown, { services }: JobContext) {
+  const { sql } = services;
+  await sql`delete from webhook_events where received_at < now() - interval '30 days'`;
+  await sql`delete from qualified_trials where created_at < now() - interval '30 days' and status <> 'held'`;
+}

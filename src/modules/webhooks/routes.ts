@@ -1,0 +1,302 @@
+/**
+ * Webhook settings and the qualified-trials list under /api/v1; the receivers RevenueCat and
+ * Superwall call and the cron endpoint at the root (docs/webhooks.md).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import pLimit from 'p-limit';
+import type { ApiInstance } from '../../http/types.ts';
+import { errorResponses } from '../../http/errors.ts';
+import { list, ListOf, single, SingleOf } from '../../http/envelope.ts';
+import { page } from '../../http/cursor.ts';
+import { safeEqual } from '../../lib/crypto.ts';
+import type { Services } from '../../services.ts';
+import { visibleApp } from '../auth/principal.ts';
+import { AppIdParams } from '../apps/schemas.ts';
+import { qualifyDueTrials } from './qualified-trials.ts';
+import { listQualifiedTrials, toQualifiedTrialResource } from './qualified-trial-list.ts';
+import { recordWebhookEvent } from './recorder.ts';
+import { fromRevenueCat } from './revenuecat.ts';
+import {
+  QualifiedTrial,
+  QualifiedTrialQuery,
+  RevenueCatPatch,
+  RevenueCatWebhook,
+  SuperwallPatch,
+  SuperwallWebhook,
+} from './schemas.ts';
+import {
+  getWebhook,
+  patchRevenueCat,
+  patchSuperwall,
+  receiverApp,
+  revenueCatAuthorized,
+  superwallSecret,
+  toRevenueCatResource,
+  toSuperwallResource,
+} from './settings.ts';
+import { PayloadError, type SubscriptionEvent, type WebhookSource } from './subscription-event.ts';
+import { fromSuperwall, svixRefusal } from './superwall.ts';
+
+export async function webhookSettingsRoutes(app: ApiInstance, { sql, config, cursors }: Services) {
+  app.get(
+    '/apps/:appId/integrations/revenuecat',
+    {
+      schema: {
+        tags: ['Integrations'],
+        summary: 'RevenueCat webhook settings: the URL to paste and whether a secret is set',
+        params: AppIdParams,
+        response: { 200: SingleOf(RevenueCatWebhook), ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (req) => {
+      const a = await visibleApp(sql, req);
+      return single(toRevenueCatResource(config, await getWebhook(sql, a.id, 'revenuecat')));
+    },
+  );
+  app.patch(
+    '/apps/:appId/integrations/revenuecat',
+    {
+      schema: {
+        tags: ['Integrations'],
+        summary:
+          'Enable or disable RevenueCat webhooks, or rotate the secret (the new one is in the answer, once)',
+        params: AppIdParams,
+        body: RevenueCatPatch,
+        response: {
+          200: SingleOf(RevenueCatWebhook),
+          ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+        },
+      },
+    },
+    async (req) => {
+      const a = await visibleApp(sql, req);
+      const { row, secret } = await patchRevenueCat(sql, a.id, req.body);
+      return single(toRevenueCatResource(config, row, secret));
+    },
+  );
+  app.get(
+    '/apps/:appId/integrations/superwall',
+    {
+      schema: {
+        tags: ['Integrations'],
+        summary:
+          'Superwall webhook settings: the URL to paste and whether the signing secret is set',
+        params: AppIdParams,
+        response: { 200: SingleOf(SuperwallWebhook), ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (req) => {
+      const a = await visibleApp(sql, req);
+      return single(toSuperwallResource(config, await getWebhook(sql, a.id, 'superwall')));
+    },
+  );
+  app.patch(
+    '/apps/:appId/integrations/superwall',
+    {
+      schema: {
+        tags: ['Integrations'],
+        summary: "Set Superwall's whsec_… signing secret (write-only) and enable or disable it",
+        params: AppIdParams,
+        body: SuperwallPatch,
+        response: {
+          200: SingleOf(SuperwallWebhook),
+          ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+        },
+      },
+    },
+    async (req) => {
+      const a = await visibleApp(sql, req);
+      const row = await patchSuperwall(sql, config.secretKey, a.id, req.body);
+      return single(toSuperwallResource(config, row));
+    },
+  );
+
+  app.get(
+    '/apps/:appId/qualified-trials',
+    {
+      schema: {
+        tags: ['Qualified trials'],
+        summary: 'Trial starts held, qualified, disqualified and forwarded; newest first',
+        params: AppIdParams,
+        querystring: QualifiedTrialQuery,
+        response: { 200: ListOf(QualifiedTrial), ...errorResponses(400, 401, 403, 404, 429) },
+      },
+    },
+    async (req) => {
+      const a = await visibleApp(sql, req);
+      const q = req.query;
+      const scope = `qualified-trials:${a.id}:${JSON.stringify([q.status, q.environment, q.from, q.to])}`;
+      const after = cursors.decode(scope, q.cursor);
+      const rows = await listQualifiedTrials(sql, a.id, {
+        limit: q.limit,
+        afterSeq: after ? String(after[0]) : null,
+        status: q.status ?? null,
+        environment: q.environment,
+        from: q.from ? new Date(q.from) : null,
+        to: q.to ? endOf(q.to) : null,
+      });
+      const { items, cursor } = page(
+        rows,
+        q.limit,
+        (r) => [r.seq],
+        (k) => cursors.encode(scope, k),
+      );
+      return list(items.map(toQualifiedTrialResource), cursor);
+    },
+  );
+}
+
+/** A day as `to` covers the whole day. */
+function endOf(v: string): Date {
+  return /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T23:59:59.999Z`) : new Date(v);
+}
+
+/** RevenueCat retries up to 1 MiB bodies are accepted (a delivery is a few kB). */
+export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/**
+ * Webhook transactions in flight per process, and deliveries allowed to wait for one: a storm
+ * (RevenueCat retries each failure 5 times) takes at most this many database connections, so SDK
+ * ingestion keeps the rest; past the queue, a 503 asks the sender to retry later.
+ */
+const MAX_CONCURRENT = 4;
+const MAX_WAITING = 2_000;
+
+const JSON_UTF8 = 'application/json; charset=utf-8';
+const answer = (reply: FastifyReply, status: number, body: unknown) =>
+  reply.code(status).type(JSON_UTF8).send(JSON.stringify(body));
+const refuse = (reply: FastifyReply, status: number, code: string, message: string) =>
+  answer(reply, status, { error: { code, message } });
+
+/** The receivers, at the root: their own body parsing (raw bytes: Svix signs them). */
+export async function receiverRoutes(app: ApiInstance, services: Services) {
+  const { sql, config } = services;
+  const limit = pLimit(MAX_CONCURRENT);
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: MAX_WEBHOOK_BYTES },
+    (_req, body, done) => done(null, body),
+  );
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return refuse(reply, 413, 'payload_too_large', `Body over ${MAX_WEBHOOK_BYTES} bytes`);
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
+      return refuse(reply, 400, 'invalid_json', err.message || 'Body could not be read');
+    // Nothing was acknowledged: the sender retries (RevenueCat 5 times, Svix for days).
+    req.log.error({ err, reqId: req.id }, 'webhook not recorded');
+    reply.header('retry-after', '60');
+    return refuse(reply, 503, 'service_unavailable', 'Not recorded; retry later');
+  });
+
+  /** Reads, checks and records one delivery; `parse` maps the body, `auth` checks the caller. */
+  async function receive(
+    req: FastifyRequest<{ Params: { appId: string } }>,
+    reply: FastifyReply,
+    source: WebhookSource,
+    auth: (a: NonNullable<Awaited<ReturnType<typeof receiverApp>>>, raw: Buffer) => string | null,
+    parse: (body: unknown, receivedAt: Date) => SubscriptionEvent,
+  ) {
+    const receivedAt = new Date();
+    const name = source === 'revenuecat' ? 'RevenueCat' : 'Superwall';
+    const appId = req.params.appId;
+    const a = appId.length <= 64 ? await receiverApp(sql, appId, source) : null;
+    if (!a) return refuse(reply, 404, 'not_found', 'App not found');
+    if (!a.enabled)
+      return refuse(reply, 404, 'not_found', `${name} webhooks are not enabled for this app`);
+    const raw = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
+    const refusal = auth(a, raw);
+    if (refusal) return refuse(reply, 401, 'unauthorized', refusal);
+
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return refuse(reply, 400, 'invalid_json', 'The body is not JSON');
+    }
+    let ev: SubscriptionEvent;
+    try {
+      ev = parse(body, receivedAt);
+    } catch (err) {
+      if (err instanceof PayloadError) return refuse(reply, 400, 'validation_error', err.message);
+      throw err;
+    }
+    if (limit.pendingCount >= MAX_WAITING) {
+      reply.header('retry-after', '60');
+      return refuse(reply, 503, 'service_unavailable', 'Too many webhooks at once; retry later');
+    }
+    const outcome = await limit(() =>
+      recordWebhookEvent(
+        sql,
+        {
+          id: a.id,
+          qualifiedTrialsEnabled: a.qualified_trials_enabled,
+          qualifiedTrialsDelayHours: Number(a.qualified_trials_delay_hours),
+        },
+        ev,
+        body,
+        receivedAt,
+      ),
+    );
+    return answer(reply, 200, { status: outcome });
+  }
+
+  const hidden = { schema: { hide: true } };
+  app.post<{ Params: { appId: string } }>('/api/webhook/revenuecat/:appId', hidden, (req, reply) =>
+    receive(
+      req,
+      reply,
+      'revenuecat',
+      (a) =>
+        revenueCatAuthorized(req.headers.authorization, a.secret_hash)
+          ? null
+          : 'Missing or wrong Authorization header',
+      fromRevenueCat,
+    ),
+  );
+  app.post<{ Params: { appId: string } }>('/api/webhook/superwall/:appId', hidden, (req, reply) => {
+    const header = (k: string) => {
+      const v = req.headers[k];
+      return typeof v === 'string' ? v : null;
+    };
+    const svixId = header('svix-id');
+    return receive(
+      req,
+      reply,
+      'superwall',
+      (a, raw) => {
+        const secret = superwallSecret(config.secretKey, a);
+        if (!secret) return 'No Superwall signing secret is set for this app';
+        return svixRefusal(
+          secret,
+          { id: svixId, timestamp: header('svix-timestamp'), signature: header('svix-signature') },
+          raw,
+        );
+      },
+      (body, at) => fromSuperwall(body, svixId!, at),
+    );
+  });
+
+  app.post('/api/cron/qualified-trials', hidden, async (req, reply) => {
+    if (!config.cronSecret)
+      return refuse(
+        reply,
+        404,
+        'not_found',
+        'CRON_SECRET is not set: the server runs this job itself',
+      );
+    const given = (req.headers.authorization ?? '').replace(/^bearer\s+/i, '');
+    if (!safeEqual(given, config.cronSecret))
+      return refuse(
+        reply,
+        401,
+        'unauthorized',
+        'Missing or wrong Authorization: Bearer $CRON_SECRET',
+      );
+    return answer(reply, 200, { data: await qualifyDueTrials(sql) });
+  });
+}
