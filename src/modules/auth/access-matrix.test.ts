@@ -89,6 +89,11 @@ const RECIPES: Record<string, Recipe> = {
   'PUT /api/v1/apps/:appId/skan': { body: () => ({ fine: [] }) },
   'GET /api/v1/apps/:appId/skan/postbacks': {},
   'GET /api/v1/apps/:appId/skan/stats': {},
+  'GET /api/v1/apps/:appId/integrations/revenuecat': {},
+  'PATCH /api/v1/apps/:appId/integrations/revenuecat': { body: () => ({ enabled: false }) },
+  'GET /api/v1/apps/:appId/integrations/superwall': {},
+  'PATCH /api/v1/apps/:appId/integrations/superwall': { body: () => ({ enabled: false }) },
+  'GET /api/v1/apps/:appId/qualified-trials': {},
 };
 
 /** Routes outside /api/v1: no management credential applies; each is public on purpose. */
@@ -103,6 +108,8 @@ const PUBLIC_ROOT = [
   /^\/assets\/\*$/, // the dashboard's static files
   /^\/\.well-known\/(skadnetwork|appattribution)\/report-attribution\/$/, // Apple's postbacks
   /^\/api\/skan\/postback$/,
+  /^\/api\/webhook\/(revenuecat|superwall)\/:appId$/, // checked by the webhook's own secret
+  /^\/api\/cron\/qualified-trials$/, // checked against CRON_SECRET
 ];
 
 type Cred =
