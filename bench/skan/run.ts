@@ -55,7 +55,7 @@ try {
   await migrate(sql, db.url);
   await sql`delete from skan_postbacks`;
   const barePort = await freePort();
-  const bare = fork(path.join(import.meta.dirname, 'bare-server.mjs'), {
+  const bare = fork(path.join(import.meta.dirname, '..', 'bare-json-server.mjs'), {
     env: { ...process.env, PORT: String(barePort) },
   });
   children.push(bare);

@@ -8,7 +8,7 @@
 import type { Sql } from '../../db/client.ts';
 import type { JobContext } from '../../queue/job.ts';
 import { recordDeliveries } from '../integrations/outbox.ts';
-import { findDevice } from './recorder.ts';
+import { lookupDevices } from './recorder.ts';
 
 const BATCH = 200;
 const MAX_INTERVAL_MINUTES = 360;
@@ -36,14 +36,13 @@ export async function rematchWebhookEvents(sql: Sql, now = new Date()): Promise<
         where outcome = 'unmatched' and next_check_at <= ${now}
         order by next_check_at limit ${BATCH}
         for update skip locked`;
+      const devices = await lookupDevices(
+        tx,
+        rows.map((w) => ({ ...w, appId: w.app_id, userIds: w.user_ids, appreferId: null })),
+      );
       let n = 0;
-      for (const w of rows) {
-        const device = await findDevice(
-          tx,
-          w.app_id,
-          { ...w, userIds: w.user_ids, appreferId: null },
-          false,
-        );
+      for (const [k, w] of rows.entries()) {
+        const device = devices[k];
         if (!device) {
           await tx`
             update webhook_events

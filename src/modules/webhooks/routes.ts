@@ -3,7 +3,6 @@
  * Superwall call and the cron endpoint at the root (docs/webhooks.md).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import pLimit from 'p-limit';
 import type { ApiInstance } from '../../http/types.ts';
 import { errorResponses } from '../../http/errors.ts';
 import { list, ListOf, single, SingleOf } from '../../http/envelope.ts';
@@ -14,7 +13,8 @@ import { visibleApp } from '../auth/principal.ts';
 import { AppIdParams } from '../apps/schemas.ts';
 import { qualifyDueTrials } from './qualified-trials.ts';
 import { listQualifiedTrials, toQualifiedTrialResource } from './qualified-trial-list.ts';
-import { recordWebhookEvent } from './recorder.ts';
+import { WebhookWriter } from './recorder.ts';
+import { OverloadedError } from '../tracking/event-writer.ts';
 import { fromRevenueCat } from './revenuecat.ts';
 import {
   QualifiedTrial,
@@ -153,14 +153,6 @@ function endOf(v: string): Date {
 
 /** RevenueCat retries up to 1 MiB bodies are accepted (a delivery is a few kB). */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
-/**
- * Webhook transactions in flight per process, and deliveries allowed to wait for one: a storm
- * (RevenueCat retries each failure 5 times) takes at most this many database connections, so SDK
- * ingestion keeps the rest; past the queue, a 503 asks the sender to retry later.
- */
-const MAX_CONCURRENT = 4;
-const MAX_WAITING = 2_000;
-
 const JSON_UTF8 = 'application/json; charset=utf-8';
 const answer = (reply: FastifyReply, status: number, body: unknown) =>
   reply.code(status).type(JSON_UTF8).send(JSON.stringify(body));
@@ -169,8 +161,11 @@ const refuse = (reply: FastifyReply, status: number, code: string, message: stri
 
 /** The receivers, at the root: their own body parsing (raw bytes: Svix signs them). */
 export async function receiverRoutes(app: ApiInstance, services: Services) {
-  const { sql, config } = services;
-  const limit = pLimit(MAX_CONCURRENT);
+  const { sql, config, log } = services;
+  // Group commit, at most two connections: a storm (RevenueCat retries each failure 5 times)
+  // leaves the pool to SDK ingestion; past its queue, a 503 asks the sender to retry later.
+  const writer = new WebhookWriter(sql, log);
+  app.addHook('onClose', async () => writer.drain());
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
@@ -225,13 +220,9 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
       if (err instanceof PayloadError) return refuse(reply, 400, 'validation_error', err.message);
       throw err;
     }
-    if (limit.pendingCount >= MAX_WAITING) {
-      reply.header('retry-after', '60');
-      return refuse(reply, 503, 'service_unavailable', 'Too many webhooks at once; retry later');
-    }
-    const outcome = await limit(() =>
-      recordWebhookEvent(
-        sql,
+    let outcome: string;
+    try {
+      outcome = await writer.submit(
         {
           id: a.id,
           qualifiedTrialsEnabled: a.qualified_trials_enabled,
@@ -240,8 +231,12 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
         ev,
         body,
         receivedAt,
-      ),
-    );
+      );
+    } catch (err) {
+      if (!(err instanceof OverloadedError)) throw err;
+      reply.header('retry-after', '60');
+      return refuse(reply, 503, 'service_unavailable', 'Too many webhooks at once; retry later');
+    }
     return answer(reply, 200, { status: outcome });
   }
 
