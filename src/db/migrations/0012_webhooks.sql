@@ -42,7 +42,7 @@ create table webhook_events (
 create index webhook_events_recheck_idx on webhook_events (next_check_at) where outcome = 'unmatched';
 create index webhook_events_received_idx on webhook_events using brin (received_at);
 
--- Trial starts held while qualified trials are on (product.md §10). Kept 30 days.
+-- Trial starts held while qualified trials are on (docs/spec/product.md §10). Kept 30 days.
 create table qualified_trials (
   id                  text primary key,                -- qt_…
   seq                 bigserial not null unique,       -- keyset order of the list
@@ -69,7 +69,7 @@ create index qualified_trials_due_idx on qualified_trials (due_at) where status 
 create index qualified_trials_list_idx on qualified_trials (app_id, seq desc);
 create index qualified_trials_trial_event_idx on qualified_trials (trial_event_id);
 
--- Fractions of an hour, from 0 to 168 (api.md).
+-- Fractions of an hour, from 0 to 168 (docs/spec/api.md).
 alter table apps alter column qualified_trials_delay_hours type numeric using least(qualified_trials_delay_hours, 168);
 
 -- Revenue: a reversed refund (RevenueCat REFUND_REVERSED) adds its amount back; a client purchase

@@ -1,3 +1,4 @@
+import { forwardingOf } from '../integrations/deliveries.ts';
 import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { errorResponses, validationError } from '../../http/errors.ts';
@@ -176,8 +177,12 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
         (r) => [r.at, r.seq],
         (k) => cursors.encode(scope, k),
       );
+      const forwarding = await forwardingOf(
+        sql,
+        items.map((r) => r.id),
+      );
       return list(
-        items.map((r) => toEvent(r, a)),
+        items.map((r) => ({ ...toEvent(r, a), forwarding: forwarding.get(r.id) ?? [] })),
         cursor,
       );
     },
@@ -250,7 +255,7 @@ export async function analyticsRoutes(app: ApiInstance, { sql, cursors, config }
 
 const badPeriod = () => validationError('from', 'must not be after to');
 
-function toEvent(r: EventRow, a: AppRow): z.infer<typeof Event> {
+function toEvent(r: EventRow, a: AppRow): Omit<z.infer<typeof Event>, 'forwarding'> {
   return {
     id: r.id,
     eventName: r.event_name,

@@ -186,6 +186,21 @@ export const Event = z
       .describe("The device's install attribution (current), null when it has none"),
     occurredAt: z.string(),
     receivedAt: z.string(),
+    forwarding: z
+      .array(
+        z.object({
+          network: z.string(),
+          deliveryId: z.string(),
+          status: z.enum(['pending', 'retrying', 'delivered', 'failed', 'skipped']),
+          networkEventName: z.string().nullable(),
+          attempts: z.number().int(),
+          error: z.string().nullable().describe('Why it failed or was skipped'),
+          deliveredAt: z.string().nullable(),
+        }),
+      )
+      .describe(
+        'Its conversion deliveries, one per ad network (docs/forwarding.md); the full audit entry is GET …/integrations/deliveries?eventId=',
+      ),
   })
   .meta({ id: 'Event' });
 

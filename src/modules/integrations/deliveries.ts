@@ -54,6 +54,43 @@ function forwardIdsOf(eventId: string): string[] {
   return NETWORKS.map((n) => `fwd_${n}_${eventId.slice(4)}`);
 }
 
+/** An event's forwarding result per network, as the event log shows it. */
+export type Forwarding = {
+  network: string;
+  deliveryId: string;
+  status: DeliveryRow['status'];
+  networkEventName: string | null;
+  attempts: number;
+  error: string | null;
+  deliveredAt: string | null;
+};
+
+/** The deliveries of these events (ids `evt_…`), by event: one index probe per event and network. */
+export async function forwardingOf(
+  sql: Sql,
+  eventIds: string[],
+): Promise<Map<string, Forwarding[]>> {
+  const out = new Map<string, Forwarding[]>();
+  if (!eventIds.length) return out;
+  const rows = await sql<DeliveryRow[]>`
+    select * from deliveries where forward_id = any(${eventIds.flatMap(forwardIdsOf)}::text[])
+    order by network`;
+  for (const r of rows) {
+    const list = out.get(r.event_id) ?? [];
+    list.push({
+      network: r.network,
+      deliveryId: r.id,
+      status: r.status,
+      networkEventName: r.network_event_name,
+      attempts: r.attempts,
+      error: r.error,
+      deliveredAt: r.delivered_at?.toISOString() ?? null,
+    });
+    out.set(r.event_id, list);
+  }
+  return out;
+}
+
 export async function getDelivery(sql: Sql, appId: string, id: string) {
   const [row] = await sql<DeliveryRow[]>`
     select * from deliveries where app_id = ${appId} and id = ${id}`;

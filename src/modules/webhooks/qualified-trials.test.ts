@@ -1,5 +1,5 @@
 /**
- * Qualified trials (product.md §10) through the real webhook endpoint and a real database, with a
+ * Qualified trials (docs/spec/product.md §10) through the real webhook endpoint and a real database, with a
  * controllable clock: hold → qualified → forwarded, hold → disqualified, the raw trial start not
  * forwarded while the feature is on, the list API and the cron endpoint.
  */

@@ -1,5 +1,5 @@
 /**
- * Qualified trials (product.md §10): trial starts held by the recorder become `qualified` at the
+ * Qualified trials (docs/spec/product.md §10): trial starts held by the recorder become `qualified` at the
  * first run after their delay — a system `qualified_trial` event is recorded on the trial's device
  * and its deliveries queued (`forwarded` when at least one is to be sent). Cancellations,
  * expirations and refunds during the hold disqualify them (recorder.ts). The run happens on the job

@@ -97,7 +97,7 @@ export async function rematchJob(_payload: unknown, { services, log }: JobContex
   if (n) log.info({ matched: n }, 'webhook events matched to their devices');
 }
 
-/** Webhook deliveries (the dedup record) and qualified trials are kept 30 days (product.md §13). */
+/** Webhook deliveries (the dedup record) and qualified trials are kept 30 days (docs/spec/product.md §13). */
 export async function webhookRetentionJob(_payload: unknown, { services }: JobContext) {
   const { sql } = services;
   await sql`delete from webhook_events where received_at < now() - interval '30 days'`;

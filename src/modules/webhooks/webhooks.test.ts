@@ -263,6 +263,15 @@ describe('recording', () => {
     const buy = ds.find((d) => d.networkEventName === 'Purchase');
     expect(meta.received.some((r) => r.raw.includes(buy.forwardId))).toBe(true);
     expect(buy.request.data[0].custom_data).toMatchObject({ value: 54.99, currency: 'EUR' });
+    // The event log shows each event's forwarding result.
+    const logged = (await events(app, '&source=revenuecat')).find((e) => e.id === buy.eventId);
+    expect(logged.forwarding).toEqual([
+      expect.objectContaining({
+        network: 'meta',
+        status: 'delivered',
+        networkEventName: 'Purchase',
+      }),
+    ]);
   });
 
   it('a refund lowers revenue (not purchases) and REFUND_REVERSED restores it; neither is forwarded', async () => {
