@@ -8,7 +8,7 @@
  * Each request is the §4.4 trial-conversion example with a distinct event id, for one of 1 000
  * devices (the first delivery of a device creates it as a stub; later ones find it).
  *
- *   npx tsx bench/webhooks/run.ts                 # 3 rounds of 10 s per server, 50 connections
+ *   npx tsx bench/webhooks/run.ts                 # 3 rounds of 10 s per server, 100 connections
  *   DURATION=20 ROUNDS=5 CONNECTIONS=100 npx tsx bench/webhooks/run.ts
  */
 import autocannon from 'autocannon';
@@ -26,7 +26,7 @@ import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts
 const step = (msg: string) => process.stderr.write(`… ${msg}\n`);
 const DURATION = Number(process.env.DURATION ?? 10);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
 const WARMUP = 3;
 const RUN = Date.now().toString(36);
 

@@ -32,7 +32,7 @@ create table webhook_events (
   user_ids      text[] not null default '{}',
   idfa          text,
   gaid          text,
-  raw           jsonb not null,
+  raw           json not null,     -- as received (json: stored as text, never queried inside)
   received_at   timestamptz not null default now(),
   checks        integer not null default 0,   -- unmatched: device lookups tried by the rematch job
   next_check_at timestamptz,                  -- unmatched: when the rematch job looks again

@@ -38,7 +38,7 @@ type Item = {
 
 /** Only these are ever forwarded; the other lifecycle events are recorded for analytics only. */
 const FORWARDABLE = new Set(['purchase', 'start_trial']);
-const MAX_BATCH = 200;
+const MAX_BATCH = 500;
 const MAX_CONCURRENT = 2;
 /** Deliveries waiting beyond this are refused (503): the sender retries later. */
 const MAX_QUEUE = 5_000;
@@ -157,7 +157,7 @@ async function recordBatch(sql: Sql, batch: Item[]): Promise<Outcome[]> {
       insert into webhook_events (app_id, source, external_id, type, environment, outcome, event_id,
                                   user_ids, idfa, gaid, raw, received_at, next_check_at)
       select app_id, source, external_id, type, environment, outcome, event_id,
-             array(select jsonb_array_elements_text(user_ids::jsonb)), idfa, gaid, raw::jsonb, received_at, next_check_at
+             array(select jsonb_array_elements_text(user_ids::jsonb)), idfa, gaid, raw::json, received_at, next_check_at
       from unnest(${col((i) => i.app.id)}::text[], ${col((i) => i.ev.source)}::text[],
                   ${col((i) => i.ev.externalId)}::text[], ${col((i) => i.ev.type)}::text[],
                   ${col((i) => i.ev.environment)}::text[], ${col((i) => i.outcome)}::text[],
