@@ -14,7 +14,7 @@ import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
 import { recordDeliveries } from '../integrations/outbox.ts';
 import { isTransient, OverloadedError } from '../tracking/event-writer.ts';
-import { MAX_REVENUE } from '../tracking/sdk-body.ts';
+import { MAX_REVENUE, storableJson } from '../tracking/sdk-body.ts';
 import type { Tx } from '../tracking/device-store.ts';
 import type { SubscriptionEvent } from './subscription-event.ts';
 
@@ -163,7 +163,7 @@ async function recordBatch(sql: Sql, batch: Item[]): Promise<Outcome[]> {
                   ${col((i) => i.ev.environment)}::text[], ${col((i) => i.outcome)}::text[],
                   ${col((i) => i.eventId)}::text[], ${col((i) => JSON.stringify(i.ev.userIds))}::text[],
                   ${col((i) => i.ev.idfa)}::text[], ${col((i) => i.ev.gaid)}::text[],
-                  ${col((i) => JSON.stringify(i.raw))}::text[], ${col((i) => i.receivedAt.toISOString())}::timestamptz[],
+                  ${col((i) => JSON.stringify(storableJson(i.raw)))}::text[], ${col((i) => i.receivedAt.toISOString())}::timestamptz[],
                   ${col((i) => (i.outcome === 'unmatched' ? new Date(i.receivedAt.getTime() + FIRST_RECHECK_MS).toISOString() : null))}::timestamptz[])
         with ordinality as x(app_id, source, external_id, type, environment, outcome, event_id, user_ids, idfa, gaid,
                              raw, received_at, next_check_at, ord)

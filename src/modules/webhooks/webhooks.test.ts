@@ -228,6 +228,21 @@ describe('RevenueCat answers', () => {
     );
     expect(await events(app, '&source=revenuecat')).toEqual([]);
 
+    // Characters PostgreSQL cannot store (NUL, a lone surrogate) anywhere in the body: still a 200.
+    const odd = rcBody(RC_TRIAL_START, {
+      type: 'SOMETHING_ODD',
+      note: 'a\u0000b\ud800c',
+      app_user_id: 'u\u0000ser',
+      aliases: ['\udc00'],
+    });
+    expect(await rcOk(app, odd)).toBe('ignored');
+    const recordedOdd = rcBody(RC_TRIAL_START, {
+      app_user_id: 'u\u0000ser',
+      product_id: 'p\ud800',
+      subscriber_attributes: { appreferId: { value: 'dev\u0000-odd', updated_at_ms: 1 } },
+    });
+    expect(await rcOk(app, recordedOdd)).toBe('recorded');
+
     const huge = rcBody(RC_TRIAL_START, { padding: 'x'.repeat(1024 * 1024) });
     expect((await postRc(app, huge, auth)).status).toBe(413);
     const big = rcBody(RC_TRIAL_START, { padding: 'x'.repeat(900 * 1024) });
