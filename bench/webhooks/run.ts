@@ -8,6 +8,9 @@
  * Each request is the §4.4 trial-conversion example with a distinct event id, for one of 1 000
  * devices (the first delivery of a device creates it as a stub; later ones find it).
  *
+ * Then the storm's effect on SDK ingestion: `POST /api/track/event` alone, and again while a
+ * webhook storm runs at the same time (issue 12: a storm must not slow SDK ingestion).
+ *
  *   npx tsx bench/webhooks/run.ts                 # 3 rounds of 10 s per server, 100 connections
  *   DURATION=20 ROUNDS=5 CONNECTIONS=100 npx tsx bench/webhooks/run.ts
  */
@@ -54,6 +57,33 @@ const measure = (port: number, seconds: number, url: string, secret: string) =>
     ],
   });
 
+let e = 0;
+const measureEvents = (port: number, seconds: number, key: string) =>
+  autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        path: '/api/track/event',
+        setupRequest: (req) => {
+          e++;
+          return {
+            ...req,
+            headers: { 'content-type': 'application/json', 'x-apprefer-key': key },
+            body: JSON.stringify({
+              device_id: `sdk-device-${e % 1000}`,
+              event_name: 'level_complete',
+              event_id: `sdk-${RUN}-${e}`,
+              properties: { level: e % 50 },
+            }),
+          };
+        },
+      },
+    ],
+  });
+
 const db = await benchDatabase('webhooks-bench', step);
 const sql = createSql(db.url, { max: 2 });
 const children: ChildProcess[] = [];
@@ -93,6 +123,13 @@ try {
     hookRuns.push(r);
     answered += r['2xx'];
   }
+  step(`SDK events alone, then during a webhook storm (${DURATION} s each)`);
+  const eventsAlone = await measureEvents(port, DURATION, app.sdk_key_live);
+  const [eventsDuring, storm] = await Promise.all([
+    measureEvents(port, DURATION, app.sdk_key_live),
+    measure(port, DURATION, url, secret!),
+  ]);
+  answered += storm['2xx'];
   step('SIGTERM, then counting events');
   server.kill('SIGTERM');
   const code = await exited;
@@ -118,7 +155,13 @@ try {
   console.log(
     `ratio (receiver / bare)            ${(h.rps / b.rps).toFixed(2)}   (target ≥ 2 000 deliveries/s)`,
   );
-  const ok = stored >= answered && stored <= answered + CONNECTIONS * (ROUNDS + 1);
+  const sdk = (r: autocannon.Result) =>
+    `${String(Math.round(r.requests.average)).padStart(7)} req/s   p99 ${r.latency.p99} ms   (not 200: ${r.non2xx + r.errors + r.timeouts})`;
+  console.log(`SDK events alone                  ${sdk(eventsAlone)}`);
+  console.log(
+    `SDK events during a webhook storm ${sdk(eventsDuring)}   (storm meanwhile: ${Math.round(storm.requests.average)} webhooks/s)`,
+  );
+  const ok = stored >= answered && stored <= answered + CONNECTIONS * (ROUNDS + 2);
   console.log(
     `deliveries answered 200 / stored   ${answered} / ${stored}   ${ok ? 'every answered delivery stored' : 'DELIVERIES MISSING'} (server exit code ${code} after SIGTERM)`,
   );
