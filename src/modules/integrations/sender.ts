@@ -124,7 +124,7 @@ async function sendBatch(sql: Sql, config: Config, appId: string, network: Netwo
   });
 }
 
-/** Builds the bodies, sends them (one request, or one per event after a batch-level rejection). */
+/** Builds the bodies and sends them: one request, or halves after a batch-level rejection. */
 async function send(
   config: Config,
   integration: IntegrationRow,
@@ -200,16 +200,17 @@ async function send(
       }),
     );
   };
-  const r = await call(events);
-  if (r.rows !== 'split') {
-    push(
-      r,
-      rows.map((_, i) => i),
-    );
-    return out;
-  }
-  // One bad event failed the whole batch (Meta code 100, TikTok 20001/40002…): one by one.
-  for (let i = 0; i < rows.length; i++) push(await call([events[i]]), [i]);
+  // One bad event fails a whole batch (Meta code 100, TikTok 20001/40002…): halve it until the
+  // bad ones stand alone. One bad event among 1 000 costs about 20 requests, not 1 000 — the
+  // claiming transaction stays open meanwhile. A single event is never `split` (clients.ts).
+  const sendPart = async (idx: number[]): Promise<void> => {
+    const r = await call(idx.map((i) => events[i]));
+    if (r.rows !== 'split') return push(r, idx);
+    const half = Math.ceil(idx.length / 2);
+    await sendPart(idx.slice(0, half));
+    await sendPart(idx.slice(half));
+  };
+  await sendPart(rows.map((_, i) => i));
   return out;
 }
 
