@@ -361,6 +361,7 @@ describe('dashboard settings', { timeout: 120_000 }, () => {
     // The owner makes the new admin a viewer.
     await page.reload();
     await page.getByLabel(`Role of ${INVITEE.email}`).selectOption('viewer');
+    await page.getByRole('button', { name: `Save role of ${INVITEE.email}` }).click();
     await poll(() => statusText(page)).toContain(`${INVITEE.email} is now viewer`);
     // The owner cannot change their own role: no control for it.
     expect(await page.getByLabel(`Role of ${OWNER.email}`).count()).toBe(0);

@@ -44,6 +44,8 @@ export function TeamPage() {
   const [error, setError] = useState<Error | null>(null);
   const [saved, setSaved] = useState<string | null>(null);
   const [removing, setRemoving] = useState<string | null>(null);
+  /** A role picked in a member's list, applied by its Save button (arrow keys never apply one). */
+  const [chosen, setChosen] = useState<Record<string, string>>({});
   const act = async (what: () => Promise<unknown>, done: string) => {
     setError(null);
     setSaved(null);
@@ -101,23 +103,40 @@ export function TeamPage() {
                   </th>
                   <td>
                     {mayChange(m) ? (
-                      <select
-                        aria-label={`Role of ${m.email}`}
-                        value={m.role}
-                        onChange={(e) => {
-                          const role = (e.target as HTMLSelectElement).value;
-                          void act(
-                            () => patch(`/team/members/${m.userId}`, { role }),
-                            `${m.email} is now ${role}.`,
-                          );
-                        }}
-                      >
-                        {roleOptions.map(([r, l]) => (
-                          <option key={r} value={r}>
-                            {l}
-                          </option>
-                        ))}
-                      </select>
+                      <span class="actions">
+                        <select
+                          aria-label={`Role of ${m.email}`}
+                          value={chosen[m.userId] ?? m.role}
+                          onChange={(e) =>
+                            setChosen({
+                              ...chosen,
+                              [m.userId]: (e.target as HTMLSelectElement).value,
+                            })
+                          }
+                        >
+                          {roleOptions.map(([r, l]) => (
+                            <option key={r} value={r}>
+                              {l}
+                            </option>
+                          ))}
+                        </select>
+                        {chosen[m.userId] && chosen[m.userId] !== m.role && (
+                          <button
+                            type="button"
+                            class="small"
+                            onClick={() => {
+                              const role = chosen[m.userId];
+                              setChosen({ ...chosen, [m.userId]: '' });
+                              void act(
+                                () => patch(`/team/members/${m.userId}`, { role }),
+                                `${m.email} is now ${role}.`,
+                              );
+                            }}
+                          >
+                            Save role of {m.email}
+                          </button>
+                        )}
+                      </span>
                     ) : (
                       m.role
                     )}
