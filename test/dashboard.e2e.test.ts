@@ -5,28 +5,16 @@
  * API's numbers and the debugger shows the event live → an API key → a viewer cannot edit.
  * axe-core checks every page; screenshots of every page go to test-artifacts/dashboard/.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import sparticuz from '@sparticuz/chromium';
+import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword, newId } from '../src/lib/crypto.ts';
 import { setupToken } from '../src/modules/auth/setup-token.ts';
 import { ensureDashboardBuilt } from '../src/modules/dashboard/build.ts';
+import { accessible, apiInPage, launchBrowser, snap } from './browser.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
 
-const ARTIFACTS = path.resolve('test-artifacts/dashboard');
-const AXE = readFileSync(path.resolve('node_modules/axe-core/axe.min.js'), 'utf8');
-/**
- * The package's flags are made for serverless hosts; these three would weaken what is tested here
- * (one process for every context, and no same-origin policy).
- */
-const UNWANTED_FLAGS = new Set([
-  '--single-process',
-  '--disable-web-security',
-  '--allow-running-insecure-content',
-]);
 const ANDROID_UA =
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36';
 
@@ -38,50 +26,17 @@ let page: Page;
 beforeAll(async () => {
   await ensureDashboardBuilt(pino({ level: 'silent' }));
   t = await startTestServer();
-  browser = await chromium.launch({
-    executablePath: await sparticuz.executablePath(),
-    args: sparticuz.args.filter((a) => !UNWANTED_FLAGS.has(a)),
-    headless: true,
-  });
+  browser = await launchBrowser();
   owner = await browser.newContext({
     viewport: { width: 1280, height: 800 },
     locale: 'en-US',
   });
   page = await owner.newPage();
-  mkdirSync(ARTIFACTS, { recursive: true });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
   await t?.close();
 });
-
-/** axe-core on the current page: no serious or critical violation. */
-async function accessible(p: Page, name: string) {
-  // Evaluated through the DevTools protocol, which the page's CSP does not govern: the app itself
-  // runs under its real policy.
-  await p.evaluate(AXE);
-  const violations = await p.evaluate(async () => {
-    const r = await (
-      window as unknown as {
-        axe: {
-          run: () => Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }>;
-        };
-      }
-    ).axe.run();
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.nodes.length})`);
-  });
-  expect(violations, `axe on ${name}`).toEqual([]);
-}
-
-async function snap(p: Page, name: string) {
-  await p.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-/** The API as the signed-in browser sees it (session cookie), to compare numbers with the page. */
-const apiInPage = <T>(p: Page, url: string) =>
-  p.evaluate(async (u) => (await fetch(u)).json(), url) as Promise<T>;
 
 describe('the dashboard', () => {
   let appId: string;

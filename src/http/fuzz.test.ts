@@ -254,6 +254,17 @@ const VALID_BODIES: Record<string, () => Record<string, unknown>> = {
   'PATCH /api/v1/apps/{appId}/links/{linkId}': () => ({ name: 'n' }),
   'POST /api/v1/api-keys': () => ({ name: 'fuzz', permission: 'read_only' }),
   'POST /api/v1/auth/login': () => ({ email: 'nobody@example.com', password: 'long enough 123' }),
+  'POST /api/v1/auth/password': () => ({
+    currentPassword: 'not the password',
+    newPassword: 'long enough 123',
+  }),
+  'POST /api/v1/auth/invitations/lookup': () => ({ token: 'inv_0000000000000000.x' }),
+  'POST /api/v1/auth/invitations/accept': () => ({
+    token: 'inv_0000000000000000.x',
+    password: 'long enough 123',
+  }),
+  'POST /api/v1/team/invitations': () => ({ email: 'fuzz@example.com', role: 'member' }),
+  'PATCH /api/v1/team/members/{userId}': () => ({ role: 'admin' }),
   'POST /api/track/configure': () => ({
     device_id: 'fuzz-device',
     device_info: { platform: 'ios' },
@@ -266,6 +277,9 @@ const REAL_IDS: Record<string, () => string> = {
   linkId: () => linkId,
   keyId: () => 'key_0000000000000000',
   deliveryId: () => 'dlv_0000000000000000',
+  // The owner's own id: changing their own role is refused, removing the last owner too.
+  userId: () => org.userId,
+  invitationId: () => 'inv_0000000000000000',
 };
 
 function requestArb(o: Op) {

@@ -66,6 +66,7 @@ export const get = <T>(path: string) => api<T>('GET', path);
 export const post = <T>(path: string, body?: unknown) => api<T>('POST', path, body ?? {});
 export const patch = <T>(path: string, body: unknown) => api<T>('PATCH', path, body);
 export const del = <T>(path: string) => api<T>('DELETE', path);
+export const put = <T>(path: string, body: unknown) => api<T>('PUT', path, body);
 
 /** `?a=1&b=2` from an object; empty and null values are left out, arrays repeat the key. */
 export function query(
@@ -100,7 +101,7 @@ export type Kpis = {
 export type Me = {
   organization: { id: string; name: string };
   permission: 'full' | 'read_only' | 'analytics';
-  user: { id: string; email: string; role: 'owner' | 'admin' | 'member' | 'viewer' } | null;
+  user: { id: string; email: string; role: Role } | null;
 };
 export type App = {
   id: string;
@@ -112,7 +113,60 @@ export type App = {
   currency: string;
   sdkEnabled: boolean;
   sdkKeys: { live: string; test: string };
+  attributionSettings: AttributionSettings;
+  qualifiedTrials: { enabled: boolean; delayHours: number };
   archived: boolean;
+};
+export type AttributionSettings = {
+  clickWindowHours: number;
+  probabilisticEnabled: boolean;
+  probabilisticWindowHours: number;
+  reattributionWindowDays: number;
+};
+export type Role = 'owner' | 'admin' | 'member' | 'viewer';
+export type Member = {
+  userId: string;
+  email: string;
+  role: Role;
+  you: boolean;
+  joinedAt: string;
+  lastSeenAt: string | null;
+};
+export type Invitation = {
+  id: string;
+  email: string;
+  role: Role;
+  invitedBy: string | null;
+  createdAt: string;
+  expiresAt: string;
+};
+export type SecretState = { set: boolean; last4: string | null };
+export type Integration = {
+  network: 'meta' | 'google' | 'tiktok';
+  enabled: boolean;
+  status: 'not_configured' | 'ok' | 'failing' | 'unauthorized';
+  settings: Record<string, string | null | SecretState | Record<string, string>>;
+  eventMapping: Record<string, string | null>;
+  forwardClientPurchases: boolean;
+  lastDeliveryAt: string | null;
+  lastError: string | null;
+  updatedAt: string | null;
+};
+export type Delivery = {
+  id: string;
+  network: string;
+  eventId: string;
+  eventName: string;
+  networkEventName: string | null;
+  status: 'pending' | 'retrying' | 'delivered' | 'failed' | 'skipped';
+  attempts: number;
+  httpStatus: number | null;
+  error: string | null;
+  nextAttemptAt: string | null;
+  request: unknown;
+  response: unknown;
+  createdAt: string;
+  deliveredAt: string | null;
 };
 export type Link = {
   id: string;

@@ -30,3 +30,7 @@ export function lastDays(n: number): { from: string; to: string } {
   const from = new Date(to.getTime() - (n - 1) * 86_400_000);
   return { from: day(from), to: day(to) };
 }
+
+/** Days from `from` to `to`, both included (YYYY-MM-DD). */
+export const daysBetween = (from: string, to: string) =>
+  Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000) + 1;

@@ -6,7 +6,9 @@ import { ApiKeysPage } from './pages/api-keys.tsx';
 import { AppPage } from './pages/app.tsx';
 import { AppsPage } from './pages/apps.tsx';
 import { PortfolioPage } from './pages/portfolio.tsx';
-import { LoginPage, SetupPage } from './pages/sign-in.tsx';
+import { PasswordPage } from './pages/password.tsx';
+import { InvitePage, LoginPage, SetupPage } from './pages/sign-in.tsx';
+import { TeamPage } from './pages/team.tsx';
 import { canEdit, SessionContext } from './session.ts';
 import './styles.css';
 
@@ -29,11 +31,13 @@ function Shell() {
     void refresh();
   }, [refresh]);
 
-  const publicPage = path === '/login' || path === '/setup';
+  // The invitation page is shown whoever is signed in: accepting signs in as the invitee.
+  const invitePage = path === '/invite';
+  const publicPage = path === '/login' || path === '/setup' || invitePage;
   useEffect(() => {
     if (me === null && !publicPage) route('/login', true);
-    if (me && (publicPage || path === '/')) route('/apps', true);
-  }, [me, publicPage, path, route]);
+    if (me && ((publicPage && !invitePage) || path === '/')) route('/apps', true);
+  }, [me, publicPage, invitePage, path, route]);
 
   if (error) {
     return (
@@ -47,6 +51,15 @@ function Shell() {
       </main>
     );
   }
+  if (invitePage)
+    return (
+      <InvitePage
+        onSignedIn={async () => {
+          await refresh();
+          route('/apps');
+        }}
+      />
+    );
   if (publicPage) {
     return path === '/setup' ? (
       <SetupPage onSignedIn={refresh} />
@@ -80,6 +93,12 @@ function Shell() {
             Portfolio
           </a>
           <a
+            href="/settings/team"
+            aria-current={path.startsWith('/settings/team') ? 'page' : undefined}
+          >
+            Team
+          </a>
+          <a
             href="/settings/api-keys"
             aria-current={path.startsWith('/settings/api-keys') ? 'page' : undefined}
           >
@@ -90,6 +109,12 @@ function Shell() {
           <span>
             {me.user?.email} · {me.organization.name} · {me.user?.role}
           </span>
+          <a
+            href="/settings/password"
+            aria-current={path.startsWith('/settings/password') ? 'page' : undefined}
+          >
+            Password
+          </a>
           <button type="button" class="small" onClick={signOut}>
             Sign out
           </button>
@@ -98,9 +123,11 @@ function Shell() {
       <main>
         <Router>
           <Route path="/apps" component={AppsPage} />
-          <Route path="/apps/:appId/:tab?" component={AppPage} />
+          <Route path="/apps/:appId/:tab?/:section?" component={AppPage} />
           <Route path="/portfolio" component={PortfolioPage} />
           <Route path="/settings/api-keys" component={ApiKeysPage} />
+          <Route path="/settings/team" component={TeamPage} />
+          <Route path="/settings/password" component={PasswordPage} />
           <Route default component={NotFound} />
         </Router>
       </main>

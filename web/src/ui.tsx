@@ -72,11 +72,14 @@ export function Field(props: {
   name: string;
   value: string;
   onInput: (v: string) => void;
-  type?: 'text' | 'email' | 'password' | 'number';
+  type?: 'text' | 'email' | 'password' | 'number' | 'date';
   required?: boolean;
   placeholder?: string;
   hint?: string;
   autoComplete?: string;
+  min?: string | number;
+  max?: string | number;
+  step?: string | number;
 }) {
   const id = `f-${props.name}`;
   return (
@@ -90,12 +93,65 @@ export function Field(props: {
         required={props.required}
         placeholder={props.placeholder}
         autoComplete={props.autoComplete}
+        min={props.min}
+        max={props.max}
+        step={props.step}
+        aria-describedby={props.hint ? `${id}-hint` : undefined}
         onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
       />
-      {props.hint && <small>{props.hint}</small>}
+      {props.hint && <small id={`${id}-hint`}>{props.hint}</small>}
     </div>
   );
 }
+
+/** A labelled checkbox with an optional hint. */
+export function Check(props: {
+  label: string;
+  name: string;
+  checked: boolean;
+  onChange: (v: boolean) => void;
+  hint?: string;
+}) {
+  const id = `f-${props.name}`;
+  return (
+    <div class="field">
+      <label for={id}>
+        <input
+          id={id}
+          name={props.name}
+          type="checkbox"
+          checked={props.checked}
+          aria-describedby={props.hint ? `${id}-hint` : undefined}
+          onChange={(e) => props.onChange((e.target as HTMLInputElement).checked)}
+        />{' '}
+        {props.label}
+      </label>
+      {props.hint && <small id={`${id}-hint`}>{props.hint}</small>}
+    </div>
+  );
+}
+
+/** A row of links to the sections of a page; the current one marked. */
+export const SubNav = ({
+  label,
+  items,
+  current,
+}: {
+  label: string;
+  items: [href: string, text: string][];
+  current: string;
+}) => (
+  <nav class="subnav" aria-label={label}>
+    {items.map(([href, text]) => (
+      <a key={href} href={href} aria-current={href === current ? 'page' : undefined}>
+        {text}
+      </a>
+    ))}
+  </nav>
+);
+
+/** Pretty JSON for a <pre>. */
+export const json = (v: unknown) => JSON.stringify(v, null, 2);
 
 export function Select(props: {
   label: string;
@@ -103,6 +159,7 @@ export function Select(props: {
   value: string;
   options: [string, string][];
   onChange: (v: string) => void;
+  disabled?: boolean;
 }) {
   const id = `f-${props.name}`;
   return (
@@ -112,6 +169,7 @@ export function Select(props: {
         id={id}
         name={props.name}
         value={props.value}
+        disabled={props.disabled}
         onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}
       >
         {props.options.map(([v, l]) => (

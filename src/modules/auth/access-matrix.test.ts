@@ -17,15 +17,16 @@ import {
 import { createSession } from './accounts.ts';
 import { hashPassword, newId } from '../../lib/crypto.ts';
 import { setupToken } from './setup-token.ts';
+import { createInvitation } from './team.ts';
 
 type Target = 'own' | 'other' | 'unlisted';
-type Ids = { appId: string; linkId: string; keyId: string };
+type Ids = { appId: string; linkId: string; keyId: string; userId: string; invitationId: string };
 type Recipe = {
   /** Query string and body of a call that succeeds for an allowed caller. */
   query?: string;
   body?: (ids: Ids) => unknown;
   /** Ids for the path, made fresh for each call (deleting twice is not the same request). */
-  fresh?: 'link' | 'key';
+  fresh?: 'link' | 'key' | 'member' | 'invitation';
   /** Public routes: the status every caller gets (the same with or without a credential). */
   publicStatus?: number;
   /** What an allowed caller gets when that is not a 2xx (an id no test data has, e.g. a delivery). */
@@ -56,6 +57,25 @@ const RECIPES: Record<string, Recipe> = {
     publicStatus: 200,
   },
   'POST /api/v1/auth/logout': {},
+  // The right current password and the same new one: a 400 proves the check passed, and nothing
+  // changes (a real change would end the other sessions of the user this test shares).
+  'POST /api/v1/auth/password': {
+    body: () => ({ currentPassword: OWNER_PASSWORD, newPassword: OWNER_PASSWORD }),
+    allowedStatus: 400,
+  },
+  'POST /api/v1/auth/invitations/lookup': { body: () => ({ token: 'inv_x.y' }), publicStatus: 404 },
+  'POST /api/v1/auth/invitations/accept': {
+    body: () => ({ token: 'inv_x.y', password: OWNER_PASSWORD }),
+    publicStatus: 404,
+  },
+  'GET /api/v1/team/members': {},
+  'PATCH /api/v1/team/members/:userId': { fresh: 'member', body: () => ({ role: 'viewer' }) },
+  'DELETE /api/v1/team/members/:userId': { fresh: 'member' },
+  'GET /api/v1/team/invitations': {},
+  'POST /api/v1/team/invitations': {
+    body: () => ({ email: `${newId('x').toLowerCase()}@matrix.test`, role: 'member' }),
+  },
+  'DELETE /api/v1/team/invitations/:invitationId': { fresh: 'invitation' },
   'GET /api/v1/api-keys': {},
   'POST /api/v1/api-keys': { body: () => ({ name: 'matrix', permission: 'read_only' }) },
   'DELETE /api/v1/api-keys/:keyId': { fresh: 'key' },
@@ -104,7 +124,7 @@ const PUBLIC_ROOT = [
   /^\/openapi\.(yaml|json)$/,
   /^\/api\/v1\/docs/, // Swagger UI and its static files
   /^\/api\/track\//, // SDK ingestion: its own SDK-key authentication (tracking/sdk-auth.ts)
-  /^\/(login|setup|apps|apps\/\*|portfolio|settings|settings\/\*)$/, // the dashboard's pages
+  /^\/(login|setup|invite|apps|apps\/\*|portfolio|settings|settings\/\*)$/, // the dashboard's pages
   /^\/assets\/\*$/, // the dashboard's static files
   /^\/\.well-known\/(skadnetwork|appattribution)\/report-attribution\/$/, // Apple's postbacks
   /^\/api\/skan\/postback$/,
@@ -153,9 +173,11 @@ function expected(
   if (cred.kind === 'session' && !read && !cred.csrf) return 403;
   const permission =
     cred.kind === 'key' ? cred.permission : cred.role === 'viewer' ? 'read_only' : 'full';
-  if (access === 'session' || access === 'own_session') {
+  if (access === 'session' || access === 'own_session' || access === 'session_admin') {
     if (cred.kind === 'key') return 403;
     if (access === 'session' && !read && permission === 'read_only') return 403;
+    if (access === 'session_admin' && !read && cred.role !== 'owner' && cred.role !== 'admin')
+      return 403;
   } else {
     if (permission === 'analytics' && !(access === 'analytics' && read)) return 403;
     if (permission === 'read_only' && !read) return 403;
@@ -183,6 +205,21 @@ async function idsFor(target: Target, recipe: Recipe, limitedOwn: boolean): Prom
   const key = target === 'other' ? fullKeys.b : fullKeys.a;
   let linkId = 'no-such-link';
   let keyId = 'key_0000000000000000';
+  let userId = 'usr_0000000000000000';
+  let invitationId = 'inv_0000000000000000';
+  if (recipe.fresh === 'member') {
+    userId = newId('usr');
+    await t.sql`insert into users (id, email, password_hash) values (${userId}, ${`${userId.toLowerCase()}@matrix.test`}, 'x')`;
+    await t.sql`insert into memberships (org_id, user_id, role) values (${org.orgId}, ${userId}, 'member')`;
+  }
+  if (recipe.fresh === 'invitation') {
+    const made = await createInvitation(
+      t.sql,
+      { orgId: org.orgId, userId: org.userId, role: 'owner' },
+      { email: `${newId('i').toLowerCase()}@matrix.test`, role: 'member' },
+    );
+    invitationId = made.row.id;
+  }
   if (recipe.fresh === 'link') {
     const r = await api(t, 'POST', `/api/v1/apps/${appId}/links`, { auth: key, body: {} });
     linkId = r.body.data.id;
@@ -191,7 +228,7 @@ async function idsFor(target: Target, recipe: Recipe, limitedOwn: boolean): Prom
     const made = await api(t, 'GET', '/api/v1/me', { auth: await org.key('read_only') });
     keyId = made.body.data.apiKey.id;
   }
-  return { appId, linkId, keyId };
+  return { appId, linkId, keyId, userId, invitationId };
 }
 
 beforeAll(async () => {
@@ -241,9 +278,10 @@ describe('access matrix over every registered route', () => {
     for (const r of routes.filter(
       (r) => r.url.startsWith('/api/v1/') && !r.url.startsWith('/api/v1/docs'),
     ))
-      expect(['public', 'session', 'own_session', 'analytics', undefined], r.url).toContain(
-        r.access,
-      );
+      expect(
+        ['public', 'session', 'own_session', 'session_admin', 'analytics', undefined],
+        r.url,
+      ).toContain(r.access);
   });
 
   it('every credential gets what the route declares, on its own and on other organizations', async () => {
@@ -255,7 +293,7 @@ describe('access matrix over every registered route', () => {
     const cases: (() => Promise<void>)[] = [];
     for (const route of routes) {
       const recipe = RECIPES[`${route.method} ${route.url}`];
-      const hasTarget = /:(appId|linkId|keyId)/.test(route.url);
+      const hasTarget = /:(appId|linkId|keyId|userId|invitationId)/.test(route.url);
       const targets: Target[] = !hasTarget
         ? ['own']
         : route.url.includes(':appId')
@@ -273,6 +311,8 @@ describe('access matrix over every registered route', () => {
                 .replace(':appId', ids.appId)
                 .replace(':linkId', ids.linkId)
                 .replace(':keyId', ids.keyId)
+                .replace(':userId', ids.userId)
+                .replace(':invitationId', ids.invitationId)
                 .replace(':deliveryId', 'dlv_0000000000000000') +
               (recipe.query ? `?${recipe.query}` : '');
             const res = await api(t, route.method, path, {

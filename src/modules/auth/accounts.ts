@@ -3,6 +3,7 @@ import { hashPassword, newId, randomBase62, sha256, verifyPassword } from '../..
 import { conflict } from '../../http/errors.ts';
 import type { Role } from './principal.ts';
 import type { JobContext } from '../../queue/job.ts';
+import { deleteExpiredInvitations } from './team.ts';
 
 export type Organization = { id: string; name: string; createdAt: Date };
 
@@ -105,4 +106,6 @@ export async function sessionCleanupJob(
 ): Promise<void> {
   const deleted = await deleteEndedSessions(services.sql, services.config.sessionIdleHours);
   if (deleted) log.info({ deleted }, 'session cleanup: ended sessions deleted');
+  const invitations = await deleteExpiredInvitations(services.sql);
+  if (invitations) log.info({ invitations }, 'session cleanup: expired invitations deleted');
 }

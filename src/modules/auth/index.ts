@@ -1,11 +1,13 @@
 import type { ModuleRegistration } from '../../http/types.ts';
 import { createPrincipalResolver, enforceAccess } from './principal.ts';
 import { authRoutes } from './routes.ts';
+import { teamRoutes } from './team-routes.ts';
 import { FailureLimiter } from './failure-limit.ts';
 
 /**
  * Who is calling the /api/v1 API and whether they may: resolves the API key or session of every
- * request, rate-limits per key or session, enforces each route's `access`; plus setup, login, logout.
+ * request, rate-limits per key or session, enforces each route's `access`; plus setup, login,
+ * logout, password change, invitations and the team (members and roles).
  */
 export const authModule: ModuleRegistration = {
   apiHooks: (v1, { sql, config }) => {
@@ -21,5 +23,8 @@ export const authModule: ModuleRegistration = {
         ? `ses:${p.sessionId}`
         : undefined;
   },
-  api: authRoutes,
+  api: async (app, services) => {
+    await authRoutes(app, services);
+    await teamRoutes(app, services);
+  },
 };

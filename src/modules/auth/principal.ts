@@ -34,11 +34,18 @@ export type Principal =
  * Who may call a route:
  * - `public`: anyone (setup, login);
  * - `session`: a dashboard session only, never an API key (API-key management); viewers read only;
- * - `own_session`: any dashboard session, whatever its role, acting on itself only (logout);
+ * - `own_session`: any dashboard session, whatever its role, acting on itself only (logout, password);
+ * - `session_admin`: a dashboard session only; every role reads, owners and admins change (the team);
  * - `analytics`: every key and session, including `analytics` keys (the analytics endpoints);
  * - `default`: `full` keys and owner/admin/member sessions; `read_only` keys and viewers on GET only.
  */
-export type Access = 'public' | 'session' | 'own_session' | 'analytics' | 'default';
+export type Access =
+  | 'public'
+  | 'session'
+  | 'own_session'
+  | 'session_admin'
+  | 'analytics'
+  | 'default';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -167,11 +174,13 @@ export async function enforceAccess(request: FastifyRequest, _reply: FastifyRepl
       throw new ApiError(403, 'forbidden', 'Missing or wrong X-CSRF-Token header');
     }
   }
-  if (access === 'session' || access === 'own_session') {
+  if (access === 'session' || access === 'own_session' || access === 'session_admin') {
     if (p.kind !== 'session')
       throw forbidden('This endpoint accepts a dashboard session only, not an API key');
     if (access === 'session' && !isRead && p.role === 'viewer')
       throw forbidden('Viewers cannot change API keys');
+    if (access === 'session_admin' && !isRead && p.role !== 'owner' && p.role !== 'admin')
+      throw forbidden('Only owners and admins manage the team');
     return;
   }
   if (p.permission === 'analytics' && !(access === 'analytics' && isRead)) {

@@ -11,6 +11,7 @@ const PAGE_PATHS = [
   '/',
   '/login',
   '/setup',
+  '/invite',
   '/apps',
   '/apps/*',
   '/portfolio',

@@ -2,7 +2,8 @@ import { useEffect, useState } from 'preact/hooks';
 import { type App, type EventRow, get, type List, patch } from '../api.ts';
 import { dateTime } from '../format.ts';
 import { useSession } from '../session.ts';
-import { CopyButton, ErrorBox, Field } from '../ui.tsx';
+import { Check, CopyButton, ErrorBox, Field } from '../ui.tsx';
+import { RulesFields, rulesBody, rulesOf } from './app-form.tsx';
 
 /** SDK keys, the first-event check, and the app's editable settings. */
 export function AppSettings({ app, onSaved }: { app: App; onSaved: () => void }) {
@@ -29,6 +30,11 @@ export function AppSettings({ app, onSaved }: { app: App; onSaved: () => void })
             <code>{location.origin}</code> <CopyButton text={location.origin} />
           </dd>
         </dl>
+        <p class="muted">
+          The released SDKs have their two server addresses built in: point them at this server as{' '}
+          <code>docs/sdk-setup.md</code> in the AppRefer source describes — for Flutter, iOS,
+          Android and server-to-server callers, the exact constants to change per SDK version.
+        </p>
         <FirstEvent app={app} />
       </section>
       {canEdit && <EditApp app={app} onSaved={onSaved} />}
@@ -75,6 +81,7 @@ function EditApp({ app, onSaved }: { app: App; onSaved: () => void }) {
   const [timezone, setTimezone] = useState(app.timezone);
   const [currency, setCurrency] = useState(app.currency);
   const [sdkEnabled, setSdkEnabled] = useState(app.sdkEnabled);
+  const [rules, setRules] = useState(rulesOf(app));
   const [error, setError] = useState<Error | null>(null);
   const [saved, setSaved] = useState(false);
   const save = async (body: Record<string, unknown>) => {
@@ -94,7 +101,7 @@ function EditApp({ app, onSaved }: { app: App; onSaved: () => void }) {
       aria-label="App settings"
       onSubmit={(e) => {
         e.preventDefault();
-        void save({ name, timezone, currency, sdkEnabled });
+        void save({ name, timezone, currency, sdkEnabled, ...rulesBody(rules) });
       }}
     >
       <h2>Settings</h2>
@@ -102,19 +109,15 @@ function EditApp({ app, onSaved }: { app: App; onSaved: () => void }) {
         <Field label="Name" name="appName" value={name} onInput={setName} required />
         <Field label="Time zone" name="appTimezone" value={timezone} onInput={setTimezone} />
         <Field label="Currency" name="appCurrency" value={currency} onInput={setCurrency} />
-        <div class="field">
-          <label for="f-sdkEnabled">
-            <input
-              id="f-sdkEnabled"
-              type="checkbox"
-              checked={sdkEnabled}
-              onChange={(e) => setSdkEnabled((e.target as HTMLInputElement).checked)}
-            />{' '}
-            SDK enabled
-          </label>
-          <small>Off: the SDKs stop sending (kill switch).</small>
-        </div>
+        <Check
+          label="SDK enabled"
+          name="sdkEnabled"
+          checked={sdkEnabled}
+          onChange={setSdkEnabled}
+          hint="Off: the SDKs stop sending (kill switch)."
+        />
       </div>
+      <RulesFields value={rules} onChange={setRules} prefix="app-" />
       <ErrorBox error={error} />
       {saved && <p role="status">Saved.</p>}
       <div class="actions">

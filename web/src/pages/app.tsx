@@ -1,6 +1,9 @@
 import { get, type App, type One } from '../api.ts';
-import { ErrorBox, Loading, useLoad } from '../ui.tsx';
+import { ErrorBox, Loading, SubNav, useLoad } from '../ui.tsx';
 import { AppSettings } from './app-settings.tsx';
+import { AuditLog } from './audit-log.tsx';
+import { IntegrationsSettings } from './integrations.tsx';
+import { SkanSettings } from './skan.tsx';
 import { AttributionsTab } from './attributions.tsx';
 import { StatsTab } from './stats.tsx';
 import { EventsTab } from './events.tsx';
@@ -16,8 +19,28 @@ const TABS = [
   ['settings', 'Settings'],
 ] as const;
 
+/**
+ * The sections of an app's Settings tab. RevenueCat and Superwall webhooks and Qualified trials
+ * (docs/spec/product.md §15) come next to Integrations once their API exists: absent until then,
+ * never mocked.
+ */
+const SETTINGS_SECTIONS = [
+  ['', 'General'],
+  ['integrations', 'Integrations'],
+  ['audit-log', 'Audit log'],
+  ['skan', 'SKAN'],
+] as const;
+
 /** One app: its tabs share the loaded app. */
-export function AppPage({ appId, tab = '' }: { appId: string; tab?: string }) {
+export function AppPage({
+  appId,
+  tab = '',
+  section = '',
+}: {
+  appId: string;
+  tab?: string;
+  section?: string;
+}) {
   const app = useLoad(
     () => get<One<App>>(`/apps/${encodeURIComponent(appId)}`).then((r) => r.data),
     [appId],
@@ -47,7 +70,22 @@ export function AppPage({ appId, tab = '' }: { appId: string; tab?: string }) {
       {tab === 'attributions' && <AttributionsTab app={a} />}
       {tab === 'links' && <LinksTab app={a} />}
       {tab === 'events' && <EventsTab app={a} />}
-      {tab === 'settings' && <AppSettings app={a} onSaved={app.reload} />}
+      {tab === 'settings' && (
+        <>
+          <SubNav
+            label="App settings"
+            current={`/apps/${a.id}/settings${section ? `/${section}` : ''}`}
+            items={SETTINGS_SECTIONS.map(([s, l]) => [
+              `/apps/${a.id}/settings${s ? `/${s}` : ''}`,
+              l,
+            ])}
+          />
+          {section === '' && <AppSettings app={a} onSaved={app.reload} />}
+          {section === 'integrations' && <IntegrationsSettings app={a} />}
+          {section === 'audit-log' && <AuditLog app={a} />}
+          {section === 'skan' && <SkanSettings app={a} />}
+        </>
+      )}
     </section>
   );
 }

@@ -3,6 +3,7 @@ import { get, type App, type Kpis, type List, type One, post, query } from '../a
 import { count, lastDays, money, percent } from '../format.ts';
 import { useSession } from '../session.ts';
 import { CreateActions, ErrorBox, Field, Loading, useLoad, useFormSubmit } from '../ui.tsx';
+import { DEFAULT_RULES, RulesFields, rulesBody } from './app-form.tsx';
 
 type Portfolio = { data: { apps: { appId: string; kpis: Kpis }[] } };
 
@@ -95,6 +96,7 @@ function CreateApp({ onDone, onCancel }: { onDone: () => void; onCancel: () => v
     timezone: 'UTC',
     currency: 'USD',
   });
+  const [rules, setRules] = useState(DEFAULT_RULES);
   const { busy, error, submit } = useFormSubmit();
   const set = (k: keyof typeof f) => (v: string) => setF({ ...f, [k]: v });
   const create = async () => {
@@ -104,6 +106,7 @@ function CreateApp({ onDone, onCancel }: { onDone: () => void; onCancel: () => v
       android: f.packageName ? { packageName: f.packageName } : null,
       timezone: f.timezone,
       currency: f.currency,
+      ...rulesBody(rules),
     });
     onDone();
   };
@@ -148,6 +151,7 @@ function CreateApp({ onDone, onCancel }: { onDone: () => void; onCancel: () => v
           hint="ISO 4217, e.g. EUR"
         />
       </div>
+      <RulesFields value={rules} onChange={setRules} prefix="new-" />
       <ErrorBox error={error} />
       <CreateActions what="app" busy={busy} onCancel={onCancel} />
     </form>

@@ -1,8 +1,8 @@
 import { useMemo, useState } from 'preact/hooks';
-import { get, type App, type Kpis, query } from '../api.ts';
+import { get, type App, type Kpis, type Link, type List, query } from '../api.ts';
 import { TimeChart } from '../chart.tsx';
-import { change, count, lastDays, money, percent } from '../format.ts';
-import { ErrorBox, Loading, Select, useLoad } from '../ui.tsx';
+import { change, count, daysBetween, lastDays, money, percent } from '../format.ts';
+import { ErrorBox, Field, Loading, Select, useLoad } from '../ui.tsx';
 
 type Overview = {
   data: {
@@ -17,19 +17,57 @@ const PRESETS: [string, string][] = [
   ['7', 'Last 7 days'],
   ['30', 'Last 30 days'],
   ['90', 'Last 90 days'],
+  ['custom', 'Custom dates'],
 ];
+
+/** The values a filter can take in the period: from the stats grouped by that dimension. */
+async function valuesOf(app: App, dimension: string, period: { from: string; to: string }) {
+  const r = await get<List<{ dimensions: Record<string, string | null> }>>(
+    `/apps/${app.id}/stats${query({ ...period, groupBy: dimension, limit: 200 })}`,
+  );
+  return [...new Set(r.data.map((row) => row.dimensions[dimension]).filter((v) => v !== null))]
+    .map(String)
+    .sort();
+}
 
 /** KPIs with the change against the previous period, and the days in a chart; numbers as the API gives them. */
 export function OverviewTab({ app }: { app: App }) {
-  const [days, setDays] = useState('7');
+  const [preset, setPreset] = useState('7');
+  const [range, setRange] = useState(lastDays(7));
   const [environment, setEnvironment] = useState('live');
   const [network, setNetwork] = useState('');
   const [platform, setPlatform] = useState('');
-  const params = { ...lastDays(Number(days)), environment, network, platform };
+  const [campaign, setCampaign] = useState('');
+  const [country, setCountry] = useState('');
+  const [linkId, setLinkId] = useState('');
+  const choosePreset = (v: string) => {
+    setPreset(v);
+    if (v !== 'custom') setRange(lastDays(Number(v)));
+  };
+  const setDay = (k: 'from' | 'to') => (v: string) => {
+    setPreset('custom');
+    setRange({ ...range, [k]: v });
+  };
+  const params = { ...range, environment, network, platform, campaign, country, linkId };
   const overview = useLoad(
     () => get<Overview>(`/apps/${app.id}/overview${query(params)}`).then((r) => r.data),
-    [app.id, days, environment, network, platform],
+    [app.id, range.from, range.to, environment, network, platform, campaign, country, linkId],
   );
+  // What the campaign, country and link filters offer; a failure leaves only "All".
+  const choices = useLoad(async () => {
+    const [campaigns, countries, links] = await Promise.all([
+      valuesOf(app, 'campaign', range).catch(() => []),
+      valuesOf(app, 'country', range).catch(() => []),
+      get<List<Link>>(`/apps/${app.id}/links?limit=200`)
+        .then((r) => r.data)
+        .catch(() => []),
+    ]);
+    return { campaigns, countries, links };
+  }, [app.id, range.from, range.to]);
+  const keep = (chosen: string, values: [string, string][]) =>
+    chosen && !values.some(([v]) => v === chosen)
+      ? [...values, [chosen, chosen] as [string, string]]
+      : values;
   const o = overview.data;
   const series = useMemo(
     () =>
@@ -60,7 +98,29 @@ export function OverviewTab({ app }: { app: App }) {
   return (
     <div>
       <form class="filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
-        <Select label="Period" name="period" value={days} options={PRESETS} onChange={setDays} />
+        <Select
+          label="Period"
+          name="period"
+          value={preset}
+          options={PRESETS}
+          onChange={choosePreset}
+        />
+        <Field
+          label="From"
+          name="from"
+          type="date"
+          value={range.from}
+          max={range.to}
+          onInput={setDay('from')}
+        />
+        <Field
+          label="To"
+          name="to"
+          type="date"
+          value={range.to}
+          min={range.from}
+          onInput={setDay('to')}
+        />
         <Select
           label="Data"
           name="environment"
@@ -98,6 +158,36 @@ export function OverviewTab({ app }: { app: App }) {
           ]}
           onChange={setPlatform}
         />
+        <Select
+          label="Campaign"
+          name="campaign"
+          value={campaign}
+          options={keep(campaign, [
+            ['', 'All campaigns'],
+            ...(choices.data?.campaigns ?? []).map((c): [string, string] => [c, c]),
+          ])}
+          onChange={setCampaign}
+        />
+        <Select
+          label="Country"
+          name="country"
+          value={country}
+          options={keep(country, [
+            ['', 'All countries'],
+            ...(choices.data?.countries ?? []).map((c): [string, string] => [c, c]),
+          ])}
+          onChange={setCountry}
+        />
+        <Select
+          label="Link"
+          name="linkId"
+          value={linkId}
+          options={keep(linkId, [
+            ['', 'All links'],
+            ...(choices.data?.links ?? []).map((l): [string, string] => [l.id, l.name || l.id]),
+          ])}
+          onChange={setLinkId}
+        />
       </form>
       {overview.loading && <Loading what="Loading the overview" />}
       <ErrorBox error={overview.error} />
@@ -105,7 +195,7 @@ export function OverviewTab({ app }: { app: App }) {
         <>
           <p class="muted">
             {o.period.from} to {o.period.to} ({o.period.timezone ?? app.timezone}), compared with
-            the {days} days before
+            the {daysBetween(o.period.from, o.period.to)} days before
           </p>
           <div class="kpis">
             <Kpi label="Installs" now={o.kpis.installs} before={o.previousPeriod.installs} />
