@@ -2,7 +2,7 @@
  * The dashboard's settings pages in a real headless Chromium against a real server and database:
  * the app form's attribution windows and qualified trials, the overview's date range and filters,
  * integrations (write-only secrets, Test Connection), the audit log with Retry, the SKAN schema
- * and postbacks, the team (invite → the invitee sets a password through the link → signs in), the
+ * and postbacks, the subscription webhooks and qualified trials, the team (invite → the invitee sets a password through the link → signs in), the
  * password change, and a viewer who sees none of the edit controls. axe-core checks every page;
  * screenshots at 1280×800 and 390 wide go to test-artifacts/dashboard/.
  */
@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/modules/api-keys/keys.ts';
 import { setupToken } from '../src/modules/auth/setup-token.ts';
 import { ensureDashboardBuilt } from '../src/modules/dashboard/build.ts';
+import { RC_TRIAL_START } from '../src/modules/webhooks/fixtures.ts';
 import { accessible, apiInPage, launchBrowser, snap } from './browser.ts';
 import { eventually, startTestServer, type TestServer } from './helpers.ts';
 
@@ -321,6 +322,52 @@ describe('dashboard settings', { timeout: 120_000 }, () => {
     await snapBoth(page, 'skan');
   });
 
+  it('subscription webhooks: the RevenueCat secret is shown once; a webhook trial is held', async () => {
+    await page.goto(`${t.url}/apps/${appId}/settings`);
+    await page.getByRole('link', { name: 'Subscription webhooks' }).click();
+    await page.getByRole('heading', { name: 'RevenueCat' }).waitFor();
+    expect(await page.locator('main').textContent()).toContain(
+      `http://api.test.local/api/webhook/revenuecat/${appId}`,
+    );
+    await page.getByLabel('Receive RevenueCat webhooks').check();
+    const shown = page.getByTestId('revenuecat-secret');
+    await shown.waitFor();
+    const secret = (await shown.textContent())!;
+    expect(secret).toMatch(/^rcwh_/);
+
+    // RevenueCat sends a trial start with that secret: it is held (qualified trials are on, 3 h).
+    const body = JSON.parse(RC_TRIAL_START);
+    body.event.purchased_at_ms = Date.now() - 60_000;
+    const hook = await fetch(`${t.url}/api/webhook/revenuecat/${appId}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+      body: JSON.stringify(body),
+    });
+    expect(hook.status).toBe(200);
+
+    // Superwall: a malformed secret is refused naming the field; a good one is saved, write-only.
+    const sw = page.getByRole('form', { name: 'Superwall settings' });
+    await sw.getByLabel('Signing secret').fill('not-a-secret');
+    await sw.getByLabel('Receive Superwall webhooks').check();
+    await sw.getByRole('button', { name: 'Save' }).click();
+    await poll(() => sw.getByRole('alert').textContent()).toContain('signingSecret');
+    await sw.getByLabel('Signing secret').fill('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    await sw.getByRole('button', { name: 'Save' }).click();
+    await poll(() => page.getByText('set (…LaSw)').count()).toBe(1);
+    expect(await page.content()).not.toContain('MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
+    await accessible(page, 'webhooks');
+    await snapBoth(page, 'webhooks');
+
+    await page.getByRole('link', { name: 'Qualified trials' }).click();
+    const row = page.locator('tr[data-trial]');
+    await row.first().waitFor();
+    expect(await row.count()).toBe(1);
+    expect(await row.first().textContent()).toContain('held');
+    expect(await row.first().textContent()).toContain('fittrack_pro_annual');
+    await accessible(page, 'qualified-trials');
+    await snapBoth(page, 'qualified-trials');
+  });
+
   it('team: an invitation link lets the invitee set a password and sign in; roles change', async () => {
     await page.getByRole('link', { name: 'Team' }).click();
     await page.getByLabel('Email').fill(INVITEE.email);
@@ -419,6 +466,11 @@ describe('dashboard settings', { timeout: 120_000 }, () => {
     expect(await v.locator('main').textContent()).toContain('set (…9f2c)');
     await accessible(v, 'integrations-viewer');
     await snap(v, 'integrations-viewer');
+
+    await v.getByRole('link', { name: 'Subscription webhooks' }).click();
+    await v.getByRole('heading', { name: 'Superwall' }).waitFor();
+    expect(await v.getByRole('checkbox').count()).toBe(0);
+    expect(await v.getByRole('button', { name: /Save|Generate/ }).count()).toBe(0);
 
     await v.getByRole('link', { name: 'Audit log', exact: true }).click();
     await v.locator('li[data-delivery]').first().waitFor();

@@ -179,7 +179,7 @@ export type Link = {
 export type EventRow = {
   id: string;
   eventName: string;
-  deviceId: string;
+  deviceId: string | null;
   userId: string | null;
   source: string;
   environment: string;
@@ -188,6 +188,38 @@ export type EventRow = {
   attribution: { network: string; campaign: string | null; matchType: string } | null;
   occurredAt: string;
   receivedAt: string;
+  flags: string[];
+  forwarding: {
+    network: string;
+    status: Delivery['status'];
+    networkEventName: string | null;
+    error: string | null;
+  }[];
+};
+export type RevenueCatWebhook = {
+  network: 'revenuecat';
+  enabled: boolean;
+  webhookUrl: string;
+  authorization: SecretState & { value?: string };
+};
+export type SuperwallWebhook = {
+  network: 'superwall';
+  enabled: boolean;
+  webhookUrl: string;
+  signingSecret: SecretState;
+};
+export type QualifiedTrial = {
+  id: string;
+  deviceId: string | null;
+  userId: string | null;
+  productId: string | null;
+  source: 'revenuecat' | 'superwall';
+  status: 'held' | 'qualified' | 'disqualified' | 'forwarded';
+  startedAt: string;
+  dueAt: string;
+  decidedAt: string | null;
+  reason: string | null;
+  attribution: { network: string | null; campaign: string | null };
 };
 export type ApiKey = {
   id: string;

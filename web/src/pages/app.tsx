@@ -4,6 +4,7 @@ import { AppSettings } from './app-settings.tsx';
 import { AuditLog } from './audit-log.tsx';
 import { IntegrationsSettings } from './integrations.tsx';
 import { SkanSettings } from './skan.tsx';
+import { QualifiedTrials, WebhookSettings } from './webhooks.tsx';
 import { AttributionsTab } from './attributions.tsx';
 import { StatsTab } from './stats.tsx';
 import { EventsTab } from './events.tsx';
@@ -27,6 +28,8 @@ const TABS = [
 const SETTINGS_SECTIONS = [
   ['', 'General'],
   ['integrations', 'Integrations'],
+  ['webhooks', 'Subscription webhooks'],
+  ['qualified-trials', 'Qualified trials'],
   ['audit-log', 'Audit log'],
   ['skan', 'SKAN'],
 ] as const;
@@ -82,6 +85,8 @@ export function AppPage({
           />
           {section === '' && <AppSettings app={a} onSaved={app.reload} />}
           {section === 'integrations' && <IntegrationsSettings app={a} />}
+          {section === 'webhooks' && <WebhookSettings app={a} />}
+          {section === 'qualified-trials' && <QualifiedTrials app={a} />}
           {section === 'audit-log' && <AuditLog app={a} />}
           {section === 'skan' && <SkanSettings app={a} />}
         </>

@@ -104,7 +104,11 @@ export function EventsTab({ app }: { app: App }) {
               <dl>
                 <dt>Device</dt>
                 <dd>
-                  <code>{e.deviceId}</code>
+                  {e.deviceId ? (
+                    <code>{e.deviceId}</code>
+                  ) : (
+                    'none yet (a webhook event not matched)'
+                  )}
                 </dd>
                 {e.userId && (
                   <>
@@ -124,6 +128,29 @@ export function EventsTab({ app }: { app: App }) {
                 </dd>
                 <dt>Occurred</dt>
                 <dd>{dateTime(e.occurredAt)}</dd>
+                {e.flags.length > 0 && (
+                  <>
+                    <dt>Flags</dt>
+                    <dd>{e.flags.join(', ')}</dd>
+                  </>
+                )}
+                {e.forwarding.length > 0 && (
+                  <>
+                    <dt>Forwarding</dt>
+                    <dd>
+                      <ul class="plain">
+                        {e.forwarding.map((f) => (
+                          <li key={f.network}>
+                            {f.network}
+                            {f.networkEventName ? ` ${f.networkEventName}` : ''}:{' '}
+                            <span class={`tag st-${f.status}`}>{f.status}</span>
+                            {f.error && <span class="muted"> — {f.error}</span>}
+                          </li>
+                        ))}
+                      </ul>
+                    </dd>
+                  </>
+                )}
               </dl>
             </details>
           </li>
