@@ -100,6 +100,7 @@ export async function patchRevenueCat(
       set enabled = excluded.enabled, secret_hash = excluded.secret_hash, secret_last4 = excluded.secret_last4,
           updated_at = now()
     returning *`;
+  forgetReceiverApp(sql, appId, 'revenuecat');
   return { row, secret };
 }
 
@@ -127,6 +128,7 @@ export async function patchSuperwall(
       set enabled = excluded.enabled, secret_enc = excluded.secret_enc, secret_last4 = excluded.secret_last4,
           updated_at = now()
     returning *`;
+  forgetReceiverApp(sql, appId, 'superwall');
   return row;
 }
 
@@ -145,12 +147,31 @@ export async function receiverApp(
   appId: string,
   source: WebhookSource,
 ): Promise<ReceiverApp | null> {
+  const key = `${appId}\u0000${source}`;
+  const cache =
+    receiverCaches.get(sql) ?? new Map<string, { at: number; app: ReceiverApp | null }>();
+  receiverCaches.set(sql, cache);
+  const hit = cache.get(key);
+  if (hit && Date.now() - hit.at < RECEIVER_CACHE_MS) return hit.app;
   const [row] = await sql<ReceiverApp[]>`
     select a.id, a.qualified_trials_enabled, a.qualified_trials_delay_hours, w.enabled, w.secret_hash, w.secret_enc
     from apps a left join webhook_integrations w on w.app_id = a.id and w.source = ${source}
     where a.id = ${appId}`;
+  if (cache.size >= RECEIVER_CACHE_MAX) cache.clear();
+  cache.set(key, { at: Date.now(), app: row ?? null });
   return row ?? null;
 }
+
+/**
+ * What the receivers read per delivery, kept RECEIVER_CACHE_MS in process (a storm costs no
+ * lookup per request). A PATCH of the webhook settings drops its entry at once in this process;
+ * other processes see a change (a new secret, an app's qualified-trial settings) within the TTL.
+ */
+const RECEIVER_CACHE_MS = 2_000;
+const RECEIVER_CACHE_MAX = 10_000;
+const receiverCaches = new WeakMap<Sql, Map<string, { at: number; app: ReceiverApp | null }>>();
+const forgetReceiverApp = (sql: Sql, appId: string, source: WebhookSource) =>
+  receiverCaches.get(sql)?.delete(`${appId}\u0000${source}`);
 
 /**
  * RevenueCat sends the configured value verbatim; users type `Bearer xyz` or `xyz`: both match.
