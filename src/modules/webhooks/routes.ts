@@ -162,7 +162,7 @@ const refuse = (reply: FastifyReply, status: number, code: string, message: stri
 /** The receivers, at the root: their own body parsing (raw bytes: Svix signs them). */
 export async function receiverRoutes(app: ApiInstance, services: Services) {
   const { sql, config, log } = services;
-  // Group commit, at most two connections: a storm (RevenueCat retries each failure 5 times)
+  // Group commit on one connection: a storm (RevenueCat retries each failure 5 times)
   // leaves the pool to SDK ingestion; past its queue, a 503 asks the sender to retry later.
   const writer = new WebhookWriter(sql, log);
   app.addHook('onClose', async () => writer.drain());
