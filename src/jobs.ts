@@ -19,7 +19,8 @@ import { deliveryRetentionJob, forwardJob } from './modules/integrations/sender.
 import { skanRetentionJob } from './modules/skan/retention.ts';
 import { pruneFingerprintsJob } from './modules/tracking/event-writer.ts';
 import { qualifiedTrialsJob } from './modules/webhooks/qualified-trials.ts';
-import { rematchJob, webhookRetentionJob } from './modules/webhooks/rematch.ts';
+import { rematchJob } from './modules/webhooks/rematch.ts';
+import { webhookRetentionJob } from './modules/webhooks/retention.ts';
 import type { JobDefinition } from './queue/job.ts';
 import { reclaimJob } from './queue/reclaim.ts';
 

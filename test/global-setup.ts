@@ -19,7 +19,26 @@ declare module 'vitest' {
   }
 }
 
+type Shared = { adminUrl: string; users: number; stop: () => Promise<void> };
+/**
+ * Every vitest project (vitest.config.ts) runs this setup, each in its own module instance of the
+ * same process: the first starts the database and builds the dashboard, the others reuse them
+ * (kept on globalThis), and the last teardown stops it.
+ */
+const SHARED = Symbol.for('apprefer.test.database');
+const store = globalThis as unknown as { [SHARED]?: Promise<Shared> };
+
 export default async function setup(project: TestProject) {
+  store[SHARED] ??= startShared();
+  const shared = await store[SHARED];
+  shared.users++;
+  project.provide('pgAdminUrl', shared.adminUrl);
+  return async () => {
+    if (--shared.users === 0) await shared.stop();
+  };
+}
+
+async function startShared(): Promise<Shared> {
   let adminUrl = process.env.TEST_DATABASE_URL;
   let stop = async () => {};
   let dir: string | undefined;
@@ -50,13 +69,15 @@ export default async function setup(project: TestProject) {
   await migrate(template, templateUrl);
   await template.end();
   await admin.end();
-  project.provide('pgAdminUrl', adminUrl);
   // Once for the run: servers the tests spawn (`apprefer serve`) then find the dashboard up to date.
   await ensureDashboardBuilt({ info: () => {} });
-
-  return async () => {
-    await stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+  return {
+    adminUrl,
+    users: 0,
+    stop: async () => {
+      await stop();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { metaFake, type Fake } from '../integrations/test-support.ts';
 import { createSdkApp, insertClick, track, type SdkApp } from '../tracking/test-support.ts';
 import { RC_TRIAL_CANCELLED, RC_TRIAL_START } from './fixtures.ts';
 import { qualifyDueTrials } from './qualified-trials.ts';
+import { webhookRetentionJob } from './retention.ts';
 
 const CRON_SECRET = 'cron-secret-0123456789abcdef';
 let t: TestServer;
@@ -267,5 +268,28 @@ describe('qualified trials', () => {
       auth: app.apiKey,
     });
     expect(ev.body.data.map((e: any) => e.id)).toEqual([q.qualifiedEventId]);
+  });
+
+  it('retention: deliveries and decided trials older than 30 days go; held and recent ones stay', async () => {
+    const app = await setup({ enabled: true, delayHours: 2 });
+    const deviceId = await device(app);
+    for (const sub of ['old-decided', 'old-held', 'recent'])
+      await post(app, RC_TRIAL_START, deviceId, `${sub}-${randomBase62(4)}`, {
+        purchased_at_ms: Date.now() - 60_000,
+      });
+    const age = (days: number) => new Date(Date.now() - days * 86_400_000);
+    await t.sql`update webhook_events set received_at = ${age(31)} where app_id = ${app.appId} and raw::text like '%old-%'`;
+    await t.sql`update qualified_trials set created_at = ${age(31)}, status = case when subscription_key like 'old-decided%' then 'disqualified' else status end
+                where app_id = ${app.appId} and subscription_key like 'old-%'`;
+    await webhookRetentionJob(undefined, { services: { sql: t.sql } } as never);
+    const hooks =
+      await t.sql`select raw::text as raw from webhook_events where app_id = ${app.appId}`;
+    expect(hooks.map((h) => h.raw.includes('recent'))).toEqual([true]);
+    const kept =
+      await t.sql`select subscription_key from qualified_trials where app_id = ${app.appId} order by seq`;
+    expect(kept.map((k) => k.subscription_key.replace(/-[^-]+$/, ''))).toEqual([
+      'old-held',
+      'recent',
+    ]);
   });
 });

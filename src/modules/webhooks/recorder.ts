@@ -106,20 +106,6 @@ export class WebhookWriter {
   }
 }
 
-/** Records one delivery on its own (tests, scripts): a batch of one. */
-export async function recordWebhookEvent(
-  sql: Sql,
-  app: WebhookApp,
-  ev: SubscriptionEvent,
-  raw: unknown,
-  receivedAt: Date,
-): Promise<Outcome> {
-  const [o] = await recordBatch(sql, [
-    { app, ev, raw, receivedAt, resolve: () => {}, reject: () => {} },
-  ]);
-  return o;
-}
-
 type Prepared = Item & {
   key: string;
   recorded: boolean;

@@ -29,6 +29,7 @@ import {
   patchRevenueCat,
   patchSuperwall,
   receiverApp,
+  type ReceiverApp,
   revenueCatAuthorized,
   superwallSecret,
   toRevenueCatResource,
@@ -193,7 +194,7 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
     req: FastifyRequest<{ Params: { appId: string } }>,
     reply: FastifyReply,
     source: WebhookSource,
-    auth: (a: NonNullable<Awaited<ReturnType<typeof receiverApp>>>, raw: Buffer) => string | null,
+    auth: (a: ReceiverApp, raw: Buffer) => string | null,
     parse: (body: unknown, receivedAt: Date) => SubscriptionEvent,
   ) {
     const receivedAt = new Date();
