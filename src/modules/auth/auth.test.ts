@@ -305,7 +305,7 @@ describe('failed credentials per IP', () => {
   });
   afterAll(() => t?.close());
 
-  it('after the allowed failures a client gets 429 without a lookup, even with a valid key', async () => {
+  it('after the allowed failures a client gets 429 without a lookup, even with a valid key it never used', async () => {
     const org = await createOrg(t);
     const good = await org.key();
     for (let i = 0; i < 5; i++) {
@@ -322,5 +322,34 @@ describe('failed credentials per IP', () => {
       headers: { cookie: 'apprefer_session=nonsense' },
     });
     expect(cookie.status).toBe(429);
+  });
+});
+
+describe('failed credentials behind a shared address', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startTestServer({ AUTH_FAILURES_PER_MINUTE: '5' }, undefined, { jobs: false });
+  });
+  afterAll(() => t?.close());
+
+  it('behind a shared address, credentials that worked recently keep working while the address is blocked', async () => {
+    const org = await createOrg(t);
+    const script = await org.key();
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: script })).status).toBe(200);
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: org.session })).status).toBe(200);
+    // A colleague's script with a revoked key exhausts the address's failures.
+    for (let i = 0; i < 6; i++)
+      await api(t, 'GET', '/api/v1/apps', { auth: `ak_live_${'z'.repeat(40)}` });
+    expect(
+      (await api(t, 'GET', '/api/v1/apps', { auth: `ak_live_${'z'.repeat(40)}` })).status,
+    ).toBe(429);
+    // The key and the session that worked before still do; a key never used here waits.
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: script })).status).toBe(200);
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: org.session })).status).toBe(200);
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: await org.key() })).status).toBe(429);
+    // Revoked meanwhile: refused, and no longer let through.
+    await t.sql`update api_keys set revoked_at = now() where key_hash = sha256(${script}::bytea)`;
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: script })).status).toBe(401);
+    expect((await api(t, 'GET', '/api/v1/apps', { auth: script })).status).toBe(429);
   });
 });

@@ -69,7 +69,8 @@ export function roleToPermission(role: Role): Permission {
  * credentials count per client IP (`failures`); over the limit, credentials are not looked up.
  */
 export function createPrincipalResolver(sql: Sql, failures: FailureLimiter, idleHours: number) {
-  const refuseWhenBlocked = (request: FastifyRequest, reply: FastifyReply) => {
+  const refuseWhenBlocked = (request: FastifyRequest, reply: FastifyReply, digest: string) => {
+    if (failures.isVouched(digest)) return;
     const wait = failures.blockedFor(request.ip);
     if (wait > 0) {
       reply.header('retry-after', wait);
@@ -83,9 +84,10 @@ export function createPrincipalResolver(sql: Sql, failures: FailureLimiter, idle
   return async function resolvePrincipal(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
     if (header !== undefined) {
-      refuseWhenBlocked(request, reply);
       const m = /^Bearer\s+(\S+)$/i.exec(header);
-      if (!m || !KEY_PATTERN.test(m[1])) {
+      const hash = m && KEY_PATTERN.test(m[1]) ? sha256(m[1]) : null;
+      refuseWhenBlocked(request, reply, hash?.toString('hex') ?? '');
+      if (!m || !hash) {
         failures.fail(request.ip);
         throw unauthorized('Malformed API key: expected "Authorization: Bearer ak_live_…"');
       }
@@ -100,11 +102,13 @@ export function createPrincipalResolver(sql: Sql, failures: FailureLimiter, idle
         }[]
       >`
         select id, org_id, name, permission, app_ids, last_used_at
-        from api_keys where key_hash = ${sha256(m[1])} and revoked_at is null`;
+        from api_keys where key_hash = ${hash} and revoked_at is null`;
       if (!key) {
         failures.fail(request.ip);
+        failures.forget(hash.toString('hex'));
         throw unauthorized('Unknown or revoked API key');
       }
+      failures.vouch(hash.toString('hex'));
       if (!key.last_used_at || Date.now() - key.last_used_at.getTime() > TOUCH_INTERVAL_MS) {
         await sql`update api_keys set last_used_at = now() where id = ${key.id}`;
       }
@@ -120,7 +124,8 @@ export function createPrincipalResolver(sql: Sql, failures: FailureLimiter, idle
     }
     const token = request.cookies?.[SESSION_COOKIE];
     if (token) {
-      refuseWhenBlocked(request, reply);
+      const tokenHash = sha256(token);
+      refuseWhenBlocked(request, reply, tokenHash.toString('hex'));
       const [s] = await sql<
         {
           id: string;
@@ -136,10 +141,13 @@ export function createPrincipalResolver(sql: Sql, failures: FailureLimiter, idle
         from sessions s
         join users u on u.id = s.user_id
         join memberships m on m.org_id = s.org_id and m.user_id = s.user_id
-        where s.token_hash = ${sha256(token)} and s.expires_at > now()
+        where s.token_hash = ${tokenHash} and s.expires_at > now()
           and s.last_seen_at > now() - make_interval(hours => ${idleHours})`;
-      if (!s) failures.fail(request.ip);
-      else {
+      if (!s) {
+        failures.fail(request.ip);
+        failures.forget(tokenHash.toString('hex'));
+      } else {
+        failures.vouch(tokenHash.toString('hex'));
         if (Date.now() - s.last_seen_at.getTime() > TOUCH_INTERVAL_MS)
           await sql`update sessions set last_seen_at = now() where id = ${s.id}`;
         request.principal = {
