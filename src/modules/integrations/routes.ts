@@ -4,6 +4,7 @@ import { conflict, errorResponses, notFound } from '../../http/errors.ts';
 import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
 import { page } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
+import { endOf, Instant } from '../../http/instant.ts';
 import { visibleApp } from '../auth/principal.ts';
 import { AppIdParams } from '../apps/schemas.ts';
 import { getDelivery, listDeliveries, retryDelivery, toDeliveryResource } from './deliveries.ts';
@@ -31,10 +32,6 @@ import {
   patchIntegration,
   toIntegrationResource,
 } from './store.ts';
-
-const Instant = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()])
-  .describe('An ISO-8601 time, or a day (UTC)');
 
 const DeliveryQuery = z.strictObject({
   ...PageQuery,
@@ -242,9 +239,4 @@ export async function integrationRoutes(app: ApiInstance, { sql, cursors, config
       return single(toDeliveryResource(r));
     },
   );
-}
-
-/** A day as `to` covers the whole day. */
-function endOf(v: string): Date {
-  return /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T23:59:59.999Z`) : new Date(v);
 }

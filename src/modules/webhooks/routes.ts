@@ -8,6 +8,7 @@ import { errorResponses } from '../../http/errors.ts';
 import { list, ListOf, single, SingleOf } from '../../http/envelope.ts';
 import { page } from '../../http/cursor.ts';
 import { safeEqual } from '../../lib/crypto.ts';
+import { endOf } from '../../http/instant.ts';
 import type { Services } from '../../services.ts';
 import { visibleApp } from '../auth/principal.ts';
 import { AppIdParams } from '../apps/schemas.ts';
@@ -147,12 +148,7 @@ export async function webhookSettingsRoutes(app: ApiInstance, { sql, config, cur
   );
 }
 
-/** A day as `to` covers the whole day. */
-function endOf(v: string): Date {
-  return /^\d{4}-\d{2}-\d{2}$/.test(v) ? new Date(`${v}T23:59:59.999Z`) : new Date(v);
-}
-
-/** RevenueCat retries up to 1 MiB bodies are accepted (a delivery is a few kB). */
+/** Bodies up to 1 MiB are accepted (a delivery is a few kB). */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 const JSON_UTF8 = 'application/json; charset=utf-8';
 const answer = (reply: FastifyReply, status: number, body: unknown) =>

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PageQuery, SecretState } from '../../http/envelope.ts';
+import { Instant } from '../../http/instant.ts';
 
 /** One schema per shape (docs/spec/api.md "Integrations, webhooks, qualified trials"). */
 
@@ -87,10 +88,6 @@ export const QualifiedTrial = z
     attribution: z.object({ network: z.string().nullable(), campaign: z.string().nullable() }),
   })
   .meta({ id: 'QualifiedTrial' });
-
-const Instant = z
-  .union([z.iso.datetime({ offset: true }), z.iso.date()])
-  .describe('An ISO-8601 time, or a day (UTC)');
 
 export const QualifiedTrialQuery = z.strictObject({
   ...PageQuery,
