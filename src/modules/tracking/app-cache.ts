@@ -17,6 +17,8 @@ export type SdkApp = {
   probabilisticEnabled: boolean;
   probabilisticWindowHours: number;
   reattributionWindowDays: number;
+  /** RevenueCat or Superwall is on: client purchases are recorded, not counted (docs/webhooks.md). */
+  webhookRevenue: boolean;
 };
 
 export type SdkCredential = { app: SdkApp; environment: Environment };
@@ -34,6 +36,7 @@ type AppRowSubset = {
   sdk_key_live: string;
   sdk_key_test: string;
   legacy_app_id: string | null;
+  webhook_revenue: boolean;
 };
 
 const MAX_ENTRIES = 50_000;
@@ -98,12 +101,18 @@ export class SdkAppCache {
     this.unknown.clear();
   }
 
+  /** The app row, and whether a subscription webhook is on (the webhooks module notifies its changes). */
+  private columns() {
+    return this
+      .sql`a.*, exists (select 1 from webhook_integrations w where w.app_id = a.id and w.enabled) as webhook_revenue`;
+  }
+
   /** `X-AppRefer-Key` → app and environment; null when unknown, malformed or archived. */
   bySdkKey(key: string): Promise<SdkCredential | null> {
     if (!/^pk_(live|test)_[A-Za-z0-9]{1,128}$/.test(key)) return Promise.resolve(null);
     return this.lookup(`k:${key}`, async () => {
       const [row] = await this.sql<AppRowSubset[]>`
-        select * from apps where (sdk_key_live = ${key} or sdk_key_test = ${key}) and archived_at is null`;
+        select ${this.columns()} from apps a where (sdk_key_live = ${key} or sdk_key_test = ${key}) and archived_at is null`;
       if (!row) return null;
       return { app: toSdkApp(row), environment: row.sdk_key_live === key ? 'live' : 'sandbox' };
     });
@@ -119,10 +128,10 @@ export class SdkAppCache {
     if (appId.length > 128) return Promise.resolve(null);
     return this.lookup(`a:${appId}`, async () => {
       const [byId] = await this.sql<AppRowSubset[]>`
-        select * from apps where id = ${appId} and archived_at is null`;
+        select ${this.columns()} from apps a where id = ${appId} and archived_at is null`;
       if (byId) return { app: toSdkApp(byId), environment: 'live' };
       const claims = await this.sql<AppRowSubset[]>`
-        select * from apps where legacy_app_id = ${appId} and archived_at is null limit 2`;
+        select ${this.columns()} from apps a where legacy_app_id = ${appId} and archived_at is null limit 2`;
       if (claims.length !== 1) {
         if (claims.length > 1) this.onAmbiguousAlias?.(appId);
         return null;
@@ -175,5 +184,6 @@ function toSdkApp(r: AppRowSubset): SdkApp {
     probabilisticEnabled: r.probabilistic_enabled,
     probabilisticWindowHours: r.probabilistic_window_hours,
     reattributionWindowDays: r.reattribution_window_days,
+    webhookRevenue: r.webhook_revenue,
   };
 }

@@ -300,13 +300,7 @@ export class EventWriter {
         select i.id, i.app_id, i.environment, i.device_pk, i.device_id,
                (select dv.customer_user_id from devices dv where dv.id = i.device_pk), i.event_name, i.source, i.revenue, i.currency,
                i.revenue_raw, i.currency_raw, i.properties::jsonb, i.event_id, left(i.event_name, 1) = '_',
-               case when i.flags = '' then '{}'::text[] else string_to_array(i.flags, ',') end
-               -- Revenue comes from RevenueCat / Superwall when one is on: a client purchase or trial
-               -- start is recorded, not counted (docs/webhooks.md "Client and webhook purchases").
-               || case when i.event_name in ('purchase', 'subscribe', 'start_trial')
-                        and exists (select 1 from webhook_integrations w where w.app_id = i.app_id and w.enabled)
-                       then array['revenue_from_webhooks'] else '{}'::text[] end,
-               i.at, i.at
+               case when i.flags = '' then '{}'::text[] else string_to_array(i.flags, ',') end, i.at, i.at
         from input i
         where i.fp is null or exists (select 1 from fresh f where f.app_id = i.app_id and f.environment = i.environment and f.fp = i.fp)
         order by i.ord

@@ -18,6 +18,8 @@ import { EVENT_OK_BODY } from './configure-response.ts';
 import { Admission } from './admission.ts';
 
 /** What the SDK endpoints of a server hold in memory now (tests, operators' debugging). */
+/** Client events a subscription webhook reports too (flagged, not counted, while one is on). */
+const WEBHOOK_COUNTED = new Set(['purchase', 'subscribe', 'start_trial']);
 const loads = new WeakMap<Server, { admission: Admission; writer: EventWriter }>();
 export const sdkLoadOf = (server: Server) => loads.get(server);
 const SHED_LOG_INTERVAL_MS = 10_000;
@@ -116,6 +118,10 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
     const body = readEventBody(raw);
     const bytes = (req.body as Buffer | undefined)?.length ?? 0;
     const flags = cred.app.sdkEnabled ? [] : ['after_kill_switch'];
+    // Revenue comes from RevenueCat / Superwall when one is on: a client purchase or trial start
+    // is recorded, not counted (docs/webhooks.md "Client and webhook purchases").
+    if (cred.app.webhookRevenue && WEBHOOK_COUNTED.has(body.eventName))
+      flags.push('revenue_from_webhooks');
     await withDeadline(
       writer.submit({
         appId: cred.app.id,

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../../config.ts';
 import type { Sql } from '../../db/client.ts';
+import { APP_CHANGED_CHANNEL } from '../apps/queries.ts';
 import { validationError } from '../../http/errors.ts';
 import { decryptSecret, encryptSecret, randomBase62, safeEqual, sha256 } from '../../lib/crypto.ts';
 import type { WebhookSource } from './subscription-event.ts';
@@ -101,6 +102,7 @@ export async function patchRevenueCat(
           updated_at = now()
     returning *`;
   forgetReceiverApp(sql, appId, 'revenuecat');
+  await sql.notify(APP_CHANGED_CHANNEL, appId); // SDK app caches: client purchases flagged or not
   return { row, secret };
 }
 
@@ -129,6 +131,7 @@ export async function patchSuperwall(
           updated_at = now()
     returning *`;
   forgetReceiverApp(sql, appId, 'superwall');
+  await sql.notify(APP_CHANGED_CHANNEL, appId); // SDK app caches: client purchases flagged or not
   return row;
 }
 

@@ -528,6 +528,33 @@ describe('recording', () => {
       (await deliveries(app)).some((d) => d.eventId === second.id && d.status === 'delivered'),
     );
   });
+  it('turning RevenueCat on takes effect for client purchases at once (SDK app caches are told)', async () => {
+    const app = await createSdkApp(t);
+    const deviceId = await metaDevice(app); // the SDK key is now cached by the server
+    const buy = (id: string) =>
+      track(t, 'event', app.live, {
+        device_id: deviceId,
+        event_name: 'purchase',
+        event_id: id,
+        revenue: 2.5,
+        currency: 'USD',
+      });
+    expect((await buy('before')).status).toBe(200);
+    const on = await api(t, 'PATCH', `/api/v1/apps/${app.appId}/integrations/revenuecat`, {
+      auth: app.apiKey,
+      body: { enabled: true },
+    });
+    expect(on.status).toBe(200);
+    await eventually(async () => {
+      await buy(`after-${randomBase62(6)}`);
+      const log = await events(app, '&eventName=purchase');
+      return log.some((e) => e.flags.includes('revenue_from_webhooks'));
+    }, 10_000);
+    const log = await events(app, '&eventName=purchase');
+    expect(log.at(-1).flags).toEqual([]); // the first one (newest first)
+    // Only the purchase made before is counted.
+    expect(await overview(app)).toMatchObject({ purchases: 1, revenue: 2.5 });
+  });
 });
 
 describe('Superwall', () => {
