@@ -4,29 +4,17 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import sparticuz from '@sparticuz/chromium';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { launchChromium } from './chromium.ts';
 
 export const ARTIFACTS = path.resolve('test-artifacts/dashboard');
 const AXE = readFileSync(path.resolve('node_modules/axe-core/axe.min.js'), 'utf8');
-/**
- * The package's flags are made for serverless hosts; these three would weaken what is tested here
- * (one process for every context, and no same-origin policy).
- */
-const UNWANTED_FLAGS = new Set([
-  '--single-process',
-  '--disable-web-security',
-  '--allow-running-insecure-content',
-]);
 
+/** Chromium, with the screenshot folder ready. */
 export async function launchBrowser(): Promise<Browser> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  return chromium.launch({
-    executablePath: await sparticuz.executablePath(),
-    args: sparticuz.args.filter((a) => !UNWANTED_FLAGS.has(a)),
-    headless: true,
-  });
+  return launchChromium();
 }
 
 /** axe-core on the current page: no serious or critical violation. */
