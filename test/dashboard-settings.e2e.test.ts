@@ -366,6 +366,11 @@ describe('dashboard settings', { timeout: 120_000 }, () => {
     expect(await row.first().textContent()).toContain('fittrack_pro_annual');
     await accessible(page, 'qualified-trials');
     await snapBoth(page, 'qualified-trials');
+
+    // The overview counts the webhook's trial, and shows qualified trials since the feature is on.
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await poll(() => page.locator('[data-kpi="Trials"]').textContent()).toBe('1');
+    expect(await page.locator('[data-kpi="Qualified trials"]').textContent()).toBe('0');
   });
 
   it('team: an invitation link lets the invitee set a password and sign in; roles change', async () => {

@@ -212,6 +212,13 @@ export function OverviewTab({ app }: { app: App }) {
             <Kpi label="Clicks" now={o.kpis.clicks} before={o.previousPeriod.clicks} />
             <Kpi label="Click → install" text={percent(o.kpis.clickToInstallRate)} />
             <Kpi label="Trials" now={o.kpis.trials} before={o.previousPeriod.trials} />
+            {(app.qualifiedTrials.enabled || o.kpis.qualifiedTrials > 0) && (
+              <Kpi
+                label="Qualified trials"
+                now={o.kpis.qualifiedTrials}
+                before={o.previousPeriod.qualifiedTrials}
+              />
+            )}
             <Kpi label="Purchases" now={o.kpis.purchases} before={o.previousPeriod.purchases} />
             <Kpi
               label="Revenue"
