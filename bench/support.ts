@@ -1,3 +1,4 @@
+import type autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,4 +81,16 @@ export async function startServer(databaseUrl: string, dataDir: string) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   await waitUntilUp(port, child);
   return { port, child, exited };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** One server's alternating autocannon rounds as a result line: medians, each round, failures. */
+export function roundsRow(name: string, rs: autocannon.Result[]) {
+  const rps = median(rs.map((r) => r.requests.average));
+  const bad = rs.reduce((k, r) => k + r.non2xx + r.errors + r.timeouts, 0);
+  return {
+    rps,
+    line: `${name.padEnd(34)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${median(rs.map((r) => r.latency.p50))} ms   p99 ${median(rs.map((r) => r.latency.p99))} ms   (rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')}; not 200: ${bad})`,
+  };
 }

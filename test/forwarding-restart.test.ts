@@ -3,7 +3,6 @@
  * restart every delivery ends `delivered`, and the network acknowledged each forward id exactly
  * once (the request cut off by the kill got no answer; the resend carries the same event_id).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,8 +12,7 @@ import { randomBase62 } from '../src/lib/crypto.ts';
 import { createSdkApp, insertClick, track } from '../src/modules/tracking/test-support.ts';
 import { startFake, type Fake } from '../src/modules/integrations/test-support.ts';
 import { api, createTestDatabase, eventually, type TestServer } from './helpers.ts';
-
-const BIN = path.resolve('bin/apprefer.js');
+import { serveProcess, untilReady } from './serve-process.ts';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let meta: Fake;
@@ -35,31 +33,18 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function serve(port: number): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH!,
-      DATABASE_URL: db.url,
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SECRET_KEY: 'restart-test-secret-0123456789abcdef',
-      META_GRAPH_URL: `${meta.url}v24.0/`,
-      FORWARD_TIMEOUT_SECONDS: '120',
-      FORWARD_RETRY_BASE_SECONDS: '1',
-    },
+/** The server against this file's database, once it answers /readyz. */
+async function serve(port: number) {
+  const served = serveProcess(port, {
+    DATABASE_URL: db.url,
+    DATA_DIR: dataDir,
+    SECRET_KEY: 'restart-test-secret-0123456789abcdef',
+    META_GRAPH_URL: `${meta.url}v24.0/`,
+    FORWARD_TIMEOUT_SECONDS: '120',
+    FORWARD_RETRY_BASE_SECONDS: '1',
   });
-  const exited = new Promise((r) => child.on('exit', r));
-  await eventually(
-    () =>
-      fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    90_000, // the embedded test PostgreSQL is shared by every test file running at the time
-  );
-  return { child, exited };
+  await untilReady(port);
+  return served;
 }
 
 it('deliveries in flight when the server is killed are all delivered after the restart, each acknowledged once', async () => {

@@ -2,7 +2,6 @@
  * `apprefer serve` killed with SIGKILL in the middle of a background job: after the restart the
  * job runs again at once (not after graphile-worker's four-hour lock expiry) and finishes the work.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,8 +15,7 @@ import {
   track,
 } from '../src/modules/tracking/test-support.ts';
 import { createTestDatabase, eventually, type TestServer } from './helpers.ts';
-
-const BIN = path.resolve('bin/apprefer.js');
+import { serveProcess, untilReady } from './serve-process.ts';
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let apple: Awaited<ReturnType<typeof startAppleFake>>;
@@ -33,29 +31,16 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function serve(port: number): Promise<{ child: ChildProcess; exited: Promise<unknown> }> {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH!,
-      DATABASE_URL: db.url,
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SECRET_KEY: 'restart-test-secret-0123456789abcdef',
-      APPLE_ADSERVICES_URL: apple.url,
-    },
+/** The server against this file's database, once it answers /readyz. */
+async function serve(port: number) {
+  const served = serveProcess(port, {
+    DATABASE_URL: db.url,
+    DATA_DIR: dataDir,
+    SECRET_KEY: 'restart-test-secret-0123456789abcdef',
+    APPLE_ADSERVICES_URL: apple.url,
   });
-  const exited = new Promise((r) => child.on('exit', r));
-  await eventually(
-    () =>
-      fetch(`http://127.0.0.1:${port}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    30_000,
-  );
-  return { child, exited };
+  await untilReady(port);
+  return served;
 }
 
 it('a job running when the server is killed runs again right after the restart', async () => {

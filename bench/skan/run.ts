@@ -18,7 +18,7 @@ import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { SKAN_4_0_FINE } from '../../src/modules/skan/apple-vectors.ts';
-import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import { benchDatabase, freePort, roundsRow, startServer, waitUntilUp } from '../support.ts';
 
 const step = (msg: string) => process.stderr.write(`… ${msg}\n`);
 const DURATION = Number(process.env.DURATION ?? 10);
@@ -87,17 +87,8 @@ try {
     select count(*)::int as stored, count(*) filter (where verified)::int as verified
     from skan_postbacks where dedup_key like 'bench-%' or dedup_key = ${TX}`;
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const row = (name: string, rs: autocannon.Result[]) => {
-    const rps = median(rs.map((r) => r.requests.average));
-    const bad = rs.reduce((k, r) => k + r.non2xx + r.errors + r.timeouts, 0);
-    return {
-      rps,
-      line: `${name.padEnd(34)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${median(rs.map((r) => r.latency.p50))} ms   p99 ${median(rs.map((r) => r.latency.p99))} ms   (rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')}; not 200: ${bad})`,
-    };
-  };
-  const b = row('bare node:http JSON 200', bareRuns);
-  const s = row('SKAN receiver (verify + store)', skanRuns);
+  const b = roundsRow('bare node:http JSON 200', bareRuns);
+  const s = roundsRow('SKAN receiver (verify + store)', skanRuns);
   console.log(
     `\nSKAN receiver benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s, medians`,
   );

@@ -24,7 +24,7 @@ import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { RC_TRIAL_CONVERTED } from '../../src/modules/webhooks/fixtures.ts';
 import { patchRevenueCat } from '../../src/modules/webhooks/settings.ts';
-import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import { benchDatabase, freePort, roundsRow, startServer, waitUntilUp } from '../support.ts';
 
 const step = (msg: string) => process.stderr.write(`… ${msg}\n`);
 const DURATION = Number(process.env.DURATION ?? 10);
@@ -136,17 +136,8 @@ try {
   const [{ stored }] = await sql<{ stored: number }[]>`
     select count(*)::int as stored from events where app_id = ${app.id} and source = 'revenuecat'`;
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const row = (name: string, rs: autocannon.Result[]) => {
-    const rps = median(rs.map((r) => r.requests.average));
-    const bad = rs.reduce((k, r) => k + r.non2xx + r.errors + r.timeouts, 0);
-    return {
-      rps,
-      line: `${name.padEnd(34)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${median(rs.map((r) => r.latency.p50))} ms   p99 ${median(rs.map((r) => r.latency.p99))} ms   (rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')}; not 200: ${bad})`,
-    };
-  };
-  const b = row('bare node:http JSON 200', bareRuns);
-  const h = row('RevenueCat receiver (record)', hookRuns);
+  const b = roundsRow('bare node:http JSON 200', bareRuns);
+  const h = roundsRow('RevenueCat receiver (record)', hookRuns);
   console.log(
     `\nRevenueCat webhook benchmark: ${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION} s, medians`,
   );
