@@ -15,7 +15,7 @@ import {
   type Org,
   type TestServer,
 } from '../../../test/helpers.ts';
-import { foldPending } from './rollups.ts';
+import { fold } from './rollups.ts';
 import { sqlClick, sqlEvent, sqlInstall } from './test-support.ts';
 
 let t: TestServer;
@@ -289,7 +289,7 @@ describe('overview', () => {
 
   it('gives the same answer after the pending deltas are folded into the rollups', async () => {
     const before = await get(`/api/v1/apps/${appA}/overview?${P}`);
-    await foldPending(t.sql);
+    await fold(t.sql);
     const after = await get(`/api/v1/apps/${appA}/overview?${P}`);
     expect(after.body).toEqual(before.body);
   });
@@ -374,7 +374,7 @@ describe('overview', () => {
       revenue: 3,
       at: '2026-03-08T23:45:00Z',
     });
-    await foldPending(t.sql);
+    await fold(t.sql);
     const days = async () =>
       (
         await get(`/api/v1/apps/${c}/overview?from=2026-03-08&to=2026-03-09`)

@@ -3,7 +3,6 @@
  * not attributed ones: a click-to-install rate of 150 % was reported. The outage is visible in
  * /readyz. Once Apple answers, the install moves to its network and counts as attributed.
  */
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { enqueueJob } from '../../queue/enqueue.ts';
@@ -125,33 +124,4 @@ describe('installs waiting for Apple', () => {
     const { rollup, raw } = await rollupVersusRaw(t.sql, app.appId);
     expect(rollup).toEqual(raw);
   }, 45_000);
-
-  it('migration 0008 takes pending installs written before it out of the attributed counts', async () => {
-    const other = await createSdkApp(t, { timezone: 'UTC' });
-    apple.state.fallback = { status: 503, body: { error: 'down' } };
-    // The definition before 0008: a pending install counted as attributed when it was written.
-    await t.sql`
-      create or replace function analytics_is_attributed(network text, match_type text) returns boolean
-        language sql immutable parallel safe as
-        $$ select coalesce(network, 'organic') <> 'organic' and coalesce(match_type, 'organic') <> 'organic' $$`;
-    await track(t, 'configure', other.live, {
-      device_id: 'ios-old',
-      asa_token: APPLE_TOKEN,
-      device_info: { platform: 'ios' },
-    });
-    const [before] = await t.sql`
-      select sum(attributed_installs)::int as n from analytics_pending where app_id = ${other.appId}`;
-    expect(before.n).toBe(1);
-    await t.sql.begin((tx) =>
-      tx.unsafe(readFileSync('src/db/migrations/0008_pending_not_attributed.sql', 'utf8')),
-    );
-    const { rollup, raw } = await rollupVersusRaw(t.sql, other.appId);
-    expect(rollup).toEqual(raw);
-    const k = (
-      await api(t, 'GET', `/api/v1/apps/${other.appId}/overview?from=${today()}&to=${today()}`, {
-        auth: other.apiKey,
-      })
-    ).body.data.kpis;
-    expect([k.installs, k.attributedInstalls, k.pendingInstalls]).toEqual([1, 0, 1]);
-  }, 30_000);
 });

@@ -1,6 +1,7 @@
 /**
- * Analytics reads. KPIs come from the rollups (plus the not-yet-folded deltas, so answers are
- * exact and immediate); only the event log and the attributions list read raw rows, by index.
+ * Analytics reads. KPIs come from the rollups (callers fold their apps' unfolded writes first:
+ * rollups.ts `foldFor`, so answers are exact and immediate); only the event log and the
+ * attributions list read raw rows, by index.
  */
 import type { Sql } from '../../db/client.ts';
 import { validationError } from '../../http/errors.ts';
@@ -41,6 +42,19 @@ export type Filters = Partial<Record<FilterName, string[]>>;
 
 /** Dimensions and filters the coarse rollup (analytics_daily_campaign) can answer. */
 const COARSE = new Set<string>(['date', 'network', 'campaign', 'platform', 'app']);
+
+/** Columns every rollup and payer table has itself; the other dimensions are in analytics_dims. */
+const OWN_COLUMNS = new Set(['day', 'event_name', 'app_id', 'device_pk']);
+
+/**
+ * A rollup or payer table as a row source; with its dimensions spelled out (`analytics_dims`,
+ * migration 0015) when the question names one.
+ */
+function source(sql: Sql, table: string, names: string[]) {
+  if (table === 'analytics_daily_campaign' || names.every((c) => OWN_COLUMNS.has(c)))
+    return sql`${sql(table)}`;
+  return sql`(select x.*, (d.dims).* from ${sql(table)} x join analytics_dims d on d.id = x.dims_id)`;
+}
 
 export type Scope = {
   /** Each app with its own inclusive day range (days are local to each app). */
@@ -88,8 +102,9 @@ export async function sumRollups(
   // network: pending installs (waiting for Apple) are those of the `pending` network not attributed.
   const cols = [...new Set(['app_id', 'network', ...groupBy.map((g) => COLUMN[g])])];
   const metrics = sql`clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users`;
-  const where = (t: string) => sql`
-    select ${sql(cols)}, currency, ${metrics} from ${sql(t)} r
+  const from = source(sql, table, [...cols, ...filterNames.map((f) => COLUMN[f as FilterName])]);
+  const rows = sql`
+    select ${sql(cols)}, currency, ${metrics} from ${from} r
     where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1
       ${filterSql(sql, scope.filters)}`;
   const key = selectKey(sql, groupBy);
@@ -103,7 +118,7 @@ export async function sumRollups(
            sum(r.trials)::text as trials, sum(r.qualified_trials)::text as qualified_trials,
            sum(r.purchases)::text as purchases, sum(r.revenue)::text as revenue, sum(r.paying_users)::text as paying_users
     from ${rangesSql(sql, scope)}
-    cross join lateral (${where(table)} union all ${where('analytics_pending')}) r
+    cross join lateral (${rows}) r
     group by ${groupBy.length ? sql`${groupIdents(sql, groupBy)}, ` : sql``} r.currency
     ${maxRows ? sql`limit ${maxRows + 1}` : sql``}`;
   if (maxRows && result.length > maxRows) {
@@ -143,14 +158,14 @@ export async function countPayers(
   if (!scope.ranges.length) return [];
   const filtered = Object.values(scope.filters).some((v) => v && v.length);
   if (!filtered && groupBy.every((g) => g === 'app')) {
-    // Unfiltered: a few rows per app and day in analytics_payer_counts (+ its pending deltas).
-    const counts = (t: string) => sql`
-      select r.app_id, r.payers from ${sql(t)} r
-      where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1 and r.prev_day < p.d0`;
+    // Unfiltered: a few rows per app and day in analytics_payer_counts.
     const rows = await sql<Record<string, string>[]>`
       select r.app_id, sum(r.payers)::text as payers
       from ${rangesSql(sql, scope)}
-      cross join lateral (${counts('analytics_payer_counts')} union all ${counts('analytics_payer_counts_pending')}) r
+      cross join lateral (
+        select r.app_id, r.payers from analytics_payer_counts r
+        where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1
+          and r.prev_day < p.d0) r
       group by r.app_id`;
     if (!groupBy.length)
       return [{ key: {}, payers: rows.reduce((n, r) => n + Number(r.payers), 0) }];
@@ -161,11 +176,17 @@ export async function countPayers(
   const cols = [
     ...new Set(['app_id', ...groupBy.map((g) => COLUMN[g]), ...(byName ? ['device_pk'] : [])]),
   ];
+  const names = [
+    ...cols,
+    ...Object.entries(scope.filters)
+      .filter(([, v]) => v && v.length)
+      .map(([k]) => COLUMN[k as FilterName]),
+  ];
   const inner = byName
-    ? sql`select distinct ${sql(cols)} from analytics_payers r
+    ? sql`select distinct ${sql(cols)} from ${source(sql, 'analytics_payers', names)} r
           where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1
             ${filterSql(sql, scope.filters)}`
-    : sql`select ${sql(cols)} from analytics_payer_days r
+    : sql`select ${sql(cols)} from ${source(sql, 'analytics_payer_days', names)} r
           where r.app_id = p.app_id and r.environment = ${scope.environment} and r.day between p.d0 and p.d1
             and (r.prev_day is null or r.prev_day < p.d0) ${filterSql(sql, scope.filters)}`;
   const rows = await sql<Record<string, string>[]>`

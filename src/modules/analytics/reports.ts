@@ -16,6 +16,7 @@ import {
 import type { FxRates } from './money.ts';
 import { daysOf, previousPeriod, resolvePeriod, type Period } from './period.ts';
 import { countPayers, sumRollups, type Dimension, type Filters, type SumsRow } from './queries.ts';
+import { foldFor } from './rollups.ts';
 
 type Env = 'live' | 'sandbox';
 type KeyedSums = { key: Record<string, string | null>; sums: Sums };
@@ -56,6 +57,7 @@ export async function overview(
     environment: q.environment,
     filters: q.filters,
   });
+  await foldFor(sql, [app.id]);
   const [rows, payersNow, payersPrev] = await Promise.all([
     sumRollups(sql, scope({ from: prev.from, to: period.to }), ['date']),
     countPayers(sql, scope(period), []),
@@ -109,6 +111,7 @@ export async function stats(
   };
   // Grouped by day (and not by event name) every group is one day: its device-days are its paying users.
   const daily = q.groupBy.includes('date') && !q.groupBy.includes('eventName');
+  await foldFor(sql, [app.id]);
   const [rows, payers] = await Promise.all([
     sumRollups(sql, scope, q.groupBy, MAX_STATS_ROWS),
     q.metrics.includes('payingUsers') && !daily
@@ -190,6 +193,10 @@ export async function portfolio(
     filters: q.filters,
   };
   const appById = new Map(apps.map((a) => [a.id, a]));
+  await foldFor(
+    sql,
+    apps.map((a) => a.id),
+  );
   const [rows, payers] = await Promise.all([
     sumRollups(sql, scope, ['app']),
     countPayers(sql, scope, ['app']),

@@ -6,7 +6,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../../../test/helpers.ts';
-import { foldPending, rebuildApp } from './rollups.ts';
+import { fold, rebuildApp } from './rollups.ts';
 import {
   payerDaysVersusRaw,
   rollupVersusRaw,
@@ -106,15 +106,15 @@ describe('rollups stay equal to a recount of the raw rows', () => {
                 where id = ${asa.attributionId}`;
     await expectExact(appId);
     const [moved] = await t.sql<{ installs: string; events: string }[]>`
-      select sum(installs)::text as installs, sum(events)::text as events from (
-        select installs, events, network, app_id from analytics_daily union all select installs, events, network, app_id from analytics_pending) r
-      where app_id = ${appId} and network = 'apple_search_ads'`;
+      select sum(installs)::text as installs, sum(events)::text as events
+      from analytics_daily r join analytics_dims d on d.id = r.dims_id
+      where r.app_id = ${appId} and (d.dims).network = 'apple_search_ads'`;
     expect(moved).toEqual({ installs: '1', events: '4' });
 
-    await foldPending(t.sql);
+    await fold(t.sql);
     const [{ n }] = await t.sql<
       { n: number }[]
-    >`select count(*)::int as n from analytics_pending where app_id = ${appId}`;
+    >`select count(*)::int as n from analytics_inbox where app_id = ${appId}`;
     expect(n).toBe(0);
     await expectExact(appId);
 
@@ -125,7 +125,7 @@ describe('rollups stay equal to a recount of the raw rows', () => {
     });
     expect(patch.status).toBe(200);
     await expectExact(appId);
-    await foldPending(t.sql);
+    await fold(t.sql);
     await expectExact(appId);
 
     await rebuildApp(t.sql, appId);
@@ -187,7 +187,7 @@ describe('rollups stay equal to a recount of the raw rows', () => {
           );
       }
     }
-    writes.push(foldPending(t.sql));
+    writes.push(fold(t.sql));
     await Promise.all(writes);
     await expectExact(appId);
     const [{ payers }] = await t.sql<
@@ -196,7 +196,8 @@ describe('rollups stay equal to a recount of the raw rows', () => {
     expect(payers).toBe(8);
     const [{ wrong }] = await t.sql<{ wrong: number }[]>`
       select count(*)::int as wrong from analytics_payers p join attributions a on a.device_pk = p.device_pk
-      where p.app_id = ${appId} and p.network <> a.network`;
+      join analytics_dims d on d.id = p.dims_id
+      where p.app_id = ${appId} and (d.dims).network <> a.network`;
     expect(wrong).toBe(0);
   });
 });

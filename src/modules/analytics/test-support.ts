@@ -5,6 +5,7 @@
  */
 import type { Sql } from '../../db/client.ts';
 import { randomBase62, randomHex } from '../../lib/crypto.ts';
+import { fold } from './rollups.ts';
 
 type Env = 'live' | 'sandbox';
 
@@ -107,37 +108,44 @@ export async function sqlEvent(
   return id;
 }
 
-/** Rollups ∪ pending summed per full key, and the same recomputed from raw rows: they must be equal. */
+const DIMS =
+  '(d.dims).network, (d.dims).campaign, (d.dims).ad_group_id, (d.dims).ad_id, (d.dims).link_id, (d.dims).platform, (d.dims).country, (d.dims).match_type';
+const DIM_NAMES = 'network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type';
+
+/**
+ * The rollups summed per full key (after folding the inbox), and the same recomputed from the raw
+ * rows with the facts' definition (migration 0015): they must be equal.
+ */
 export async function rollupVersusRaw(sql: Sql, appId: string) {
-  const key =
-    'environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, event_name, currency';
+  await fold(sql);
+  const key = `environment, day, ${DIM_NAMES}, event_name, currency`;
   const metrics = `sum(clicks)::int as clicks, sum(installs)::int as installs, sum(attributed_installs)::int as attributed,
     sum(events)::int as events, sum(trials)::int as trials, sum(qualified_trials)::int as qualified, sum(purchases)::int as purchases,
     sum(revenue)::text as revenue, sum(paying_users)::int as paying_users`;
   const nonZero =
     'having (sum(clicks), sum(installs), sum(events), sum(revenue), sum(paying_users)) <> (0, 0, 0, 0, 0)';
-  const both = await sql.unsafe(
+  const rollup = await sql.unsafe(
     `
     select ${key}, ${metrics} from (
-      select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users from analytics_daily where app_id = $1
-      union all
-      select ${key}, clicks, installs, attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users from analytics_pending where app_id = $1
+      select r.environment, r.day, ${DIMS}, r.event_name, r.currency, clicks, installs, attributed_installs, events, trials,
+             qualified_trials, purchases, revenue, paying_users
+      from analytics_daily r join analytics_dims d on d.id = r.dims_id where r.app_id = $1
     ) x group by ${key} ${nonZero} order by ${key}`,
     [appId],
   );
   const raw = await sql.unsafe(
     `
     select ${key}, ${metrics} from (
-      select f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.ad_group_id, f.ad_id, f.link_id,
-             f.platform, f.country, f.match_type, f.event_name, f.currency, f.clicks, f.installs, f.attributed_installs, f.events,
-             f.trials, f.qualified_trials, f.purchases, f.revenue, 0 as paying_users
+      select f.environment, (f.at at time zone a.timezone)::date as day, ${DIMS.replaceAll('d.dims', 'f.dims')}, f.event_name,
+             f.currency, (f.counts).clicks, (f.counts).installs, (f.counts).attributed_installs, (f.counts).events,
+             (f.counts).trials, (f.counts).qualified_trials, (f.counts).purchases, (f.counts).revenue, 0 as paying_users
       from analytics_facts f join apps a on a.id = f.app_id where f.app_id = $1
       union all
-      select environment, day, network, campaign, ad_group_id, ad_id, link_id, platform, country, match_type, '', '',
-             0, 0, 0, 0, 0, 0, 0, 0, 1
-      from (select distinct f.environment, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.ad_group_id,
-                   f.ad_id, f.link_id, f.platform, f.country, f.match_type, f.device_pk
-            from analytics_event_facts f join apps a on a.id = f.app_id where f.app_id = $1 and f.purchases > 0) d
+      select environment, day, ${DIMS.replaceAll('d.dims', 'dims')}, '', '', 0, 0, 0, 0, 0, 0, 0, 0, 1
+      from (select distinct f.environment, (f.at at time zone a.timezone)::date as day, analytics_attribution_dims(t) as dims,
+                   f.device_pk
+            from analytics_event_facts f join apps a on a.id = f.app_id left join attributions t on t.device_pk = f.device_pk
+            where f.app_id = $1 and (f.counts).purchases > 0 and f.device_pk is not null) d
     ) x group by ${key} ${nonZero} order by ${key}`,
     [appId],
   );
@@ -147,23 +155,26 @@ export async function rollupVersusRaw(sql: Sql, appId: string) {
       day: String(r.day instanceof Date ? r.day.toISOString() : r.day),
       revenue: Number(r.revenue),
     }));
-  return { rollup: norm(both), raw: norm(raw) };
+  return { rollup: norm(rollup), raw: norm(raw) };
 }
 
 /** Paying device-days as stored, and as recomputed from raw purchases (with each previous paying day). */
 export async function payerDaysVersusRaw(sql: Sql, appId: string) {
+  await fold(sql);
   const stored = await sql`
-    select device_pk::text, day::text, prev_day::text, network, campaign, platform, country
-    from analytics_payer_days where app_id = ${appId} order by device_pk, day`;
+    select p.device_pk::text, p.day::text, p.prev_day::text, (d.dims).network, (d.dims).campaign, (d.dims).platform,
+           (d.dims).country
+    from analytics_payer_days p join analytics_dims d on d.id = p.dims_id
+    where p.app_id = ${appId} order by 1, 2`;
   const raw = await sql`
-    select device_pk::text, day::text, (lag(day) over (partition by device_pk order by day))::text as prev_day, network, campaign, platform, country
-    from (select distinct f.device_pk, (f.at at time zone a.timezone)::date as day, f.network, f.campaign, f.platform, f.country
-          from analytics_event_facts f join apps a on a.id = f.app_id where f.app_id = ${appId} and f.purchases > 0) d
-    order by device_pk, day`;
+    select device_pk::text, day::text, (lag(day) over (partition by device_pk order by day))::text as prev_day,
+           (dims).network, (dims).campaign, (dims).platform, (dims).country
+    from (select distinct f.device_pk, (f.at at time zone a.timezone)::date as day, analytics_attribution_dims(t) as dims
+          from analytics_event_facts f join apps a on a.id = f.app_id left join attributions t on t.device_pk = f.device_pk
+          where f.app_id = ${appId} and (f.counts).purchases > 0 and f.device_pk is not null) d
+    order by 1, 2`;
   const counts = await sql`
-    select day::text, prev_day::text, sum(payers)::int as payers from (
-      select day, prev_day, payers from analytics_payer_counts where app_id = ${appId}
-      union all select day, prev_day, payers from analytics_payer_counts_pending where app_id = ${appId}) c
+    select day::text, prev_day::text, sum(payers)::int as payers from analytics_payer_counts where app_id = ${appId}
     group by 1, 2 having sum(payers) <> 0 order by 1, 2`;
   const countsFromDays = await sql`
     select day::text, coalesce(prev_day, '-infinity')::text as prev_day, count(*)::int as payers

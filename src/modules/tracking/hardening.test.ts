@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { MAX_BODY_BYTES } from '../../http/types.ts';
 import { insertClick, sdkPost, track, type SdkApp, createSdkApp } from './test-support.ts';
+import { fold } from '../analytics/rollups.ts';
 
 let t: TestServer;
 let app: SdkApp;
@@ -168,7 +169,7 @@ describe('implausible amounts never reach revenue (poisoned revenue)', () => {
       const p = await api(t, 'GET', '/api/v1/portfolio', { auth: own.apiKey });
       expect(p.status).toBe(200);
       expect(p.body.data.totals.revenue).toEqual({ amount: 1e9, currency: 'USD' });
-      await t.sql`select analytics_fold(100000)`;
+      await fold(t.sql);
     }
   });
 });

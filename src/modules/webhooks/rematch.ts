@@ -65,23 +65,18 @@ export async function rematchWebhookEvents(sql: Sql, now = new Date()): Promise<
 }
 
 /**
- * Writes the event again on its device. Rollups have no update path, so the event is taken out of
- * them (as written, without a device), deleted, and inserted again: the insert counts it under the
- * device's attribution, like any event. Same id, same times, same content.
+ * Moves the event onto its device (same row: id, times and content unchanged). The analytics
+ * inbox records the move (migration 0015), and the next fold takes the event out of the
+ * "no device" dimensions and credits it to the device's attribution.
  */
 async function moveOntoDevice(
   tx: Sql,
   eventId: string,
   device: { pk: string; deviceId: string },
 ): Promise<void> {
-  await tx`select analytics_retract_deviceless_events(array(select seq from events where id = ${eventId} and device_pk is null))`;
   const [moved] = await tx<{ event_name: string }[]>`
-    with old as (delete from events where id = ${eventId} and device_pk is null returning *)
-    insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, revenue, currency,
-                        revenue_raw, currency_raw, properties, event_id, is_control, flags, occurred_at, received_at)
-    select id, app_id, environment, ${device.pk}, ${device.deviceId}, user_id, event_name, source, revenue, currency,
-           revenue_raw, currency_raw, properties, event_id, is_control, flags, occurred_at, received_at
-    from old
+    update events set device_pk = ${device.pk}, device_id = ${device.deviceId}
+    where id = ${eventId} and device_pk is null
     returning event_name`;
   if (!moved) return;
   await tx`
