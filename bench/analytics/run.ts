@@ -32,6 +32,7 @@ import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts'
 import { createApiKey } from '../../src/modules/api-keys/keys.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
+import { rebuildApp } from '../../src/modules/analytics/rollups.ts';
 
 const EVENTS = Number(process.env.EVENTS ?? 10_000_000);
 const INSTALLS = Number(process.env.INSTALLS ?? 1_000_000);
@@ -181,7 +182,7 @@ async function seed(sql: Sql) {
 
   for (const id of appIds) {
     log(`rollups of ${id}`);
-    await sql`select analytics_rebuild(${id})`;
+    await rebuildApp(sql, id);
   }
   log('vacuum analyze');
   for (const t of [
@@ -192,6 +193,8 @@ async function seed(sql: Sql) {
     'analytics_daily',
     'analytics_daily_campaign',
     'analytics_payers',
+    'analytics_payer_days',
+    'analytics_dims',
   ]) {
     await sql.unsafe(`vacuum (analyze) ${t}`);
   }

@@ -11,6 +11,7 @@
  *   DATABASE_URL=postgres://… npx tsx bench/ingest/run.ts   # instead of an embedded PostgreSQL
  *   WITHOUT_ANALYTICS_TRIGGERS=1 npx tsx bench/ingest/run.ts  # diagnostic: rollup triggers off
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/ingest/run.ts   # profile the server
+ *   PROFILE=1 npx tsx bench/ingest/run.ts   # sample pg_stat_activity: where PostgreSQL time and waits go
  */
 import autocannon from 'autocannon';
 import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
@@ -27,6 +28,36 @@ const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
 const CLICKS = Number(process.env.CLICKS ?? 1_000_000);
 const WARMUP = 3;
 const RUN = Date.now().toString(36); // unique per run, so runs can share a DATABASE_URL
+
+/**
+ * A sampling profile of PostgreSQL: every 2 ms, what each active backend of the server is doing
+ * (statement, or the lock/IO it waits for). Samples × 2 ms ≈ backend time spent there.
+ */
+function sampleActivity(url: string) {
+  const probe = createSql(url, { max: 1 });
+  const counts = new Map<string, number>();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const rows = await probe<{ what: string }[]>`
+        select coalesce(wait_event_type || ':' || wait_event || ' ', '') || regexp_replace(left(query, 110), ${'\\s+'}, ' ', 'g') as what
+        from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and backend_type = 'client backend'`;
+      samples++;
+      for (const r of rows) counts.set(r.what, (counts.get(r.what) ?? 0) + 1);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  })();
+  return async (label: string) => {
+    running = false;
+    await loop;
+    await probe.end();
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    console.log(`\nPostgreSQL activity during ${label}: ${samples} samples, ${(total / samples).toFixed(1)} busy backends on average`);
+    for (const [what, n] of [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 14))
+      console.log(`  ${((100 * n) / total).toFixed(1).padStart(5)} %  ${what}`);
+  };
+}
 
 const ip = (n: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
 
@@ -181,8 +212,13 @@ try {
   const { port, child: server, exited } = await startServer(dbUrl, path.join(dir, 'data'));
   children.push(server);
   const warm = await measureEvents(port, app.sdk_key_live, WARMUP, 'warm');
+  const profile = !!process.env.PROFILE;
+  let report = profile ? sampleActivity(dbUrl) : null;
   const events = await measureEvents(port, app.sdk_key_live, DURATION, 'run');
+  await report?.('events');
+  report = profile ? sampleActivity(dbUrl) : null;
   const configures = await measureConfigures(port, app.sdk_key_live, DURATION, 'run');
+  await report?.('configures');
   server.kill('SIGTERM');
   const code = await exited;
 

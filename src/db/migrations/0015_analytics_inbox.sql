@@ -268,9 +268,6 @@ create table analytics_apps (
 insert into analytics_apps (app_id, timezone) select id, timezone from apps;
 
 create unlogged table analytics_fold_claimed (like analytics_inbox);
-create unlogged table analytics_fold_new_events (seq bigint primary key);
-create unlogged table analytics_fold_moved_events (seq bigint primary key, previous_device bigint);
-create unlogged table analytics_fold_changed (device_pk bigint primary key, previous analytics_dimensions, previous_at timestamptz);
 create unlogged table analytics_fold_purchases (
   device_pk bigint, day date, app_id text, environment text, event_name text, dims analytics_dimensions);
 create unlogged table analytics_fold_deltas (
@@ -322,7 +319,7 @@ begin
     trials = r.trials + excluded.trials, qualified_trials = r.qualified_trials + excluded.qualified_trials,
     purchases = r.purchases + excluded.purchases, revenue = r.revenue + excluded.revenue,
     paying_users = r.paying_users + excluded.paying_users;
-  delete from analytics_fold_deltas;
+  truncate analytics_fold_deltas;  -- (not delete: no dead rows for the next fold to step over)
 end $$;
 
 -- Payer-count deltas per (app, environment, day, prev_day) ('-infinity': no previous paying day).
@@ -382,7 +379,7 @@ begin
                                        array_fill(1::bigint, array[cardinality(v_apps)]));
   end if;
   perform analytics_link_payer_days(array(select distinct device_pk from analytics_fold_purchases));
-  delete from analytics_fold_purchases;
+  truncate analytics_fold_purchases;
 end $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -396,7 +393,19 @@ end $$;
 -- not claimed now are exactly the folded ones.
 
 create function analytics_fold() returns integer language plpgsql set enable_seqscan = off as $$
-declare claimed integer; z record;
+declare
+  claimed integer;
+  z record;
+  empty constant analytics_dimensions := analytics_attribution_dims(null);
+  -- The keys claimed, as arrays: `= any(array)` keeps every lookup on its index, whatever the
+  -- planner would guess about a table of keys.
+  new_seqs bigint[];                -- events written
+  new_clicks text[];                -- clicks written
+  moved_seqs bigint[];              -- events moved to another device (not written in this fold)
+  moved_from bigint[];              -- … and the device they were counted under
+  changed bigint[];                 -- devices whose attribution was written or changed
+  was analytics_dimensions[];       -- … what they were credited to (null: no attribution yet)
+  was_at timestamptz[];             -- … and the install time counted
 begin
   if current_setting('transaction_isolation') <> 'repeatable read' then
     raise exception 'analytics_fold() must run in a repeatable read transaction';
@@ -411,119 +420,120 @@ begin
   select id, timezone from apps where id in (select app_id from analytics_fold_claimed)
   on conflict do nothing;
 
-  insert into analytics_fold_new_events (seq)
-  select distinct unnest(seqs) from analytics_fold_claimed where kind = 'events';
-  -- Events moved to another device: counted so far under their first previous device.
-  insert into analytics_fold_moved_events (seq, previous_device)
-  select distinct on (m.seq) m.seq, m.device
-  from analytics_fold_claimed c cross join lateral unnest(c.seqs, c.device_pks) m(seq, device)
-  where c.kind = 'event_devices' and not exists (select 1 from analytics_fold_new_events n where n.seq = m.seq)
-  order by m.seq, c.id;
-  -- Devices whose attribution was written or changed: counted so far under their first previous value.
-  insert into analytics_fold_changed (device_pk, previous, previous_at)
-  select distinct on (c.device_pks[i]) c.device_pks[i], c.previous[i], c.previous_at[i]
-  from analytics_fold_claimed c cross join lateral generate_subscripts(c.device_pks, 1) i  -- (unnest would expand the composites)
-  where c.kind = 'attributions'
-  order by c.device_pks[i], c.id;
+  new_seqs := array(select distinct unnest(seqs) from analytics_fold_claimed where kind = 'events');
+  new_clicks := array(select distinct unnest(click_ids) from analytics_fold_claimed where kind = 'clicks');
+  -- The first entry of a key is what the rollups count it under now (later entries were written
+  -- after it: an attribution row is changed under its row lock, so entries come in commit order).
+  select coalesce(array_agg(m.seq), '{}'), coalesce(array_agg(m.device), '{}') into moved_seqs, moved_from
+  from (select distinct on (c.seqs[i]) c.seqs[i] as seq, c.device_pks[i] as device
+        from analytics_fold_claimed c cross join lateral generate_subscripts(c.seqs, 1) i
+        where c.kind = 'event_devices' and not c.seqs[i] = any(new_seqs)
+        order by c.seqs[i], c.id) m;
+  select coalesce(array_agg(x.device_pk), '{}'), coalesce(array_agg(x.previous), '{}'), coalesce(array_agg(x.previous_at), '{}')
+  into changed, was, was_at
+  from (select distinct on (c.device_pks[i]) c.device_pks[i] as device_pk, c.previous[i] as previous, c.previous_at[i] as previous_at
+        from analytics_fold_claimed c cross join lateral generate_subscripts(c.device_pks, 1) i
+        where c.kind = 'attributions'
+        order by c.device_pks[i], c.id) x;
+  truncate analytics_fold_claimed;
 
-  -- Changed attributions: the install, out of its previous dimensions and day, into the current ones…
-  insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
-  select t.app_id, t.environment, (ch.previous_at at time zone s.timezone)::date, ch.previous, 'install', '', -1,
-         analytics_install_counts(ch.previous)
-  from analytics_fold_changed ch
-  join attributions t on t.device_pk = ch.device_pk
-  join analytics_apps s on s.app_id = t.app_id
-  where ch.previous is not null
-  union all
-  select f.app_id, f.environment, (f.at at time zone s.timezone)::date, f.dims, f.event_name, f.currency, 1, f.counts
-  from analytics_fold_changed ch
-  join analytics_install_facts f on f.device_pk = ch.device_pk
-  join analytics_apps s on s.app_id = f.app_id;
-  -- …and the device's events folded before, likewise.
-  insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
-  select f.app_id, f.environment, (f.at at time zone s.timezone)::date, m.dims, f.event_name, f.currency, m.sign, f.counts
-  from analytics_fold_changed ch
-  join analytics_event_facts f on f.device_pk = ch.device_pk
-  join analytics_apps s on s.app_id = f.app_id
-  left join attributions t on t.device_pk = ch.device_pk
-  cross join lateral (values (-1, coalesce(ch.previous, analytics_attribution_dims(null))),
-                             (1, analytics_attribution_dims(t))) m(sign, dims)
-  where not exists (select 1 from analytics_fold_new_events n where n.seq = f.seq)
-    and not exists (select 1 from analytics_fold_moved_events n where n.seq = f.seq)
-    and coalesce(ch.previous, analytics_attribution_dims(null)) is distinct from analytics_attribution_dims(t);
-  -- Moved events: out of their previous device's dimensions (as folded), into their device's.
-  insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
-  select f.app_id, f.environment, (f.at at time zone s.timezone)::date, m.dims, f.event_name, f.currency, m.sign, f.counts
-  from analytics_fold_moved_events mv
-  join analytics_event_facts f on f.seq = mv.seq
-  join analytics_apps s on s.app_id = f.app_id
-  left join analytics_fold_changed pch on pch.device_pk = mv.previous_device
-  left join attributions pt on pt.device_pk = mv.previous_device
-  left join attributions t on t.device_pk = f.device_pk
-  cross join lateral (values (-1, case when pch.device_pk is not null then coalesce(pch.previous, analytics_attribution_dims(null))
-                                       else analytics_attribution_dims(pt) end),
-                             (1, analytics_attribution_dims(t))) m(sign, dims);
+  if changed <> '{}' then
+    -- Changed attributions: the install, out of its previous dimensions and day, into the current ones…
+    insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
+    select t.app_id, t.environment, (ch.previous_at at time zone s.timezone)::date, ch.previous, 'install', '', -1,
+           analytics_install_counts(ch.previous)
+    from attributions t
+    join (select changed[i] as device_pk, was[i] as previous, was_at[i] as previous_at
+          from generate_subscripts(changed, 1) i) ch on ch.device_pk = t.device_pk
+    join analytics_apps s on s.app_id = t.app_id
+    where t.device_pk = any(changed) and ch.previous is not null
+    union all
+    select f.app_id, f.environment, (f.at at time zone s.timezone)::date, f.dims, f.event_name, f.currency, 1, f.counts
+    from analytics_install_facts f join analytics_apps s on s.app_id = f.app_id
+    where f.device_pk = any(changed);
+    -- …and the device's events folded before, likewise.
+    insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
+    select f.app_id, f.environment, (f.at at time zone s.timezone)::date, m.dims, f.event_name, f.currency, m.sign, f.counts
+    from analytics_event_facts f
+    join (select changed[i] as device_pk, coalesce(was[i], empty) as previous from generate_subscripts(changed, 1) i) ch
+      on ch.device_pk = f.device_pk
+    join analytics_apps s on s.app_id = f.app_id
+    left join attributions t on t.device_pk = f.device_pk
+    cross join lateral (values (-1, ch.previous), (1, analytics_attribution_dims(t))) m(sign, dims)
+    where f.device_pk = any(changed) and not f.seq = any(new_seqs) and not f.seq = any(moved_seqs)
+      and ch.previous is distinct from analytics_attribution_dims(t);
+
+    -- Their paying device-days move with them.
+    insert into analytics_dims (dims)
+    select distinct analytics_attribution_dims(t) from attributions t where t.device_pk = any(changed)
+    on conflict do nothing;
+    insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, paying_users)
+    select p.app_id, p.environment, p.day, m.dims, '', '', 1, m.n
+    from analytics_payer_days p
+    join analytics_dims counted on counted.id = p.dims_id
+    left join attributions t on t.device_pk = p.device_pk
+    cross join lateral (values (-1, counted.dims), (1, analytics_attribution_dims(t))) m(n, dims)
+    where p.device_pk = any(changed) and counted.dims is distinct from analytics_attribution_dims(t);
+    update analytics_payer_days p set dims_id = x.id
+    from attributions t join analytics_dims x on x.dims = analytics_attribution_dims(t)
+    where t.device_pk = any(changed) and p.device_pk = t.device_pk and p.dims_id <> x.id;
+    update analytics_payers p set dims_id = x.id
+    from attributions t join analytics_dims x on x.dims = analytics_attribution_dims(t)
+    where t.device_pk = any(changed) and p.device_pk = t.device_pk and p.dims_id <> x.id;
+  end if;
+
+  if moved_seqs <> '{}' then
+    -- Moved events: out of their previous device's dimensions (as counted), into their device's.
+    insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
+    select f.app_id, f.environment, (f.at at time zone s.timezone)::date, m.dims, f.event_name, f.currency, m.sign, f.counts
+    from analytics_event_facts f
+    join (select moved_seqs[i] as seq, moved_from[i] as device from generate_subscripts(moved_seqs, 1) i) mv on mv.seq = f.seq
+    join analytics_apps s on s.app_id = f.app_id
+    left join attributions pt on pt.device_pk = mv.device
+    left join attributions t on t.device_pk = f.device_pk
+    cross join lateral (
+      values (-1, case when mv.device = any(changed)
+                       then coalesce(was[array_position(changed, mv.device)], empty)
+                       else analytics_attribution_dims(pt) end),
+             (1, analytics_attribution_dims(t))) m(sign, dims)
+    where f.seq = any(moved_seqs);
+  end if;
+
   -- New events, under their device's attribution.
   insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
   select f.app_id, f.environment, (f.at at time zone s.timezone)::date, analytics_attribution_dims(t), f.event_name,
          f.currency, 1, f.counts
-  from analytics_fold_new_events n
-  join analytics_event_facts f on f.seq = n.seq
+  from analytics_event_facts f
   join analytics_apps s on s.app_id = f.app_id
-  left join attributions t on t.device_pk = f.device_pk;
+  left join attributions t on t.device_pk = f.device_pk
+  where f.seq = any(new_seqs);
   -- New clicks.
   insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, counts)
   select f.app_id, f.environment, (f.at at time zone s.timezone)::date, f.dims, f.event_name, f.currency, 1, f.counts
-  from (select distinct unnest(click_ids) as id from analytics_fold_claimed where kind = 'clicks') c
-  join analytics_click_facts f on f.click_id = c.id
-  join analytics_apps s on s.app_id = f.app_id;
+  from analytics_click_facts f join analytics_apps s on s.app_id = f.app_id
+  where f.click_id = any(new_clicks);
 
-  -- Paying device-days of changed devices move with them.
-  insert into analytics_dims (dims)
-  select distinct analytics_attribution_dims(t) from analytics_fold_changed ch join attributions t on t.device_pk = ch.device_pk
-  on conflict do nothing;
-  insert into analytics_fold_deltas (app_id, environment, day, dims, event_name, currency, sign, paying_users)
-  select p.app_id, p.environment, p.day, m.dims, '', '', 1, m.n
-  from analytics_fold_changed ch
-  join analytics_payer_days p on p.device_pk = ch.device_pk
-  join analytics_dims was on was.id = p.dims_id
-  left join attributions t on t.device_pk = ch.device_pk
-  cross join lateral (values (-1, was.dims), (1, analytics_attribution_dims(t))) m(n, dims)
-  where was.dims is distinct from analytics_attribution_dims(t);
-  update analytics_payer_days p set dims_id = x.id
-  from analytics_fold_changed ch join attributions t on t.device_pk = ch.device_pk
-  join analytics_dims x on x.dims = analytics_attribution_dims(t)
-  where p.device_pk = ch.device_pk and p.dims_id <> x.id;
-  update analytics_payers p set dims_id = x.id
-  from analytics_fold_changed ch join attributions t on t.device_pk = ch.device_pk
-  join analytics_dims x on x.dims = analytics_attribution_dims(t)
-  where p.device_pk = ch.device_pk and p.dims_id <> x.id;
-  -- Purchases of new and moved events: their device-days.
+  -- Purchases of new and moved events: their paying device-days.
   insert into analytics_fold_purchases (device_pk, day, app_id, environment, event_name, dims)
   select distinct f.device_pk, (f.at at time zone s.timezone)::date, f.app_id, f.environment, f.event_name,
          analytics_attribution_dims(t)
-  from (select seq from analytics_fold_new_events union all select seq from analytics_fold_moved_events) n
-  join analytics_event_facts f on f.seq = n.seq
+  from analytics_event_facts f
   join analytics_apps s on s.app_id = f.app_id
   left join attributions t on t.device_pk = f.device_pk
-  where (f.counts).purchases > 0 and f.device_pk is not null;
+  where (f.seq = any(new_seqs) or f.seq = any(moved_seqs)) and (f.counts).purchases > 0 and f.device_pk is not null;
   perform analytics_add_payer_days();
 
-  -- Time-zone changes: every raw row still kept moves from its day in the zone it was folded in to
-  -- its day in the new zone (as deltas, so rows that expired keep their counts on their old days).
+  -- Time-zone changes: every raw row still kept moves from its day in the zone it was counted in
+  -- to its day in the new zone (as deltas: rows that expired keep their counts on their old days).
   for z in
     select s.app_id, s.timezone as old_tz, a.timezone as new_tz
     from analytics_apps s join apps a on a.id = s.app_id
-    where s.app_id in (select app_id from analytics_fold_claimed where kind = 'timezone') and s.timezone <> a.timezone
+    where s.timezone <> a.timezone
   loop
     perform analytics_redate(z.app_id, z.old_tz, z.new_tz);
   end loop;
 
   perform analytics_apply_deltas();
-  delete from analytics_fold_claimed;
-  delete from analytics_fold_new_events;
-  delete from analytics_fold_moved_events;
-  delete from analytics_fold_changed;
   return claimed;
 end $$;
 

@@ -32,9 +32,16 @@ export function mayForward(a: {
   return (NETWORKS as readonly string[]).includes(a.network) || !!(a.fbclid || a.gclid || a.ttclid);
 }
 
-/** Records the deliveries of these events (ids `evt_…`, already inserted in this transaction). */
-export async function recordDeliveries(db: Tx, eventIds: string[]): Promise<void> {
+/**
+ * Records the deliveries of these events (ids `evt_…`, already inserted in this transaction) of
+ * these apps: the apps let the function return at once when none of them forwards anywhere.
+ */
+export async function recordDeliveries(
+  db: Tx,
+  eventIds: string[],
+  appIds: Iterable<string>,
+): Promise<void> {
   if (!eventIds.length) return;
-  // One statement in a function (migration 0014): see there why it is not inline SQL.
-  await (db as Sql)`select record_deliveries(${eventIds}::text[], ${(db as Sql).json(DEFAULT_MAPPING)})`;
+  // One statement in a function (migrations 0014, 0016): see there why it is not inline SQL.
+  await (db as Sql)`select record_deliveries(${eventIds}::text[], ${[...new Set(appIds)]}::text[], ${(db as Sql).json(DEFAULT_MAPPING)})`;
 }

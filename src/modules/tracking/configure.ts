@@ -31,8 +31,16 @@ import {
 } from './device-store.ts';
 import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './configure-response.ts';
 import { mayForward, recordDeliveries } from '../integrations/outbox.ts';
+import type { GroupCommit } from '../../db/group-commit.ts';
 
-export type ConfigureContext = { sql: Sql; log: Logger; appleUrl: string; appleTimeoutMs: number };
+export type ConfigureContext = {
+  sql: Sql;
+  log: Logger;
+  appleUrl: string;
+  appleTimeoutMs: number;
+  /** Group commit of the install writes (one commit for the installs that arrive together). */
+  commits?: GroupCommit;
+};
 export type RequestMeta = {
   ip: string | null;
   userAgent: string | null;
@@ -185,7 +193,7 @@ export async function configure(
   const write = async (tx: Tx) => {
     const [row] = await (tx as Sql)<(StoredAttribution & { device_pk_out: string })[]>`
       ${installStatement(tx, attributionId, installEventId, key, b, signals.platform, resolution, { ...deviceExtra, installedAt: meta.receivedAt })}`;
-    if (forward && row.id) await recordDeliveries(tx, [installEventId]);
+    if (forward && row.id) await recordDeliveries(tx, [installEventId], [app.id]);
     if (!row.id) {
       // A concurrent configure for the same device won the race: return its attribution.
       const [winner] = await (tx as Sql)<
@@ -227,8 +235,9 @@ export async function configure(
     }
     return row;
   };
-  const stored =
-    pending || forward || lateClicks.length
+  const stored = ctx.commits
+    ? await ctx.commits.run(write)
+    : pending || forward || lateClicks.length
       ? await ctx.sql.begin((tx) => write(tx))
       : await write(ctx.sql);
   return configureBody(stored);
@@ -376,7 +385,7 @@ async function repeat(
       select ${installEventId}, ${app.id}, ${environment}, id, device_id, customer_user_id, 'install', 'system',
              ${tx.json({ platform: signals.platform, reinstall: true })}, ${meta.receivedAt}, ${meta.receivedAt}
       from devices where id = ${existing.device_pk}`;
-    if (mayForward(f)) await recordDeliveries(tx, [installEventId]);
+    if (mayForward(f)) await recordDeliveries(tx, [installEventId], [app.id]);
     return row;
   });
   return configureBody(result);

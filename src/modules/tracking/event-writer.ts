@@ -310,6 +310,7 @@ export class EventWriter {
       await recordDeliveries(
         tx,
         inserted.map((r) => r.id),
+        unique.map((e) => e.appId),
       );
 
       if (inserted.length < unique.length) {

@@ -14,6 +14,7 @@ import { credentialAndBody, header } from './sdk-auth.ts';
 import { JSON_UTF8, sendSdkError, withDeadline } from './sdk-errors.ts';
 import { configure } from './configure.ts';
 import { EventWriter } from './event-writer.ts';
+import { GroupCommit } from '../../db/group-commit.ts';
 import { EVENT_OK_BODY } from './configure-response.ts';
 import { Admission } from './admission.ts';
 
@@ -37,10 +38,12 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
     );
   await apps.start();
   const writer = new EventWriter(sql, log);
+  const installs = new GroupCommit(sql);
   const admission = new Admission();
   loads.set(app.server, { admission, writer });
   app.addHook('onClose', async () => {
     await writer.drain();
+    await installs.drain();
     await apps.stop();
   });
 
@@ -95,7 +98,13 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
       const { cred, raw } = await credentialAndBody(apps, req);
       const body = readConfigureBody(raw);
       return configure(
-        { sql, log, appleUrl: config.appleAdServicesUrl, appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS },
+        {
+          sql,
+          log,
+          appleUrl: config.appleAdServicesUrl,
+          appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS,
+          commits: installs,
+        },
         cred.app,
         cred.environment,
         body,

@@ -36,7 +36,7 @@ async function qualifyBatch(sql: Sql, now: Date): Promise<QualificationRun> {
       for update skip locked`;
     if (!due.length) return { qualified: 0, forwarded: 0 };
     const ids = due.map((d) => d.id);
-    const events = await tx<{ event_id: string }[]>`
+    const events = await tx<{ event_id: string; app_id: string }[]>`
       insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties,
                           event_id, occurred_at, received_at)
       select 'evt_' || substr(q.id, 4), q.app_id, q.environment, q.device_pk, q.device_id, q.user_id, 'qualified_trial', 'system',
@@ -45,10 +45,11 @@ async function qualifyBatch(sql: Sql, now: Date): Promise<QualificationRun> {
              'qualified_trial:' || q.id, q.due_at, ${now}
       from qualified_trials q where q.id = any(${ids}::text[])
       on conflict do nothing
-      returning id as event_id`;
+      returning id as event_id, app_id`;
     await recordDeliveries(
       tx,
       events.map((e) => e.event_id),
+      events.map((e) => e.app_id),
     );
     const decided = await tx<{ status: string }[]>`
       update qualified_trials q

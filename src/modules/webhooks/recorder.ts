@@ -169,9 +169,11 @@ async function recordBatch(sql: Sql, batch: Item[]): Promise<Outcome[]> {
 
     const events = live.filter((i) => isFresh.has(i) && i.recorded);
     await insertEvents(tx, events);
+    const forwardable = events.filter((i) => i.device && FORWARDABLE.has(i.ev.eventName));
     await recordDeliveries(
       tx,
-      events.filter((i) => i.device && FORWARDABLE.has(i.ev.eventName)).map((i) => i.eventId!),
+      forwardable.map((i) => i.eventId!),
+      forwardable.map((i) => i.app.id),
     );
     // Rare kinds, one statement each.
     for (const i of events) {

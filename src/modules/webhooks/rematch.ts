@@ -51,7 +51,7 @@ export async function rematchWebhookEvents(sql: Sql, now = new Date()): Promise<
             where app_id = ${w.app_id} and source = ${w.source} and external_id = ${w.external_id}`;
           continue;
         }
-        await moveOntoDevice(tx, w.event_id, device);
+        await moveOntoDevice(tx, w.app_id, w.event_id, device);
         await tx`
           update webhook_events set outcome = 'recorded', matched_at = ${now}, next_check_at = null
           where app_id = ${w.app_id} and source = ${w.source} and external_id = ${w.external_id}`;
@@ -71,6 +71,7 @@ export async function rematchWebhookEvents(sql: Sql, now = new Date()): Promise<
  */
 async function moveOntoDevice(
   tx: Sql,
+  appId: string,
   eventId: string,
   device: { pk: string; deviceId: string },
 ): Promise<void> {
@@ -83,7 +84,7 @@ async function moveOntoDevice(
     update qualified_trials set device_pk = ${device.pk}, device_id = ${device.deviceId}
     where trial_event_id = ${eventId} and device_pk is null`;
   if (moved.event_name === 'purchase' || moved.event_name === 'start_trial')
-    await recordDeliveries(tx, [eventId]);
+    await recordDeliveries(tx, [eventId], [appId]);
 }
 
 /** The recurring job (src/jobs.ts). */
