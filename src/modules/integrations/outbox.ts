@@ -17,6 +17,9 @@ import type { TransactionSql } from 'postgres';
 import type { Sql } from '../../db/client.ts';
 import { DEFAULT_MAPPING, NETWORKS } from './networks.ts';
 
+/** The default mapping the outbox function takes (the SDK's batch statement calls it too). */
+export { DEFAULT_MAPPING };
+
 type Tx = Sql | TransactionSql<Record<string, never>>;
 
 /**

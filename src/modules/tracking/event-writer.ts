@@ -17,7 +17,7 @@ import type { JobContext } from '../../queue/job.ts';
 import type { Environment } from '../attribution/waterfall.ts';
 import { eventFingerprint, type EventBody } from './sdk-body.ts';
 import { linkUser } from './device-store.ts';
-import { recordDeliveries } from '../integrations/outbox.ts';
+import { DEFAULT_MAPPING } from '../integrations/outbox.ts';
 
 export const DEDUP_WINDOW_SECONDS = 120;
 const DEVICE_CACHE_MAX = 200_000;
@@ -210,124 +210,86 @@ export class EventWriter {
       unique.push(e);
     }
 
-    let pks = new Map<string, string>();
-    await this.sql.begin(async (tx) => {
-      // Devices: created lazily for unknown ones (a stub, not an install). Sorted keys keep the
-      // row-lock order identical across concurrent batches (no deadlocks).
-      const keys = [
-        ...new Map(
-          unique.map((e) => [`${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`, e]),
-        ).values(),
-      ]
-        .map((e) => [e.appId, e.environment, e.body.deviceId] as const)
-        .sort((a, b) =>
-          a[0] + '\u0000' + a[1] + '\u0000' + a[2] < b[0] + '\u0000' + b[1] + '\u0000' + b[2]
-            ? -1
-            : 1,
-        );
-      pks = await this.devicePks(tx as unknown as Sql, keys);
-      const key = (e: Queued) => `${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`;
-      const dev = (e: Queued) => ({ id: pks.get(key(e))! });
-
-      // Control events act on the device; repeating them is harmless (idempotent by design).
-      for (const e of unique) {
-        const d = dev(e);
-        if (e.body.eventName === '_set_user_id') {
-          const userId = e.body.properties.user_id;
-          if (typeof userId === 'string' && userId !== '' && userId.length <= 512) {
-            await linkUser(tx, d.id, e.appId, e.environment, userId, e.receivedAt);
-          }
-        } else if (
-          e.body.eventName === '_advanced_matching' &&
-          Object.keys(e.body.advancedMatching).length
-        ) {
-          await tx`update devices set advanced_matching = advanced_matching || ${tx.json(e.body.advancedMatching)} where id = ${d.id}`;
-        }
-      }
-
-      const rows = unique.map((e) => {
-        const b = e.body;
-        const currency = b.revenue !== null ? (b.currency ?? e.defaultCurrency) : b.currency;
-        const flags = [...e.flags];
-        if (b.implausibleRevenue) flags.push('revenue_implausible');
-        if (b.revenueOutOfRange) flags.push('revenue_out_of_range');
-        if (b.propertiesDropped) flags.push('properties_dropped');
-        if (b.revenue !== null && b.currency === null) flags.push('currency_defaulted');
-        const properties =
-          b.eventName === '_advanced_matching'
-            ? { advanced_matching: b.advancedMatching }
-            : b.properties;
-        return {
-          id: e.id,
-          app: e.appId,
-          env: e.environment,
-          pk: dev(e).id,
-          device: b.deviceId,
-          name: b.eventName,
-          source: e.source,
-          revenue: b.revenue === null ? null : String(b.revenue),
-          currency,
-          revenueRaw: b.revenueRaw,
-          currencyRaw: b.currencyRaw,
-          props: JSON.stringify(properties),
-          eventId: b.eventId,
-          flags: flags.join(','),
-          at: e.receivedAt.toISOString(),
-          fp: e.fingerprint,
-        };
-      });
-      const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]) as never;
-
-      const inserted = await tx<{ id: string }[]>`
-        with input as (
-          select * from unnest(
-            ${col('id')}::text[], ${col('app')}::text[], ${col('env')}::text[], ${col('pk')}::bigint[], ${col('device')}::text[],
-            ${col('name')}::text[], ${col('source')}::text[], ${col('revenue')}::numeric[], ${col('currency')}::text[],
-            ${col('revenueRaw')}::text[], ${col('currencyRaw')}::text[], ${col('props')}::text[], ${col('eventId')}::text[],
-            ${col('flags')}::text[], ${col('at')}::timestamptz[], ${col('fp')}::text[]
-          ) with ordinality as t(id, app_id, environment, device_pk, device_id, event_name, source, revenue, currency,
-                                 revenue_raw, currency_raw, properties, event_id, flags, at, fp, ord)
-        ),
-        fresh as (
-          insert into event_fingerprints as f (app_id, environment, fingerprint, seen_at)
-          select app_id, environment, decode(fp, 'hex'), at from input where fp is not null
-          on conflict (app_id, environment, fingerprint) do update set seen_at = excluded.seen_at
-            where f.seen_at < excluded.seen_at - ${DEDUP_WINDOW_SECONDS} * interval '1 second'
-          returning app_id, environment, encode(fingerprint, 'hex') as fp
-        )
-        insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, revenue, currency,
-                            revenue_raw, currency_raw, properties, event_id, is_control, flags, occurred_at, received_at)
-        select i.id, i.app_id, i.environment, i.device_pk, i.device_id,
-               (select dv.customer_user_id from devices dv where dv.id = i.device_pk), i.event_name, i.source, i.revenue, i.currency,
-               i.revenue_raw, i.currency_raw, i.properties::jsonb, i.event_id, left(i.event_name, 1) = '_',
-               case when i.flags = '' then '{}'::text[] else string_to_array(i.flags, ',') end, i.at, i.at
-        from input i
-        where i.fp is null or exists (select 1 from fresh f where f.app_id = i.app_id and f.environment = i.environment and f.fp = i.fp)
-        order by i.ord
-        on conflict (app_id, environment, event_id) where event_id is not null do nothing
-        returning id`;
-      // Conversion forwarding: the deliveries of these events, in their transaction (outbox).
-      await recordDeliveries(
-        tx,
-        inserted.map((r) => r.id),
-        unique.map((e) => e.appId),
+    // Devices: created lazily for unknown ones (a stub, not an install), in their own statement (a
+    // stub is harmless if the batch then fails). Sorted keys keep the row-lock order identical
+    // across concurrent batches (no deadlocks).
+    const keys = [
+      ...new Map(
+        unique.map((e) => [`${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`, e]),
+      ).values(),
+    ]
+      .map((e) => [e.appId, e.environment, e.body.deviceId] as const)
+      .sort((a, b) =>
+        a[0] + '\u0000' + a[1] + '\u0000' + a[2] < b[0] + '\u0000' + b[1] + '\u0000' + b[2]
+          ? -1
+          : 1,
       );
+    const pks = await this.devicePks(this.sql, keys);
+    const key = (e: Queued) => `${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`;
+    const dev = (e: Queued) => ({ id: pks.get(key(e))! });
 
-      if (inserted.length < unique.length) {
-        const ok = new Set(inserted.map((r) => r.id));
-        for (const e of unique) if (!ok.has(e.id)) bump(suppressed, e);
+    // Control events act on the device; repeating them is harmless (idempotent by design), so they
+    // need not share the events' transaction.
+    for (const e of unique) {
+      const d = dev(e);
+      if (e.body.eventName === '_set_user_id') {
+        const userId = e.body.properties.user_id;
+        if (typeof userId === 'string' && userId !== '' && userId.length <= 512) {
+          await linkUser(this.sql, d.id, e.appId, e.environment, userId, e.receivedAt);
+        }
+      } else if (
+        e.body.eventName === '_advanced_matching' &&
+        Object.keys(e.body.advancedMatching).length
+      ) {
+        await this
+          .sql`update devices set advanced_matching = advanced_matching || ${this.sql.json(e.body.advancedMatching)} where id = ${d.id}`;
       }
-      if (suppressed.size) {
-        const entries = [...suppressed.entries()]
-          .sort(([a], [b]) => (a < b ? -1 : 1))
-          .map(([k, n]) => [...k.split('\u0000'), n] as const);
-        await tx`
-          insert into event_dedup_counts as c (app_id, environment, suppressed)
-          select * from unnest(${entries.map((x) => x[0])}::text[], ${entries.map((x) => x[1])}::text[], ${entries.map((x) => x[2])}::bigint[])
-          on conflict (app_id, environment) do update set suppressed = c.suppressed + excluded.suppressed, updated_at = now()`;
-      }
+    }
+
+    const rows = unique.map((e) => {
+      const b = e.body;
+      const currency = b.revenue !== null ? (b.currency ?? e.defaultCurrency) : b.currency;
+      const flags = [...e.flags];
+      if (b.implausibleRevenue) flags.push('revenue_implausible');
+      if (b.revenueOutOfRange) flags.push('revenue_out_of_range');
+      if (b.propertiesDropped) flags.push('properties_dropped');
+      if (b.revenue !== null && b.currency === null) flags.push('currency_defaulted');
+      const properties =
+        b.eventName === '_advanced_matching'
+          ? { advanced_matching: b.advancedMatching }
+          : b.properties;
+      return {
+        id: e.id,
+        app: e.appId,
+        env: e.environment,
+        pk: dev(e).id,
+        device: b.deviceId,
+        name: b.eventName,
+        source: e.source,
+        revenue: b.revenue === null ? null : String(b.revenue),
+        currency,
+        revenueRaw: b.revenueRaw,
+        currencyRaw: b.currencyRaw,
+        props: JSON.stringify(properties),
+        eventId: b.eventId,
+        flags: flags.join(','),
+        at: e.receivedAt.toISOString(),
+        fp: e.fingerprint,
+      };
     });
-    // Cached only once committed: a rolled-back stub must not be referenced later.
+    const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]) as never;
+    const dupes = [...suppressed.entries()].map(([k, n]) => [...k.split('\u0000'), n] as const);
+
+    // Dedup, insert, conversion outbox and duplicate counts: one statement (migration 0017).
+    await this.sql`
+      select ingest_events(
+        ${col('id')}::text[], ${col('app')}::text[], ${col('env')}::text[], ${col('pk')}::bigint[], ${col('device')}::text[],
+        ${col('name')}::text[], ${col('source')}::text[], ${col('revenue')}::numeric[], ${col('currency')}::text[],
+        ${col('revenueRaw')}::text[], ${col('currencyRaw')}::text[], ${col('props')}::text[], ${col('eventId')}::text[],
+        ${col('flags')}::text[], ${col('at')}::timestamptz[], ${col('fp')}::text[], ${DEDUP_WINDOW_SECONDS}::int,
+        ${dupes.map((d) => d[0])}::text[], ${dupes.map((d) => d[1])}::text[], ${dupes.map((d) => d[2])}::bigint[],
+        ${this.sql.json(DEFAULT_MAPPING)})`;
+    // Cached once the batch is written (the device rows committed before it).
     if (this.deviceCache.size > DEVICE_CACHE_MAX) this.deviceCache.clear();
     for (const [k, pk] of pks) this.deviceCache.set(k, pk);
   }

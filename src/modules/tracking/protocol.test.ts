@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { createSdkApp, eventually, sdkPost, track, type SdkApp } from './test-support.ts';
+import { sdkLoadOf } from './routes.ts';
 
 let t: TestServer;
 let app: SdkApp;
@@ -354,6 +355,7 @@ describe('database outage', () => {
       200,
     );
     await t2.sql.end({ timeout: 1 });
+    await sdkLoadOf(t2.app.server)!.ingest.end({ timeout: 1 }); // the SDK's own pool (key lookups)
     for (const kind of ['event', 'configure'] as const) {
       const r = await track(t2, kind, a.live, { device_id: 'd2', event_name: 'e' });
       expect(r.status).toBe(503);

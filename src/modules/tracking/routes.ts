@@ -15,13 +15,14 @@ import { JSON_UTF8, sendSdkError, withDeadline } from './sdk-errors.ts';
 import { configure } from './configure.ts';
 import { EventWriter } from './event-writer.ts';
 import { GroupCommit } from '../../db/group-commit.ts';
+import { createSql, type Sql } from '../../db/client.ts';
 import { EVENT_OK_BODY } from './configure-response.ts';
 import { Admission } from './admission.ts';
 
 /** What the SDK endpoints of a server hold in memory now (tests, operators' debugging). */
 /** Client events a subscription webhook reports too (flagged, not counted, while one is on). */
 const WEBHOOK_COUNTED = new Set(['purchase', 'subscribe', 'start_trial']);
-const loads = new WeakMap<Server, { admission: Admission; writer: EventWriter }>();
+const loads = new WeakMap<Server, { admission: Admission; writer: EventWriter; ingest: Sql }>();
 export const sdkLoadOf = (server: Server) => loads.get(server);
 const SHED_LOG_INTERVAL_MS = 10_000;
 
@@ -37,13 +38,16 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
       'a legacy app id (SDK 0.1.0 alias) is claimed by apps of several organizations: it matches none until only one keeps it',
     );
   await apps.start();
-  const writer = new EventWriter(sql, log);
-  const installs = new GroupCommit(sql);
+  // The SDK's writes and lookups get a pool of their own that never plans a scan (client.ts).
+  const ingest = createSql(services.databaseUrl, { max: 10, keyLookups: true });
+  const writer = new EventWriter(ingest, log);
+  const installs = new GroupCommit(ingest);
   const admission = new Admission();
-  loads.set(app.server, { admission, writer });
+  loads.set(app.server, { admission, writer, ingest });
   app.addHook('onClose', async () => {
     await writer.drain();
     await installs.drain();
+    await ingest.end({ timeout: 5 });
     await apps.stop();
   });
 
@@ -99,7 +103,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
       const body = readConfigureBody(raw);
       return configure(
         {
-          sql,
+          sql: ingest,
           log,
           appleUrl: config.appleAdServicesUrl,
           appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS,
