@@ -1,6 +1,6 @@
 import type autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
@@ -67,7 +67,8 @@ export async function startServer(databaseUrl: string, dataDir: string) {
     ],
     {
       cwd: root,
-      stdio: ['ignore', 'ignore', 'inherit'],
+      // SERVER_LOG=<file>: the server's log lines (LOG_LEVEL=warn) go there.
+      stdio: ['ignore', process.env.SERVER_LOG ? openSync(process.env.SERVER_LOG, 'a') : 'ignore', 'inherit'],
       env: {
         ...process.env,
         DATABASE_URL: databaseUrl,

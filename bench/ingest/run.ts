@@ -22,6 +22,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
+import { fold } from '../../src/modules/analytics/rollups.ts';
 
 const DURATION = Number(process.env.DURATION ?? 15);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
@@ -48,9 +49,15 @@ function sampleActivity(url: string) {
       await new Promise((r) => setTimeout(r, 2));
     }
   })();
+  const folds = () =>
+    probe<{ folds: number; waiting: number }[]>`
+      select (select folds::int from analytics_fold_state) as folds, (select count(*)::int from analytics_inbox) as waiting`;
+  const before = folds().execute(); // (postgres.js runs a query only when asked)
   return async (label: string) => {
     running = false;
     await loop;
+    const [[b], [a]] = [await before, await folds()];
+    console.log(`\nanalytics folds during ${label}: ${a.folds - b.folds}; inbox rows waiting at the end: ${a.waiting}`);
     await probe.end();
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     console.log(`\nPostgreSQL activity during ${label}: ${samples} samples, ${(total / samples).toFixed(1)} busy backends on average`);
@@ -183,6 +190,10 @@ try {
     from generate_series(1, ${CLICKS}::int) g`;
   await sql`analyze clicks`;
   const seedSeconds = (Date.now() - seedStart) / 1000;
+  // The analytics fold counts the seeded clicks now, not during the first measurement.
+  const foldStart = Date.now();
+  await fold(sql);
+  const foldSeconds = (Date.now() - foldStart) / 1000;
 
   // Baseline: bare node:http.
   const barePort = await freePort();
@@ -232,7 +243,7 @@ try {
   const row = (name: string, r: autocannon.Result) =>
     `${name.padEnd(30)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
   console.log(
-    `\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`,
+    `\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s, folded into the rollups in ${foldSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`,
   );
   console.log(row('bare node:http, event body', baseEvents));
   console.log(row('POST /api/track/event', events));

@@ -282,36 +282,44 @@ create unlogged table analytics_fold_deltas (
   paying_users  integer not null default 0
 );
 
--- Deltas → rollups: one upsert per rollup table, keys sorted.
+-- Deltas → rollups: summed per key first, then one upsert per rollup table, keys sorted.
 create function analytics_apply_deltas() returns void language plpgsql set enable_seqscan = off as $$
 begin
-  insert into analytics_dims (dims) select distinct dims from analytics_fold_deltas on conflict do nothing;
-  insert into analytics_daily as r (app_id, environment, day, dims_id, event_name, currency, clicks, installs,
-                                    attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users)
-  select x.app_id, x.environment, x.day, d.id, x.event_name, x.currency,
-         coalesce(sum(x.sign * (x.counts).clicks), 0), coalesce(sum(x.sign * (x.counts).installs), 0),
-         coalesce(sum(x.sign * (x.counts).attributed_installs), 0), coalesce(sum(x.sign * (x.counts).events), 0),
-         coalesce(sum(x.sign * (x.counts).trials), 0), coalesce(sum(x.sign * (x.counts).qualified_trials), 0),
-         coalesce(sum(x.sign * (x.counts).purchases), 0), coalesce(sum(x.sign * (x.counts).revenue), 0),
-         sum(x.paying_users)
-  from analytics_fold_deltas x join analytics_dims d on d.dims = x.dims
-  group by 1, 2, 3, 4, 5, 6 order by 1, 2, 3, 4, 5, 6
-  on conflict (app_id, environment, day, dims_id, event_name, currency) do update set
-    clicks = r.clicks + excluded.clicks, installs = r.installs + excluded.installs,
-    attributed_installs = r.attributed_installs + excluded.attributed_installs, events = r.events + excluded.events,
-    trials = r.trials + excluded.trials, qualified_trials = r.qualified_trials + excluded.qualified_trials,
-    purchases = r.purchases + excluded.purchases, revenue = r.revenue + excluded.revenue,
-    paying_users = r.paying_users + excluded.paying_users;
+  with sums as (
+    select app_id, environment, day, dims, event_name, currency,
+           coalesce(sum(sign * (counts).clicks), 0) as clicks, coalesce(sum(sign * (counts).installs), 0) as installs,
+           coalesce(sum(sign * (counts).attributed_installs), 0) as attributed_installs,
+           coalesce(sum(sign * (counts).events), 0) as events, coalesce(sum(sign * (counts).trials), 0) as trials,
+           coalesce(sum(sign * (counts).qualified_trials), 0) as qualified_trials,
+           coalesce(sum(sign * (counts).purchases), 0) as purchases, coalesce(sum(sign * (counts).revenue), 0) as revenue,
+           sum(paying_users) as paying_users
+    from analytics_fold_deltas
+    group by 1, 2, 3, 4, 5, 6
+  ), added as (
+    insert into analytics_dims (dims) select distinct dims from sums on conflict do nothing returning id, dims
+  ), fine as (
+    insert into analytics_daily as r (app_id, environment, day, dims_id, event_name, currency, clicks, installs,
+                                      attributed_installs, events, trials, qualified_trials, purchases, revenue, paying_users)
+    select s.app_id, s.environment, s.day,
+           coalesce((select a.id from added a where a.dims = s.dims), (select d.id from analytics_dims d where d.dims = s.dims)),
+           s.event_name, s.currency, s.clicks, s.installs, s.attributed_installs, s.events, s.trials, s.qualified_trials,
+           s.purchases, s.revenue, s.paying_users
+    from sums s
+    order by 1, 2, 3, 4, 5, 6
+    on conflict (app_id, environment, day, dims_id, event_name, currency) do update set
+      clicks = r.clicks + excluded.clicks, installs = r.installs + excluded.installs,
+      attributed_installs = r.attributed_installs + excluded.attributed_installs, events = r.events + excluded.events,
+      trials = r.trials + excluded.trials, qualified_trials = r.qualified_trials + excluded.qualified_trials,
+      purchases = r.purchases + excluded.purchases, revenue = r.revenue + excluded.revenue,
+      paying_users = r.paying_users + excluded.paying_users
+  )
   insert into analytics_daily_campaign as r (app_id, environment, day, network, campaign, platform, currency, clicks,
                                              installs, attributed_installs, events, trials, qualified_trials, purchases,
                                              revenue, paying_users)
-  select x.app_id, x.environment, x.day, (x.dims).network, (x.dims).campaign, (x.dims).platform, x.currency,
-         coalesce(sum(x.sign * (x.counts).clicks), 0), coalesce(sum(x.sign * (x.counts).installs), 0),
-         coalesce(sum(x.sign * (x.counts).attributed_installs), 0), coalesce(sum(x.sign * (x.counts).events), 0),
-         coalesce(sum(x.sign * (x.counts).trials), 0), coalesce(sum(x.sign * (x.counts).qualified_trials), 0),
-         coalesce(sum(x.sign * (x.counts).purchases), 0), coalesce(sum(x.sign * (x.counts).revenue), 0),
-         sum(x.paying_users)
-  from analytics_fold_deltas x
+  select app_id, environment, day, (dims).network, (dims).campaign, (dims).platform, currency, sum(clicks), sum(installs),
+         sum(attributed_installs), sum(events), sum(trials), sum(qualified_trials), sum(purchases), sum(revenue),
+         sum(paying_users)
+  from sums
   group by 1, 2, 3, 4, 5, 6, 7 order by 1, 2, 3, 4, 5, 6, 7
   on conflict (app_id, environment, day, network, campaign, platform, currency) do update set
     clicks = r.clicks + excluded.clicks, installs = r.installs + excluded.installs,
