@@ -22,12 +22,15 @@ const CLICK_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** Rows read per rule; the waterfall needs only the newest few. */
 const CANDIDATE_LIMIT = 50;
 
+// `used`: clicks.id is collated "C" (migration 0005) and attributions.click_id is not: compared as
+// they are, the comparison takes "C" and the index on attributions.click_id cannot serve it, so
+// every candidate click read the whole index (O(installs) per configure).
 const CLICK_COLUMNS = (sql: Sql) => sql`
   c.id, c.app_id, c.link_id, c.environment, c.clicked_at, c.network, c.campaign, c.campaign_id, c.campaign_name,
   c.ad_group_id, c.ad_group_name, c.ad_id, c.keyword, c.fbclid, c.gclid, c.ttclid, c.utm_campaign, c.idfa, c.gaid,
   c.query_params, c.platform, c.os_version, c.language, c.user_agent, c.device_model, c.country, c.is_bot,
   l.custom_data as link_custom_data, l.campaign_name as link_campaign_name,
-  exists (select 1 from attributions a where a.click_id = c.id) as used`;
+  exists (select 1 from attributions a where a.click_id = c.id collate "default") as used`;
 
 /** How long configure waits for a click answered a moment ago that no click writer has flushed. */
 export const LATE_CLICK_WAIT_MS = 1_500;
