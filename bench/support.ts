@@ -68,7 +68,11 @@ export async function startServer(databaseUrl: string, dataDir: string) {
     {
       cwd: root,
       // SERVER_LOG=<file>: the server's log lines (LOG_LEVEL=warn) go there.
-      stdio: ['ignore', process.env.SERVER_LOG ? openSync(process.env.SERVER_LOG, 'a') : 'ignore', 'inherit'],
+      stdio: [
+        'ignore',
+        process.env.SERVER_LOG ? openSync(process.env.SERVER_LOG, 'a') : 'ignore',
+        'inherit',
+      ],
       env: {
         ...process.env,
         DATABASE_URL: databaseUrl,

@@ -1,7 +1,8 @@
 /**
- * SDK ingestion benchmark: `POST /api/track/event` (events/s) and `POST /api/track/configure`
- * (configures/s) of a real `apprefer serve` process with 1 million stored clicks, beside a bare
- * node:http server answering the same JSON, in the same run, with autocannon.
+ * SDK ingestion benchmark: `POST /api/track/event` (events/s), `POST /api/track/configure`
+ * (configures/s) and both at once (1 configure : 10 events, a launch day) of a real `apprefer
+ * serve` process with 1 million stored clicks, beside a bare node:http server answering the same
+ * JSON, in the same run, with autocannon.
  *
  * Durable commits: an embedded PostgreSQL with default settings (fsync and synchronous_commit on).
  * After the run every answered event and configure is counted in the database.
@@ -57,10 +58,14 @@ function sampleActivity(url: string) {
     running = false;
     await loop;
     const [[b], [a]] = [await before, await folds()];
-    console.log(`\nanalytics folds during ${label}: ${a.folds - b.folds}; inbox rows waiting at the end: ${a.waiting}`);
+    console.log(
+      `\nanalytics folds during ${label}: ${a.folds - b.folds}; inbox rows waiting at the end: ${a.waiting}`,
+    );
     await probe.end();
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    console.log(`\nPostgreSQL activity during ${label}: ${samples} samples, ${(total / samples).toFixed(1)} busy backends on average`);
+    console.log(
+      `\nPostgreSQL activity during ${label}: ${samples} samples, ${(total / samples).toFixed(1)} busy backends on average`,
+    );
     for (const [what, n] of [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 14))
       console.log(`  ${((100 * n) / total).toFixed(1).padStart(5)} %  ${what}`);
   };
@@ -68,90 +73,102 @@ function sampleActivity(url: string) {
 
 const ip = (n: number) => `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
 
+/** Requests answered 200 per kind, counted as the answers arrive (all measurements). */
+const answered = { event: 0, configure: 0 };
+
 /** Events: a distinct device per 20 events and a distinct body per request (no dedup shortcut). */
-function measureEvents(port: number, key: string, seconds: number, tag: string) {
+function eventRequest(key: string, tag: string): autocannon.Request {
   let n = 0;
-  return autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: CONNECTIONS,
-    duration: seconds,
-    requests: [
-      {
-        method: 'POST',
-        path: '/api/track/event',
-        setupRequest: (req) => {
-          n++;
-          return {
-            ...req,
-            headers: {
-              ...req.headers,
-              'content-type': 'application/json; charset=utf-8',
-              'x-apprefer-key': key,
-              'x-sdk-version': '0.4.0',
-            },
-            body: JSON.stringify({
-              device_id: `bench-${tag}-${RUN}-${n % 5000}`,
-              event_name: 'level_complete',
-              properties: { level: n, mode: 'hard' },
-              revenue: n % 10 ? undefined : 4.99,
-              currency: 'usd',
-            }),
-          };
+  return {
+    method: 'POST',
+    path: '/api/track/event',
+    onResponse: (status) => {
+      if (status === 200) answered.event++;
+    },
+    setupRequest: (req) => {
+      n++;
+      return {
+        ...req,
+        headers: {
+          ...req.headers,
+          'content-type': 'application/json; charset=utf-8',
+          'x-apprefer-key': key,
+          'x-sdk-version': '0.4.0',
         },
-      },
-    ],
-  });
+        body: JSON.stringify({
+          device_id: `bench-${tag}-${RUN}-${n % 5000}`,
+          event_name: 'level_complete',
+          properties: { level: n, mode: 'hard' },
+          revenue: n % 10 ? undefined : 4.99,
+          currency: 'usd',
+        }),
+      };
+    },
+  };
 }
 
 /**
  * Configures: every request a new device. Half carry the click id of a stored click (click_id
  * match); the others come from an IP with stored clicks (probabilistic lookup over 1 M clicks).
  */
-function measureConfigures(port: number, key: string, seconds: number, tag: string) {
+function configureRequest(key: string, tag: string): autocannon.Request {
   let n = 0;
-  return autocannon({
+  return {
+    method: 'POST',
+    path: '/api/track/configure',
+    onResponse: (status) => {
+      if (status === 200) answered.configure++;
+    },
+    setupRequest: (req) => {
+      n++;
+      const click = 1 + Math.floor(Math.random() * CLICKS);
+      const withClick = n % 2 === 0;
+      return {
+        ...req,
+        headers: {
+          ...req.headers,
+          'content-type': 'application/json',
+          'x-apprefer-key': key,
+          'x-sdk-version': '0.4.1',
+          'x-forwarded-for': ip(click),
+        },
+        body: JSON.stringify({
+          device_id: `cfg-${tag}-${RUN}-${n}`,
+          device_info: {
+            platform: click % 2 ? 'ios' : 'android',
+            os_version: '17.5.1',
+            locale: 'en_US',
+            timezone: 'Europe/London',
+            model: 'Pixel 8',
+            bundle_id: 'com.example.fittrack',
+          },
+          ar_click_id: withClick ? `arc_${RUN}${String(click).padStart(12, '0')}` : null,
+          gaid: null,
+          install_referrer: null,
+          sdk_version: '0.4.1',
+          is_debug: false,
+        }),
+      };
+    },
+  };
+}
+
+const measure = (port: number, seconds: number, requests: autocannon.Request[]) =>
+  autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
     duration: seconds,
-    requests: [
-      {
-        method: 'POST',
-        path: '/api/track/configure',
-        setupRequest: (req) => {
-          n++;
-          const click = 1 + Math.floor(Math.random() * CLICKS);
-          const withClick = n % 2 === 0;
-          return {
-            ...req,
-            headers: {
-              ...req.headers,
-              'content-type': 'application/json',
-              'x-apprefer-key': key,
-              'x-sdk-version': '0.4.1',
-              'x-forwarded-for': ip(click),
-            },
-            body: JSON.stringify({
-              device_id: `cfg-${tag}-${RUN}-${n}`,
-              device_info: {
-                platform: click % 2 ? 'ios' : 'android',
-                os_version: '17.5.1',
-                locale: 'en_US',
-                timezone: 'Europe/London',
-                model: 'Pixel 8',
-                bundle_id: 'com.example.fittrack',
-              },
-              ar_click_id: withClick ? `arc_${RUN}${String(click).padStart(12, '0')}` : null,
-              gaid: null,
-              install_referrer: null,
-              sdk_version: '0.4.1',
-              is_debug: false,
-            }),
-          };
-        },
-      },
-    ],
+    requests,
   });
-}
+const measureEvents = (port: number, key: string, seconds: number, tag: string) =>
+  measure(port, seconds, [eventRequest(key, tag)]);
+const measureConfigures = (port: number, key: string, seconds: number, tag: string) =>
+  measure(port, seconds, [configureRequest(key, tag)]);
+/** Launch day: each connection sends one configure, then ten events, and again (1 : 10). */
+const measureMixed = (port: number, key: string, seconds: number, tag: string) => {
+  const event = eventRequest(key, tag);
+  return measure(port, seconds, [configureRequest(key, tag), ...Array(10).fill(event)]);
+};
 
 const db = await benchDatabase('ingest-bench');
 const dbUrl = db.url;
@@ -222,7 +239,8 @@ try {
   // The platform: a real `apprefer serve` process.
   const { port, child: server, exited } = await startServer(dbUrl, path.join(dir, 'data'));
   children.push(server);
-  const warm = await measureEvents(port, app.sdk_key_live, WARMUP, 'warm');
+  answered.event = answered.configure = 0; // (the bare server's answers are not the platform's)
+  await measureEvents(port, app.sdk_key_live, WARMUP, 'warm');
   const profile = !!process.env.PROFILE;
   let report = profile ? sampleActivity(dbUrl) : null;
   const events = await measureEvents(port, app.sdk_key_live, DURATION, 'run');
@@ -230,6 +248,14 @@ try {
   report = profile ? sampleActivity(dbUrl) : null;
   const configures = await measureConfigures(port, app.sdk_key_live, DURATION, 'run');
   await report?.('configures');
+  report = profile ? sampleActivity(dbUrl) : null;
+  const beforeMixed = { ...answered };
+  const mixed = await measureMixed(port, app.sdk_key_live, DURATION, 'mix');
+  const mixedRates = {
+    events: (answered.event - beforeMixed.event) / DURATION,
+    configures: (answered.configure - beforeMixed.configure) / DURATION,
+  };
+  await report?.('the mixed run');
   server.kill('SIGTERM');
   const code = await exited;
 
@@ -238,8 +264,8 @@ try {
            (select count(*)::int from attributions where app_id = ${app.id}) as installs,
            (select count(*)::int from attributions where app_id = ${app.id} and match_type = 'click_id') as click,
            (select count(*)::int from attributions where app_id = ${app.id} and match_type = 'probabilistic') as prob`;
-  const answeredEvents = warm['2xx'] + events['2xx'];
-  const answeredConfigures = configures['2xx'];
+  const answeredEvents = answered.event;
+  const answeredConfigures = answered.configure;
   const row = (name: string, r: autocannon.Result) =>
     `${name.padEnd(30)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
   console.log(
@@ -254,6 +280,10 @@ try {
   console.log(row('POST /api/track/configure', configures));
   console.log(
     `ratio (configures / bare)      ${(configures.requests.average / baseConfigures.requests.average).toFixed(2)}`,
+  );
+  console.log(row('mixed, 1 configure : 10 events', mixed));
+  console.log(
+    `  of which                     ${Math.round(mixedRates.configures)} configures/s (${((100 * mixedRates.configures) / configures.requests.average).toFixed(0)} % of alone) and ${Math.round(mixedRates.events)} events/s (${((100 * mixedRates.events) / events.requests.average).toFixed(0)} % of alone)`,
   );
   // autocannon stops with up to CONNECTIONS requests in flight per measurement: the server still
   // commits those, so the store may hold a few more than were answered, never fewer.
