@@ -1,7 +1,7 @@
 /**
  * Diagnostic: events/s through the EventWriter alone (no HTTP), on a durable embedded PostgreSQL,
  * with a fixed number of events in flight. Shows what the database side of ingestion costs, and
- * with WITHOUT_ANALYTICS_TRIGGER=1 how much of it the analytics rollup trigger takes.
+ * with WITHOUT_ANALYTICS_TRIGGER=1 how much of it the analytics inbox trigger takes.
  *
  *   npx tsx bench/ingest/writer.ts
  *   INFLIGHT=400 CONCURRENCY=4 WITHOUT_ANALYTICS_TRIGGER=1 npx tsx bench/ingest/writer.ts
@@ -36,7 +36,7 @@ try {
     password: 'correct horse battery',
   });
   const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack' }));
-  if (withoutTrigger) await sql`alter table events disable trigger analytics_events_insert`;
+  if (withoutTrigger) await sql`alter table events disable trigger analytics_inbox_events`;
   const writer = new EventWriter(sql, pino({ level: 'silent' }), { maxConcurrent: CONCURRENCY });
   let n = 0;
   const one = () =>
@@ -67,7 +67,7 @@ try {
   });
   const perSecond = EVENTS / ((performance.now() - start) / 1000);
   console.log(
-    `EventWriter: ${Math.round(perSecond)} events/s (${EVENTS} events, ${INFLIGHT} in flight, ${CONCURRENCY} batches in flight, analytics trigger ${withoutTrigger ? 'off' : 'on'}, fsync on)`,
+    `EventWriter: ${Math.round(perSecond)} events/s (${EVENTS} events, ${INFLIGHT} in flight, ${CONCURRENCY} batches in flight, analytics inbox trigger ${withoutTrigger ? 'off' : 'on'}, fsync on)`,
   );
 } finally {
   await sql.end();
