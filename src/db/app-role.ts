@@ -41,6 +41,11 @@ export async function ensureAppRole(owner: Sql, ownerUrl: string, config: Config
       );
       await tx.unsafe(`grant execute on all functions in schema ${schema} to ${APP_ROLE}`);
     }
+    // The analytics fold empties its scratch tables with TRUNCATE: no dead rows for the next
+    // fold to step over (migration 0015). Those tables only.
+    await tx.unsafe(
+      `grant truncate on analytics_fold_claimed, analytics_fold_deltas, analytics_fold_purchases to ${APP_ROLE}`,
+    );
   });
   const url = new URL(ownerUrl);
   url.username = APP_ROLE;
