@@ -10,6 +10,7 @@
  * costs a retry, not an error).
  */
 import type { Sql } from './client.ts';
+import { foreground } from '../lib/foreground.ts';
 
 type Unit<T> = {
   work: (tx: Sql) => Promise<T>;
@@ -44,6 +45,7 @@ export class GroupCommit {
   }
 
   private kick() {
+    if (this.active >= this.opts.maxConcurrent && this.queue.length) foreground.busy();
     while (this.active < this.opts.maxConcurrent && this.queue.length) {
       const batch = this.queue.splice(0, this.opts.maxBatch);
       this.active++;

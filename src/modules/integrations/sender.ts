@@ -23,6 +23,7 @@ import {
 import { BATCH_LIMIT, type Network } from './networks.ts';
 import { googleConversion, metaEvent, tiktokEvent, type SendRow } from './payloads.ts';
 import { credentialsOf, type Credentials, type IntegrationRow } from './store.ts';
+import { foreground } from '../../lib/foreground.ts';
 
 const MAX_BACKOFF_S = 6 * 3600;
 const GIVE_UP_MS = 30 * 24 * 3600 * 1000;
@@ -30,6 +31,8 @@ const GIVE_UP_MS = 30 * 24 * 3600 * 1000;
 const RUN_BUDGET_MS = 10_000;
 /** Batches in flight at once (each holds one database connection while its request runs). */
 const PARALLEL = 4;
+/** Pause between passes while ingestion backs up (src/lib/foreground.ts). */
+const YIELD_MS = 50;
 
 export type Sender = { tokens: GoogleTokens };
 const senders = new WeakMap<Config, Sender>();
@@ -48,13 +51,22 @@ export function backoffSeconds(base: number, attempts: number): number {
 export async function forwardJob(_payload: unknown, { services, signal }: JobContext) {
   const until = Date.now() + RUN_BUDGET_MS;
   while (Date.now() < until && !signal.aborted) {
-    const sent = await forwardDue(services.sql, services.config, services.log);
+    // Ingestion first: while SDK writes back up in this process, one batch at a time and a pause
+    // between passes (deliveries wait a little; a trickle still goes out).
+    const busy = foreground.isBusy();
+    const sent = await forwardDue(services.sql, services.config, services.log, busy ? 1 : PARALLEL);
     if (!sent) return;
+    if (busy) await new Promise((r) => setTimeout(r, YIELD_MS));
   }
 }
 
 /** One pass: one batch for every (network, app) with due deliveries. Returns deliveries sent. */
-export async function forwardDue(sql: Sql, config: Config, log: Logger): Promise<number> {
+export async function forwardDue(
+  sql: Sql,
+  config: Config,
+  log: Logger,
+  parallel = PARALLEL,
+): Promise<number> {
   const groups = await sql<{ app_id: string; network: Network }[]>`
     select i.app_id, i.network from integrations i
     where i.status <> 'unauthorized' and i.enabled and i.configured
@@ -63,12 +75,12 @@ export async function forwardDue(sql: Sql, config: Config, log: Logger): Promise
                     and d.status in ('pending', 'retrying') and d.next_attempt_at <= now())`;
   // With fewer groups than slots, a group gets several batches at once: `skip locked` gives
   // each its own rows.
-  const per = Math.max(1, Math.floor(PARALLEL / Math.max(1, groups.length)));
+  const per = Math.max(1, Math.floor(parallel / Math.max(1, groups.length)));
   const tasks = groups.flatMap((g) => Array.from({ length: per }, () => g));
   let sent = 0;
-  for (let i = 0; i < tasks.length; i += PARALLEL) {
+  for (let i = 0; i < tasks.length; i += parallel) {
     const counts = await Promise.all(
-      tasks.slice(i, i + PARALLEL).map((g) =>
+      tasks.slice(i, i + parallel).map((g) =>
         sendBatch(sql, config, g.app_id, g.network).catch((err) => {
           log.error({ err, appId: g.app_id, network: g.network }, 'forwarding batch failed');
           return 0;

@@ -18,6 +18,7 @@ import type { Environment } from '../attribution/waterfall.ts';
 import { eventFingerprint, type EventBody } from './sdk-body.ts';
 import { linkUser } from './device-store.ts';
 import { DEFAULT_MAPPING } from '../integrations/outbox.ts';
+import { foreground } from '../../lib/foreground.ts';
 
 export const DEDUP_WINDOW_SECONDS = 120;
 const DEVICE_CACHE_MAX = 200_000;
@@ -118,6 +119,8 @@ export class EventWriter {
   }
 
   private kick() {
+    // Every batch slot taken and events still waiting: ingestion is at capacity.
+    if (this.active >= this.maxConcurrent && this.queue.length) foreground.busy();
     while (this.active < this.maxConcurrent && this.queue.length) {
       const batch = this.queue.splice(0, this.maxBatch);
       this.active++;
