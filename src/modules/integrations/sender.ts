@@ -31,8 +31,9 @@ const GIVE_UP_MS = 30 * 24 * 3600 * 1000;
 const RUN_BUDGET_MS = 10_000;
 /** Batches in flight at once (each holds one database connection while its request runs). */
 const PARALLEL = 4;
-/** Pause between passes while ingestion backs up (src/lib/foreground.ts). */
-const YIELD_MS = 50;
+/** While ingestion backs up (src/lib/foreground.ts): one batch this large per pause this long. */
+const TRICKLE_BATCH = 100;
+const YIELD_MS = 250;
 
 export type Sender = { tokens: GoogleTokens };
 const senders = new WeakMap<Config, Sender>();
@@ -51,10 +52,15 @@ export function backoffSeconds(base: number, attempts: number): number {
 export async function forwardJob(_payload: unknown, { services, signal }: JobContext) {
   const until = Date.now() + RUN_BUDGET_MS;
   while (Date.now() < until && !signal.aborted) {
-    // Ingestion first: while SDK writes back up in this process, one batch at a time and a pause
-    // between passes (deliveries wait a little; a trickle still goes out).
+    // Ingestion first: while SDK writes back up in this process, a trickle (one small batch per
+    // pause); the rest waits for the peak to pass (networks take conversions days old).
     const busy = foreground.isBusy();
-    const sent = await forwardDue(services.sql, services.config, services.log, busy ? 1 : PARALLEL);
+    const sent = await forwardDue(
+      services.sql,
+      services.config,
+      services.log,
+      busy ? { parallel: 1, batch: TRICKLE_BATCH } : undefined,
+    );
     if (!sent) return;
     if (busy) await new Promise((r) => setTimeout(r, YIELD_MS));
   }
@@ -65,8 +71,9 @@ export async function forwardDue(
   sql: Sql,
   config: Config,
   log: Logger,
-  parallel = PARALLEL,
+  limits: { parallel: number; batch?: number } = { parallel: PARALLEL },
 ): Promise<number> {
+  const { parallel } = limits;
   const groups = await sql<{ app_id: string; network: Network }[]>`
     select i.app_id, i.network from integrations i
     where i.status <> 'unauthorized' and i.enabled and i.configured
@@ -81,7 +88,7 @@ export async function forwardDue(
   for (let i = 0; i < tasks.length; i += parallel) {
     const counts = await Promise.all(
       tasks.slice(i, i + parallel).map((g) =>
-        sendBatch(sql, config, g.app_id, g.network).catch((err) => {
+        sendBatch(sql, config, g.app_id, g.network, limits.batch).catch((err) => {
           log.error({ err, appId: g.app_id, network: g.network }, 'forwarding batch failed');
           return 0;
         }),
@@ -100,7 +107,13 @@ type Result = {
   request: object;
 };
 
-async function sendBatch(sql: Sql, config: Config, appId: string, network: Network) {
+async function sendBatch(
+  sql: Sql,
+  config: Config,
+  appId: string,
+  network: Network,
+  limit = BATCH_LIMIT[network],
+) {
   return sql.begin(async (tx) => {
     const [integration] = await tx<IntegrationRow[]>`
       select * from integrations where app_id = ${appId} and network = ${network}`;
@@ -111,7 +124,7 @@ async function sendBatch(sql: Sql, config: Config, appId: string, network: Netwo
         where app_id = ${appId} and network = ${network}
           and status in ('pending', 'retrying') and next_attempt_at <= now()
         order by next_attempt_at, seq
-        limit ${BATCH_LIMIT[network]}
+        limit ${Math.min(limit, BATCH_LIMIT[network])}
         for update skip locked)
       select d.id, d.forward_id, d.event_name, d.network_event_name, d.click_kind, d.click_id, d.clicked_at,
              d.attempts, d.created_at, e.received_at as event_received_at, e.revenue::text as revenue,
