@@ -83,28 +83,33 @@ export async function loadCandidates(
   const probStart = new Date(at.getTime() - settings.probabilisticWindowHours * 3600_000);
   const until = new Date(at.getTime() + 5 * 60_000);
 
-  const [byClickId, byDeviceId, byIp] = await Promise.all([
+  // One statement for every rule that applies (one round trip): each branch keeps its own index
+  // and limit, and its rows come back tagged with the rule.
+  const branches = [
     clickIds.length
-      ? sql<
-          CandidateClick[]
-        >`select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id where c.id = any(${clickIds})`
-      : [],
+      ? sql`select 'click_id' as rule, ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id
+            where c.id = any(${clickIds})`
+      : null,
     adIds.length
-      ? sql<CandidateClick[]>`
-          select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id
-          where c.app_id = ${appId} and c.environment = ${environment}
-            and (c.idfa = any(${adIds}) or c.gaid = any(${adIds}))
-            and c.clicked_at between ${lookbackStart} and ${until}
-          order by c.clicked_at desc limit ${CANDIDATE_LIMIT}`
-      : [],
+      ? sql`(select 'device_id' as rule, ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id
+             where c.app_id = ${appId} and c.environment = ${environment}
+               and (c.idfa = any(${adIds}) or c.gaid = any(${adIds}))
+               and c.clicked_at between ${lookbackStart} and ${until}
+             order by c.clicked_at desc limit ${CANDIDATE_LIMIT})`
+      : null,
     ip && settings.probabilisticEnabled
-      ? sql<CandidateClick[]>`
-          select ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id
-          where c.app_id = ${appId} and c.environment = ${environment} and c.ip = ${ip}::inet and not c.is_bot
-            and c.clicked_at between ${probStart} and ${until}
-          order by c.clicked_at desc limit ${CANDIDATE_LIMIT}`
-      : [],
-  ]);
+      ? sql`(select 'ip' as rule, ${CLICK_COLUMNS(sql)} from clicks c left join links l on l.id = c.link_id
+             where c.app_id = ${appId} and c.environment = ${environment} and c.ip = ${ip}::inet and not c.is_bot
+               and c.clicked_at between ${probStart} and ${until}
+             order by c.clicked_at desc limit ${CANDIDATE_LIMIT})`
+      : null,
+  ].filter((b) => b !== null);
+  const rows = branches.length
+    ? await sql<(CandidateClick & { rule: string })[]>`${branches.reduce((a, b) => sql`${a} union all ${b}`)}`
+    : [];
+  const byRule = (rule: string) =>
+    rows.filter((r) => r.rule === rule).map(({ rule: _, ...click }) => click as CandidateClick);
+  const [byClickId, byDeviceId, byIp] = [byRule('click_id'), byRule('device_id'), byRule('ip')];
   const clicks = [...byClickId];
   if (opts.waitForClicksMs) {
     // A click answered a moment ago may still be in a click writer's buffer (in this process or

@@ -17,6 +17,7 @@ import { isTransient, OverloadedError } from '../tracking/event-writer.ts';
 import { MAX_REVENUE, storableJson } from '../tracking/sdk-body.ts';
 import type { Tx } from '../tracking/device-store.ts';
 import type { SubscriptionEvent } from './subscription-event.ts';
+import { foreground } from '../../lib/foreground.ts';
 
 export type WebhookApp = {
   id: string;
@@ -45,6 +46,8 @@ const MAX_BATCH = 500;
  * one writer records more (2 261/s against 1 985/s) and slows SDK events less.
  */
 const MAX_CONCURRENT = 1;
+/** Pause between batches while SDK ingestion backs up. */
+const YIELD_MS = 100;
 /** Deliveries waiting beyond this are refused (503): the sender retries later. */
 const MAX_QUEUE = 5_000;
 /** An unmatched event is looked for again after this (then less often: rematch.ts). */
@@ -79,7 +82,10 @@ export class WebhookWriter {
     while (this.active < MAX_CONCURRENT && this.queue.length) {
       const batch = this.queue.splice(0, MAX_BATCH);
       this.active++;
-      void this.flush(batch).finally(() => {
+      void this.flush(batch).finally(async () => {
+        // Ingestion first (src/lib/foreground.ts): while SDK writes back up, the next batch waits
+        // a little — fewer, larger batches; the senders only see a later 200.
+        if (foreground.isBusy()) await new Promise((r) => setTimeout(r, YIELD_MS));
         this.active--;
         if (!this.queue.length && !this.active) {
           this.idle?.();
