@@ -1,5 +1,5 @@
 /**
- * What the rollup triggers add to the write paths: the same event inserts (one per statement,
+ * What the analytics inbox triggers (migration 0015) add to the write paths: the same event inserts (one per statement,
  * then batches of 100 as the event writer groups them) and click batches, with the analytics
  * triggers on and off (session_replication_role = replica), in the same run.
  *

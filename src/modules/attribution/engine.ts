@@ -105,7 +105,9 @@ export async function loadCandidates(
       : null,
   ].filter((b) => b !== null);
   const rows = branches.length
-    ? await sql<(CandidateClick & { rule: string })[]>`${branches.reduce((a, b) => sql`${a} union all ${b}`)}`
+    ? await sql<
+        (CandidateClick & { rule: string })[]
+      >`${branches.reduce((a, b) => sql`${a} union all ${b}`)}`
     : [];
   const byRule = (rule: string) =>
     rows.filter((r) => r.rule === rule).map(({ rule: _, ...click }) => click as CandidateClick);
