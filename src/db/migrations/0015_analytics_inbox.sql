@@ -243,6 +243,7 @@ end $$;
 create trigger analytics_inbox_changed_attributions after update on attributions
   referencing old table as old_rows new table as new_rows for each statement execute function analytics_inbox_changed_attributions();
 
+-- A time-zone change: the next fold re-dates the app (its readers fold first, so they see it).
 create function analytics_inbox_timezone() returns trigger language plpgsql as $$
 begin
   insert into analytics_inbox (app_id, kind) values (new.id, 'timezone');
