@@ -436,7 +436,7 @@ begin
   select coalesce(array_agg(m.seq), '{}'), coalesce(array_agg(m.device), '{}') into moved_seqs, moved_from
   from (select distinct on (c.seqs[i]) c.seqs[i] as seq, c.device_pks[i] as device
         from analytics_fold_claimed c cross join lateral generate_subscripts(c.seqs, 1) i
-        where c.kind = 'event_devices' and not c.seqs[i] = any(new_seqs)
+        where c.kind = 'event_devices' and c.seqs[i] not in (select unnest(new_seqs))
         order by c.seqs[i], c.id) m;
   select coalesce(array_agg(x.device_pk), '{}'), coalesce(array_agg(x.previous), '{}'), coalesce(array_agg(x.previous_at), '{}')
   into changed, was, was_at
@@ -469,7 +469,9 @@ begin
     join analytics_apps s on s.app_id = f.app_id
     left join attributions t on t.device_pk = f.device_pk
     cross join lateral (values (-1, ch.previous), (1, analytics_attribution_dims(t))) m(sign, dims)
-    where f.device_pk = any(changed) and not f.seq = any(new_seqs) and not f.seq = any(moved_seqs)
+    where f.device_pk = any(changed)
+      -- (not in: a hashed set, so a large fold stays linear)
+      and f.seq not in (select unnest(new_seqs)) and f.seq not in (select unnest(moved_seqs))
       and ch.previous is distinct from analytics_attribution_dims(t);
 
     -- Their paying device-days move with them.
