@@ -294,10 +294,13 @@ async function record(tx: Sql, config: Config, integration: IntegrationRow, resu
   const delivered = results.some((r) => r.outcome.kind === 'ok');
   const status = credentials ? 'unauthorized' : retry ? 'failing' : 'ok';
   const lastError = credentials ?? retry;
+  // A pause for credentials holds until new ones are saved (PATCH): a batch sent alongside the one
+  // that was refused, and answered after it, must not resume the integration.
   await tx`
     update integrations set
-      status = ${status},
-      last_error = ${lastError && 'error' in lastError.outcome ? lastError.outcome.error : null},
+      status = case when status = 'unauthorized' then status else ${status} end,
+      last_error = case when status = 'unauthorized' then last_error
+                        else ${lastError && 'error' in lastError.outcome ? lastError.outcome.error : null} end,
       last_delivery_at = case when ${delivered} then now() else last_delivery_at end
     where app_id = ${integration.app_id} and network = ${integration.network}`;
 }
