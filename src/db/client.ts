@@ -22,7 +22,7 @@ export function createSql(
 ): Sql {
   return postgres(url, {
     max: opts.max ?? 20,
-    onnotice: process.env.SQL_NOTICES ? (n) => console.log(n.message) : () => {},
+    onnotice: () => {},
     connect_timeout: 5,
     idle_timeout: 60,
     connection: {
