@@ -74,16 +74,23 @@ export async function forwardDue(
   limits: { parallel: number; batch?: number } = { parallel: PARALLEL },
 ): Promise<number> {
   const { parallel } = limits;
-  const groups = await sql<{ app_id: string; network: Network }[]>`
-    select i.app_id, i.network from integrations i
-    where i.status <> 'unauthorized' and i.enabled and i.configured
-      and exists (select 1 from deliveries d
-                  where d.network = i.network and d.app_id = i.app_id
-                    and d.status in ('pending', 'retrying') and d.next_attempt_at <= now())`;
-  // With fewer groups than slots, a group gets several batches at once: `skip locked` gives
-  // each its own rows.
-  const per = Math.max(1, Math.floor(parallel / Math.max(1, groups.length)));
-  const tasks = groups.flatMap((g) => Array.from({ length: per }, () => g));
+  // Each group with its due deliveries counted up to what `parallel` full batches could take.
+  const groups = await sql<{ app_id: string; network: Network; due: number }[]>`
+    select i.app_id, i.network, due.n as due from integrations i
+    cross join lateral (
+      select count(*)::int as n from (
+        select 1 from deliveries d
+        where d.network = i.network and d.app_id = i.app_id
+          and d.status in ('pending', 'retrying') and d.next_attempt_at <= now()
+        limit ${parallel * Math.max(...Object.values(BATCH_LIMIT))}) x) due
+    where i.status <> 'unauthorized' and i.enabled and i.configured and due.n > 0`;
+  // With fewer groups than slots, a group gets several batches at once (`skip locked` gives each
+  // its own rows) — only as many as its backlog fills: three deliveries are one request.
+  const slots = Math.max(1, Math.floor(parallel / Math.max(1, groups.length)));
+  const tasks = groups.flatMap((g) => {
+    const batch = Math.min(limits.batch ?? Infinity, BATCH_LIMIT[g.network]);
+    return Array.from({ length: Math.min(slots, Math.ceil(g.due / batch)) }, () => g);
+  });
   let sent = 0;
   for (let i = 0; i < tasks.length; i += parallel) {
     const counts = await Promise.all(
