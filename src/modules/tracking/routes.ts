@@ -19,9 +19,9 @@ import { createSql, type Sql } from '../../db/client.ts';
 import { EVENT_OK_BODY } from './configure-response.ts';
 import { Admission } from './admission.ts';
 
-/** What the SDK endpoints of a server hold in memory now (tests, operators' debugging). */
 /** Client events a subscription webhook reports too (flagged, not counted, while one is on). */
 const WEBHOOK_COUNTED = new Set(['purchase', 'subscribe', 'start_trial']);
+/** What the SDK endpoints of a server hold now: load, writer, pool (tests, operators' debugging). */
 const loads = new WeakMap<Server, { admission: Admission; writer: EventWriter; ingest: Sql }>();
 export const sdkLoadOf = (server: Server) => loads.get(server);
 const SHED_LOG_INTERVAL_MS = 10_000;
