@@ -85,7 +85,7 @@ export async function startJobRunner(
   // Chained jobs start now rather than at the next minute's safety net.
   for (const [name, def] of Object.entries(jobs)) {
     if (def.everySeconds)
-      await runner.addJob(name, {}, { jobKey: name, jobKeyMode: 'preserve_run_at' });
+      await runner.addJob(name, {}, { ...chainOptions(name), jobKeyMode: 'preserve_run_at' });
   }
   log.debug({ tasks: Object.keys(jobs), processKey: liveness.processKey }, 'job runner started');
 
@@ -164,9 +164,18 @@ function chainedTask(services: Services, name: string, def: JobDefinition): Task
     await helpers.addJob(
       name,
       { failures },
-      { jobKey: name, runAt: new Date(Date.now() + delayS * 1000) },
+      { ...chainOptions(name), runAt: new Date(Date.now() + delayS * 1000) },
     );
   };
+}
+
+/**
+ * One job key keeps one pending run per database. The queue name keeps runs from overlapping: while
+ * a run holds its job, graphile-worker answers an `addJob` with the same key (another process
+ * starting, the minute's safety net) with a second job, which a free worker would start at once.
+ */
+function chainOptions(name: string) {
+  return { jobKey: name, queueName: name };
 }
 
 function cronItems(jobs: Record<string, JobDefinition>): CronItem[] {
@@ -187,7 +196,12 @@ function cronItems(jobs: Record<string, JobDefinition>): CronItem[] {
         task: name,
         identifier: `${name}_chain`,
         match: '* * * * *',
-        options: { backfillPeriod: 0, maxAttempts, jobKey: name, jobKeyMode: 'preserve_run_at' },
+        options: {
+          backfillPeriod: 0,
+          maxAttempts,
+          ...chainOptions(name),
+          jobKeyMode: 'preserve_run_at',
+        },
       });
     }
   }
