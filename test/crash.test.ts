@@ -265,12 +265,11 @@ describe('PostgreSQL killed under load', () => {
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  // Skipped: this test found that the server itself can die when PostgreSQL is killed under load:
-  // postgres.js 3.4 throws an uncatchable TypeError from `nextWrite` ("Cannot read properties of
-  // null (reading 'write')", src/connection.js:255) when a connection closes with a small write
-  // still scheduled (porsager/postgres#1154, #1208; fixes proposed in #1168, #1209, not released).
-  // It passes when the race is not hit; enable it once the driver is patched or upgraded.
-  it.skip('the server starts it again; every acknowledged event, install and click is stored', async () => {
+  // This test found that the server itself could die when PostgreSQL is killed under load:
+  // postgres.js 3.4.9 throws an uncatchable TypeError from `nextWrite` when a connection closes
+  // with a small write still scheduled (porsager/postgres#1154, #1208). patches/ holds the fix
+  // (upstream #1209), applied by patch-package at install.
+  it('the server starts it again; every acknowledged event, install and click is stored', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     // Apple is not reachable here (a closed port): iOS installs wait, fast.
