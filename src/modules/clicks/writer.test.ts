@@ -1,6 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import { createTestDatabase } from '../../../test/helpers.ts';
+import { createTestDatabase, eventually } from '../../../test/helpers.ts';
+import { freePort } from '../../lib/net.ts';
 import { buildClick, newClickId } from './capture.ts';
 import { describeUserAgent } from './user-agent.ts';
 import { parseClickQuery } from './params.ts';
@@ -270,6 +274,96 @@ describe('ClickWriter', () => {
     for (let i = 0; i < 10; i++) w.add(row('poison', i === 4 ? { ip: 'not-an-ip' } : {}));
     await w.close();
     expect(await count('poison')).toBe(9);
+  });
+});
+
+describe('ClickWriter during a database outage, with a spill directory', () => {
+  let spillDir: string;
+  beforeEach(() => {
+    spillDir = mkdtempSync(path.join(tmpdir(), 'apprefer-spill-'));
+  });
+  afterEach(() => rmSync(spillDir, { recursive: true, force: true }));
+  const spilledLines = () =>
+    readdirSync(spillDir)
+      .filter((n) => n.endsWith('.copy'))
+      .map((n) => readFileSync(path.join(spillDir, n), 'utf8'))
+      .join('')
+      .split('\n')
+      .filter(Boolean);
+
+  it('keeps clicks on disk when the database is unreachable: no add waits for it, nor close(); the next start writes them', async () => {
+    const unreachable = `postgres://nobody:x@127.0.0.1:${await freePort()}/none`;
+    const down = new ClickWriter(unreachable, log, {
+      batchSize: 50,
+      flushIntervalMs: 5,
+      maxPending: 100,
+      closeTimeoutMs: 600_000, // were close() to wait for the database, this test would time out
+      spillDir,
+    });
+    const rows = Array.from({ length: 500 }, () => row('spilled'));
+    for (const r of rows) await down.add(r); // past maxPending, a wait for a disk write only
+    await down.close();
+    expect(
+      spilledLines()
+        .map((l) => l.split('\t')[0])
+        .sort(),
+    ).toEqual(rows.map((r) => r.id).sort());
+    expect(await count('spilled')).toBe(0);
+
+    const up = new ClickWriter(db.url, log, { flushIntervalMs: 5, spillDir });
+    await up.start();
+    await up.flush();
+    await up.close();
+    expect(await count('spilled')).toBe(500);
+    expect(readdirSync(spillDir)).toEqual([]);
+  });
+
+  it('writes the clicks of an outage once the database is back, without a restart', async () => {
+    const w = new ClickWriter(db.url, log, {
+      batchSize: 50,
+      flushIntervalMs: 5,
+      closeTimeoutMs: 10_000,
+      spillDir,
+    });
+    await db.sql`alter table clicks rename to clicks_away`;
+    try {
+      for (let i = 0; i < 120; i++) w.add(row('outage-spill'));
+      await eventually(async () => spilledLines().length === 120, 10_000);
+      expect(w.pending).toBe(0); // nothing held in memory for the outage
+    } finally {
+      await db.sql`alter table clicks_away rename to clicks`;
+    }
+    await eventually(async () => (await count('outage-spill')) === 120, 15_000);
+    await eventually(async () => readdirSync(spillDir).length === 0, 5_000);
+    await w.close();
+    expect(await count('outage-spill')).toBe(120);
+  });
+
+  it('a spill file written twice (its COPY committed, then a crash before it was deleted) stores each click once', async () => {
+    const rows = Array.from({ length: 10 }, () => row('respilled'));
+    const first = new ClickWriter(db.url, log, { flushIntervalMs: 5 });
+    for (const r of rows.slice(0, 6)) first.add(r);
+    await first.close();
+    writeFileSync(
+      path.join(spillDir, 'clicks-000000000000001-1-0.copy'),
+      rows.map(copyLine).join(''),
+    );
+    writeFileSync(
+      path.join(spillDir, 'clicks-000000000000002-1-0.tmp'),
+      copyLine(row('half-written')),
+    );
+
+    const w = new ClickWriter(db.url, log, { flushIntervalMs: 5, spillDir });
+    await w.start();
+    await w.flush();
+    await w.close();
+    const stored = (await db.sql`select id from clicks where link_id = 'respilled'`).map(
+      (r) => r.id,
+    );
+    expect(stored.sort()).toEqual(rows.map((r) => r.id).sort());
+    // A file still being written (by another process on this DATA_DIR) is not touched.
+    expect(readdirSync(spillDir)).toEqual(['clicks-000000000000002-1-0.tmp']);
+    expect(await count('half-written')).toBe(0);
   });
 });
 

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
+import { ClickSpill, chunksOf, lineCount } from './spill.ts';
 
 /** One clicks row as written (columns of 0002_links_clicks.sql, as 0005 left them). */
 export type ClickRow = {
@@ -140,6 +141,12 @@ export type ClickWriterOptions = {
   maxPendingBytes: number;
   /** On shutdown, how long to keep retrying a failing database before giving up (logged). */
   closeTimeoutMs: number;
+  /**
+   * Where clicks go while the database cannot take them (DATA_DIR/clicks-spill), so that neither
+   * redirects nor a shutdown wait for it; written once it is back, or at the next start. Null:
+   * clicks wait in memory (and a shutdown past `closeTimeoutMs` loses them).
+   */
+  spillDir: string | null;
 };
 
 export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = {
@@ -148,6 +155,7 @@ export const DEFAULT_WRITER_OPTIONS: ClickWriterOptions = {
   maxPending: 20_000,
   maxPendingBytes: 64 * 1024 * 1024,
   closeTimeoutMs: 20_000,
+  spillDir: null,
 };
 
 // SQLSTATE classes where retrying the same rows cannot help: data exceptions, constraint violations.
@@ -168,10 +176,12 @@ const MAX_BATCH_BYTES = 2 * 1024 * 1024;
  * writer has its own connection (node-postgres with pg-copy-streams: postgres.js never settles a
  * COPY that the server rejects).
  *
- * Clicks stay in memory until their COPY commits: a failing database is retried with backoff
- * (never dropped), `close()` drains everything, and when `maxPending` clicks (or
- * `maxPendingBytes`) are waiting `add()` returns a promise that resolves only when the queue has
- * room, so requests slow down instead of memory growing without bound.
+ * Clicks stay in memory until their COPY commits, and `close()` drains everything. When
+ * `maxPending` clicks (or `maxPendingBytes`) are waiting for a slow database, `add()` returns a
+ * promise that resolves only when the queue has room, so requests slow down instead of memory
+ * growing without bound. A failing database is retried with backoff; meanwhile the waiting
+ * clicks are moved to disk (`spillDir`), so no redirect and no shutdown waits for the outage to
+ * end, and are written from there once a COPY succeeds again (or at the next start).
  */
 export class ClickWriter {
   private batches: Batch[] = [];
@@ -185,6 +195,13 @@ export class ClickWriter {
   private closing = false;
   private draining = 0;
   private failures = 0;
+  /** The batch a COPY is writing right now: never moved to disk under it. */
+  private inFlight: Batch | null = null;
+  private spill: ClickSpill | null;
+  /** Spill files to write to the database, oldest first; `replayed` bytes of the first are stored. */
+  private spillFiles: string[] = [];
+  private replayed = 0;
+  private spilling: Promise<boolean> | null = null;
 
   private opts: ClickWriterOptions;
 
@@ -194,6 +211,19 @@ export class ClickWriter {
     opts: Partial<ClickWriterOptions> = {},
   ) {
     this.opts = { ...DEFAULT_WRITER_OPTIONS, ...opts };
+    this.spill = this.opts.spillDir ? new ClickSpill(this.opts.spillDir) : null;
+  }
+
+  /** Picks up clicks an earlier run (or an outage) left on disk and writes them in the background. */
+  async start(): Promise<void> {
+    if (!this.spill) return;
+    this.spillFiles = await this.spill.list();
+    if (!this.spillFiles.length) return;
+    this.log.warn(
+      { files: this.spillFiles.length, dir: this.spill.dir },
+      'click writer: clicks kept on disk during a database outage are being written',
+    );
+    this.kick();
   }
 
   /** Clicks, and their bytes, not yet committed. */
@@ -231,6 +261,8 @@ export class ClickWriter {
     else if (!this.timer && !this.pumping)
       this.timer = setTimeout(() => this.kick(), this.opts.flushIntervalMs);
     if (this.pendingRows > this.opts.maxPending || this.pendingBytes > this.opts.maxPendingBytes) {
+      // The database is down, not slow: this request waits for a disk write, not for the database.
+      if (this.failures && this.spill) void this.spillPending();
       return new Promise((resolve) => this.waiters.push(resolve));
     }
   }
@@ -248,25 +280,35 @@ export class ClickWriter {
     }
   }
 
-  /** Shutdown: drain the queue, retrying a failing database until `closeTimeoutMs`, then disconnect. */
+  /**
+   * Shutdown: drain the queue, then disconnect. A failing database is retried until
+   * `closeTimeoutMs`, or not at all when the clicks can go to disk; spill files not yet written
+   * stay for the next start.
+   */
   async close(): Promise<void> {
     this.closing = true;
     this.draining++;
     const deadline = Date.now() + this.opts.closeTimeoutMs;
     while (this.pendingRows || this.pumping) {
-      if (Date.now() > deadline) {
-        this.log.error(
-          { lost: this.pendingRows },
-          'click writer: database unavailable at shutdown; clicks lost',
-        );
-        this.batches = [];
-        this.pendingRows = 0;
-        this.pendingBytes = 0;
+      const givingUp = Date.now() > deadline || (this.failures > 0 && this.spill);
+      if (givingUp && !this.pumping) {
+        if (this.pendingRows && !(await this.spillPending())) {
+          this.log.error(
+            { lost: this.pendingRows },
+            'click writer: database unavailable at shutdown; clicks lost',
+          );
+          this.dropPending();
+        }
         break;
       }
-      this.kick();
+      if (!givingUp) this.kick();
       await this.pumping;
     }
+    if (this.spillFiles.length)
+      this.log.warn(
+        { files: this.spillFiles.length, dir: this.spill!.dir },
+        'click writer: clicks kept on disk; they are written at the next start',
+      );
     this.release();
     await this.disconnect();
   }
@@ -276,7 +318,7 @@ export class ClickWriter {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.pumping || !this.pendingRows) return;
+    if (this.pumping || !(this.pendingRows || this.spillFiles.length)) return;
     this.pumping = this.pump().finally(() => {
       this.pumping = null;
       // Rows that arrived meanwhile wait for companions: fewer, larger commits cost PostgreSQL far less.
@@ -286,18 +328,14 @@ export class ClickWriter {
   }
 
   private async pump() {
-    while (this.pendingRows) {
-      const batch = this.batches[0];
-      batch.sealed = true; // add() starts a new batch from now on
-      const data = batch.buf.subarray(0, batch.bytes);
+    while (this.pendingRows || (this.spillFiles.length && !this.closing)) {
       try {
-        await this.copy(data).catch(async (e) => {
-          if (!isDataError(e)) throw e;
-          await this.copyOneByOne(data);
-        });
+        if (this.pendingRows) await this.writeFirstBatch();
+        else await this.replaySpillFile();
         this.failures = 0;
       } catch (e) {
-        // Database unreachable or overloaded: keep the rows and retry with backoff.
+        // Database unreachable or overloaded: keep the rows (on disk when possible) and retry with backoff.
+        this.inFlight = null;
         this.failures++;
         const delay = Math.min(100 * 2 ** Math.min(this.failures, 5), 3_000);
         this.log.error(
@@ -305,18 +343,97 @@ export class ClickWriter {
           'click writer: insert failed; retrying',
         );
         await this.disconnect();
+        if (this.pendingRows) await this.spillPending();
         await new Promise((r) => setTimeout(r, this.closing ? Math.min(delay, 500) : delay));
         if (this.closing) return; // let close() check its deadline
         continue;
       }
-      this.batches.shift();
-      this.pendingRows -= batch.rows;
-      this.pendingBytes -= batch.bytes;
-      // The next buffer fits about twice what this batch held: small at a trickle, large under load.
-      this.nextBatchBytes = Math.min(Math.max(batch.bytes * 2, MIN_BATCH_BYTES), MAX_BATCH_BYTES);
-      this.release();
-      if (this.pendingRows < this.opts.batchSize && !this.draining) return;
+      if (this.pendingRows < this.opts.batchSize && !this.draining && !this.spillFiles.length)
+        return;
     }
+  }
+
+  private async writeFirstBatch() {
+    const batch = this.batches[0];
+    batch.sealed = true; // add() starts a new batch from now on
+    this.inFlight = batch;
+    await this.copyAll(batch.buf.subarray(0, batch.bytes));
+    this.inFlight = null;
+    this.batches.shift();
+    this.pendingRows -= batch.rows;
+    this.pendingBytes -= batch.bytes;
+    // The next buffer fits about twice what this batch held: small at a trickle, large under load.
+    this.nextBatchBytes = Math.min(Math.max(batch.bytes * 2, MIN_BATCH_BYTES), MAX_BATCH_BYTES);
+    this.release();
+  }
+
+  /** Writes the oldest spill file, a COPY per piece, and deletes it. */
+  private async replaySpillFile() {
+    const file = this.spillFiles[0];
+    const data = await this.spill!.read(file);
+    for (const piece of chunksOf(data.subarray(this.replayed), MAX_BATCH_BYTES)) {
+      await this.copyAll(piece);
+      this.replayed += piece.length;
+    }
+    await this.spill!.remove(file);
+    this.spillFiles.shift();
+    this.replayed = 0;
+    this.log.info({ file, clicks: lineCount(data) }, 'click writer: clicks kept on disk written');
+  }
+
+  /** One COPY; a batch PostgreSQL rejects for its data is written row by row. */
+  private copyAll(data: Buffer): Promise<void> {
+    return this.copy(data).catch(async (e) => {
+      if (!isDataError(e)) throw e;
+      await this.copyOneByOne(data);
+    });
+  }
+
+  /**
+   * Moves the waiting batches (not one a COPY is writing) to disk; one move at a time. False when
+   * there is nowhere to put them.
+   */
+  private spillPending(): Promise<boolean> {
+    this.spilling ??= this.saveWaitingBatches().finally(() => {
+      this.spilling = null;
+    });
+    return this.spilling;
+  }
+
+  private async saveWaitingBatches(): Promise<boolean> {
+    if (!this.spill) return false;
+    const batches = this.batches.filter((b) => b !== this.inFlight);
+    if (!batches.length) return true;
+    for (const b of batches) b.sealed = true; // add() starts a new batch meanwhile
+    try {
+      this.spilled(await this.spill.save(batches.map((b) => b.buf.subarray(0, b.bytes))), batches);
+      return true;
+    } catch (err) {
+      this.log.error({ err, dir: this.spill.dir }, 'click writer: cannot keep clicks on disk');
+      return false;
+    }
+  }
+
+  private spilled(file: string, batches: Batch[]) {
+    let rows = 0;
+    for (const b of batches) {
+      rows += b.rows;
+      this.pendingRows -= b.rows;
+      this.pendingBytes -= b.bytes;
+    }
+    this.batches = this.batches.filter((b) => !batches.includes(b));
+    this.spillFiles.push(file);
+    this.log.warn(
+      { clicks: rows, file },
+      'click writer: database unavailable; clicks kept on disk',
+    );
+    this.release();
+  }
+
+  private dropPending() {
+    this.batches = [];
+    this.pendingRows = 0;
+    this.pendingBytes = 0;
   }
 
   private async connection(): Promise<pg.Client> {
