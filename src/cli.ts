@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
-import { migrate } from './db/migrate.ts';
 import { ApiError } from './http/errors.ts';
-import { createLogger, openDatabase, serve } from './runtime.ts';
+import { createLogger, migrateAsOwner, openDatabase, serve } from './runtime.ts';
 import { createOrganizationWithOwner, findOrganization } from './modules/auth/accounts.ts';
 import {
   createApiKey,
@@ -66,7 +65,7 @@ async function main(argv: string[]) {
   const out = (json: unknown, text: string) =>
     console.log(values.json ? JSON.stringify(json) : text);
   try {
-    await migrate(db.sql, db.url);
+    await migrateAsOwner(config, db, log);
     const org = async () => {
       const found = await findOrganization(db.sql, need(values.org, 'org'));
       if (!found) throw new UsageError(`no organization "${values.org}"`);

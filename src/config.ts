@@ -21,6 +21,10 @@ const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
+  DATABASE_OWNER_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   PUBLIC_URL: url.optional(),
   TRACKING_URL: url.optional(),
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -79,6 +83,11 @@ export type Config = {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /**
+   * With DATABASE_URL: the schema owner's connection. The server migrates with it and grants
+   * DATABASE_URL's role the rows it works on, then works as that role only.
+   */
+  databaseOwnerUrl: string | undefined;
   publicUrl: string;
   trackingUrl: string;
   secretKey: Buffer;
@@ -131,6 +140,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError(`Invalid configuration:\n  ${(err as Error).message}`);
   }
+  if (e.DATABASE_OWNER_URL && !e.DATABASE_URL)
+    throw new ConfigError(
+      'Invalid configuration:\n  DATABASE_OWNER_URL: needs DATABASE_URL (the role the server works as)',
+    );
   const dataDir = path.resolve(e.DATA_DIR);
   const publicUrl = stripSlash(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`);
   return {
@@ -138,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     dataDir,
     databaseUrl: e.DATABASE_URL,
+    databaseOwnerUrl: e.DATABASE_OWNER_URL,
     publicUrl,
     trackingUrl: stripSlash(e.TRACKING_URL ?? publicUrl),
     secretKey: loadSecretKey(e.SECRET_KEY, dataDir),

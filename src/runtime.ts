@@ -3,7 +3,7 @@ import { ConfigError, type Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
-import { ensureAppRole } from './db/app-role.ts';
+import { ensureAppRole, grantToServerRole } from './db/app-role.ts';
 import { createCursorCodec } from './http/cursor.ts';
 import { JOBS } from './jobs.ts';
 import { buildServer } from './http/server.ts';
@@ -150,14 +150,15 @@ export async function serve(config: Config) {
   process.once('SIGINT', () => void stop('SIGINT'));
 
   try {
-    const applied = await migrate(db.sql, db.url);
+    const applied = await migrateAsOwner(config, db, log);
     if (applied.length) log.info({ applied }, 'migrations applied');
     // A dashboard that cannot be built must not keep the API and the SDK endpoints down.
     await ensureDashboardBuilt(log).catch((err) =>
       log.error({ err }, 'dashboard build failed; serving the API without it'),
     );
     // Embedded database: migrations ran as its owner; the server works as a role that can only
-    // read and write rows (db/app-role.ts). DATABASE_URL: the operator's role, as given.
+    // read and write rows (db/app-role.ts). DATABASE_URL: the operator's role, as given (granted
+    // those rights when DATABASE_OWNER_URL is set).
     let sql = db.sql;
     let url = db.url;
     if (!config.databaseUrl) {
@@ -186,6 +187,27 @@ export async function serve(config: Config) {
     await db.close().catch(() => {});
     log.flush();
     throw err;
+  }
+}
+
+/**
+ * Migrations, as the schema's owner: the embedded superuser, DATABASE_OWNER_URL when set (which
+ * then grants DATABASE_URL's role its rows), else DATABASE_URL's own role.
+ */
+export async function migrateAsOwner(
+  config: Config,
+  db: Pick<Database, 'sql' | 'url'>,
+  log: Logger,
+): Promise<string[]> {
+  if (!config.databaseOwnerUrl) return migrate(db.sql, db.url);
+  const owner = createSql(config.databaseOwnerUrl, { max: 2 });
+  try {
+    const applied = await migrate(owner, config.databaseOwnerUrl);
+    const role = await grantToServerRole(owner, db.url);
+    log.info({ role }, "migrated as the owner; the server works as DATABASE_URL's role");
+    return applied;
+  } finally {
+    await owner.end({ timeout: 5 });
   }
 }
 
