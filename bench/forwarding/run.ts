@@ -1,19 +1,21 @@
 /**
  * Forwarding benchmark: SDK events in through `POST /api/track/event` of a real `apprefer serve`
  * process, for 5 000 devices attributed to Meta (fbclid), against a fake Conversions API answering
- * in 50 ms (a separate process). Four phases, each event body distinct:
- *  1. forwarding off (the app has no integration: the outbox statement runs and writes nothing);
- *  2. outbox only (Meta enabled but paused as `unauthorized`: deliveries recorded, not sent);
- *  3. the backlog of phase 2 sent with no ingestion: deliveries per second of the sender alone;
- *  4. forwarding on: ingestion and sending at once (delivered count each second).
+ * in 50 ms (a separate process). Each event body distinct. Two apps: `off` has no integration (the
+ * outbox statement runs and writes nothing), `on` forwards to Meta. Phases:
+ *  1. outbox only (Meta enabled but paused as `unauthorized`: deliveries recorded, not sent);
+ *  2. the backlog of phase 1 sent with no ingestion: deliveries per second of the sender alone;
+ *  3. forwarding on: ingestion and sending at once (delivered count each second).
+ * In phases 1 and 3, rounds of the `off` app and the `on` app alternate and the medians are
+ * compared: the machine's drift and the growing tables weigh on both sides alike.
  *
- *   npx tsx bench/forwarding/run.ts                   # 15 s per measurement
- *   DURATION=20 CONNECTIONS=100 DELAY_MS=50 npx tsx bench/forwarding/run.ts
+ *   npx tsx bench/forwarding/run.ts                   # 3 rounds of 10 s per side and phase
+ *   ROUNDS=5 DURATION=15 CONNECTIONS=100 DELAY_MS=50 npx tsx bench/forwarding/run.ts
  */
 import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import { benchDatabase, freePort, roundsRow, startServer, waitUntilUp } from '../support.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { encryptSecret } from '../../src/lib/crypto.ts';
@@ -21,7 +23,8 @@ import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts'
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 
-const DURATION = Number(process.env.DURATION ?? 15);
+const DURATION = Number(process.env.DURATION ?? 10);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
 const DEVICES = 5000;
 const WARMUP = 3;
@@ -95,6 +98,11 @@ async function open(sql: Sql) {
     select count(*)::int as n from deliveries where status in ('pending', 'retrying')`;
   return r.n;
 }
+async function delivered(sql: Sql) {
+  const [r] = await sql<{ n: number }[]>`
+    select count(*)::int as n from deliveries where status = 'delivered'`;
+  return r.n;
+}
 async function untilDrained(sql: Sql) {
   while ((await open(sql)) > 0) await new Promise((res) => setTimeout(res, 50));
 }
@@ -109,8 +117,8 @@ try {
     email: `bench${RUN}@example.com`,
     password: 'correct horse battery',
   });
-  const off = await attributedApp(sql, organization.id, 'off');
-  const on = await attributedApp(sql, organization.id, 'on');
+  const offApp = await attributedApp(sql, organization.id, 'off');
+  const onApp = await attributedApp(sql, organization.id, 'on');
   await sql`analyze`;
 
   const fakePort = await freePort();
@@ -125,67 +133,74 @@ try {
   const { port, child: server, exited } = await startServer(db.url, path.join(db.dir, 'data'));
   children.push(server);
 
-  // Forwarding off: the app has no integration (the outbox statement runs and writes nothing).
-  await measure(port, off.sdk_key_live, WARMUP, 'off');
-  const offRun = await measure(port, off.sdk_key_live, DURATION, 'off');
+  /**
+   * ROUNDS × (the `off` app, then the `on` app), each side's results in order. With `drain`, the
+   * `off` rounds start once the deliveries are all sent, so they carry no sending of their own.
+   */
+  async function alternate(drain: boolean) {
+    const off: autocannon.Result[] = [];
+    const on: autocannon.Result[] = [];
+    let deliveredDuringOn = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      if (drain) await untilDrained(sql);
+      off.push(await measure(port, offApp.sdk_key_live, DURATION, 'off'));
+      const before = await delivered(sql);
+      on.push(await measure(port, onApp.sdk_key_live, DURATION, 'on'));
+      deliveredDuringOn += (await delivered(sql)) - before;
+    }
+    return { off, on, deliveredDuringOn };
+  }
 
   // Outbox only: Meta enabled but paused (`unauthorized`), so deliveries are recorded, not sent.
   await sql`
     insert into integrations (app_id, network, enabled, configured, status, settings, secrets)
-    values (${on.id}, 'meta', true, true, 'unauthorized', ${sql.json({ datasetId: '1234567890' })},
+    values (${onApp.id}, 'meta', true, true, 'unauthorized', ${sql.json({ datasetId: '1234567890' })},
             ${sql.json({ accessToken: { enc: encryptSecret(Buffer.from(SECRET_KEY), 'EAAB-bench-token'), last4: 'oken' } })})`;
-  await measure(port, on.sdk_key_live, WARMUP, 'on');
-  const pausedRun = await measure(port, on.sdk_key_live, DURATION, 'on');
+  await measure(port, offApp.sdk_key_live, WARMUP, 'off');
+  await measure(port, onApp.sdk_key_live, WARMUP, 'on');
+  const paused = await alternate(false);
 
   // Sending alone: the backlog drains with no ingestion.
   const fakeBefore = await fakeCount(fakePort);
   const backlog = await open(sql);
   const drainStart = Date.now();
-  await sql`update integrations set status = 'ok' where app_id = ${on.id}`;
+  await sql`update integrations set status = 'ok' where app_id = ${onApp.id}`;
   await untilDrained(sql);
   const drainS = (Date.now() - drainStart) / 1000;
   const fakeAfter = await fakeCount(fakePort);
 
   // Both at once: ingest while sending.
-  const [{ before }] = await sql<{ before: number }[]>`
-    select count(*)::int as before from deliveries where status = 'delivered'`;
-  const started = Date.now();
-  const series: number[] = [];
-  const sampler = setInterval(() => {
-    void sql`select count(*)::int as n from deliveries where status = 'delivered'`.then(([r]) =>
-      series.push(r.n - before),
-    );
-  }, 1000);
-  const onRun = await measure(port, on.sdk_key_live, DURATION, 'on');
-  clearInterval(sampler);
-  const ingestS = (Date.now() - started) / 1000;
-  const [{ during }] = await sql<{ during: number }[]>`
-    select count(*)::int - ${before} as during from deliveries where status = 'delivered'`;
+  const sending = await alternate(true);
   await untilDrained(sql);
   const [{ notDelivered }] = await sql<{ notDelivered: number }[]>`
     select count(*)::int as "notDelivered" from deliveries where status <> 'delivered'`;
   server.kill('SIGTERM');
   await exited;
 
-  const row = (name: string, r: autocannon.Result) =>
-    `${name.padEnd(44)} ${String(Math.round(r.requests.average)).padStart(7)} events/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
-  const ratio = (r: autocannon.Result) => (r.requests.average / offRun.requests.average).toFixed(3);
+  const rows = {
+    pausedOff: roundsRow('forwarding off', paused.off),
+    pausedOn: roundsRow('outbox only (sending paused)', paused.on),
+    sendingOff: roundsRow('forwarding off', sending.off),
+    sendingOn: roundsRow('forwarding on (sending)', sending.on),
+  };
   console.log(
-    `\nforwarding benchmark: ${CONNECTIONS} connections, ${DURATION} s per run, fake Meta answering in ${process.env.DELAY_MS ?? 50} ms; 1 in 10 events a purchase`,
+    `\nforwarding benchmark: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION} s per side, fake Meta answering in ${process.env.DELAY_MS ?? 50} ms; 1 in 10 events a purchase; SDK events/s`,
   );
-  console.log(row('event ingest, forwarding off', offRun));
-  console.log(row('event ingest, outbox only (sending paused)', pausedRun));
-  console.log(row('event ingest, forwarding on (sending)', onRun));
+  console.log('phase 1, alternating:');
+  console.log(`  ${rows.pausedOff.line}`);
+  console.log(`  ${rows.pausedOn.line}`);
+  console.log('phase 3, alternating:');
+  console.log(`  ${rows.sendingOff.line}`);
+  console.log(`  ${rows.sendingOn.line}`);
   console.log(
-    `ingest / off                                 outbox only ${ratio(pausedRun)}, sending ${ratio(onRun)}   (target ≥ 0.85)`,
+    `ingest / off (medians)             outbox only ${(rows.pausedOn.rps / rows.pausedOff.rps).toFixed(3)}, sending ${(rows.sendingOn.rps / rows.sendingOff.rps).toFixed(3)}   (target ≥ 0.85)`,
   );
   console.log(
-    `deliveries, backlog alone                    ${backlog} in ${drainS.toFixed(2)} s = ${Math.round(backlog / drainS)}/s   (${fakeAfter.requests - fakeBefore.requests} requests, ${fakeAfter.events - fakeBefore.events} events)   (target ≥ 2 000/s)`,
+    `deliveries, backlog alone          ${backlog} in ${drainS.toFixed(2)} s = ${Math.round(backlog / drainS)}/s   (${fakeAfter.requests - fakeBefore.requests} requests, ${fakeAfter.events - fakeBefore.events} events)   (target ≥ 2 000/s)`,
   );
   console.log(
-    `deliveries, while ingesting                  ${during} in ${ingestS.toFixed(1)} s = ${Math.round(during / ingestS)}/s (ingestion first: a trickle while it backs up)   not delivered once drained: ${notDelivered}`,
+    `deliveries, during the on rounds   ${sending.deliveredDuringOn} in ${ROUNDS * DURATION} s = ${Math.round(sending.deliveredDuringOn / (ROUNDS * DURATION))}/s (ingestion first: a trickle while it backs up)   not delivered once drained: ${notDelivered}`,
   );
-  console.log(`delivered, each second of that run          ${series.join(' ')}`);
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await sql.end();
