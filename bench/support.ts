@@ -99,3 +99,30 @@ export function roundsRow(name: string, rs: autocannon.Result[]) {
     line: `${name.padEnd(34)} ${String(Math.round(rps)).padStart(7)} req/s   p50 ${median(rs.map((r) => r.latency.p50))} ms   p99 ${median(rs.map((r) => r.latency.p99))} ms   (rounds: ${rs.map((r) => Math.round(r.requests.average)).join(', ')}; not 200: ${bad})`,
   };
 }
+
+/**
+ * `POST /api/track/event` as the SDK sends it, the body built per request from its number
+ * `n` (1, 2, …) so every body can differ (no dedup shortcut); `onResponse` sees each status.
+ */
+export function sdkEventRequest(
+  key: string,
+  body: (n: number) => object,
+  onResponse?: (status: number) => void,
+): autocannon.Request {
+  let n = 0;
+  return {
+    method: 'POST',
+    path: '/api/track/event',
+    onResponse,
+    setupRequest: (req) => ({
+      ...req,
+      headers: {
+        ...req.headers,
+        'content-type': 'application/json; charset=utf-8',
+        'x-apprefer-key': key,
+        'x-sdk-version': '0.4.0',
+      },
+      body: JSON.stringify(body(++n)),
+    }),
+  };
+}

@@ -15,7 +15,14 @@
 import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { benchDatabase, freePort, roundsRow, startServer, waitUntilUp } from '../support.ts';
+import {
+  benchDatabase,
+  freePort,
+  roundsRow,
+  sdkEventRequest,
+  startServer,
+  waitUntilUp,
+} from '../support.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { encryptSecret } from '../../src/lib/crypto.ts';
@@ -34,36 +41,19 @@ const SECRET_KEY = `bench-forwarding-secret-${RUN}-0123456789abcdef`;
 let measurements = 0;
 /** Events of the `tag` app's attributed devices; every body distinct (no dedup shortcut). */
 function measure(port: number, key: string, seconds: number, tag: string) {
-  let n = 0;
   const m = ++measurements;
   return autocannon({
     url: `http://127.0.0.1:${port}`,
     connections: CONNECTIONS,
     duration: seconds,
     requests: [
-      {
-        method: 'POST',
-        path: '/api/track/event',
-        setupRequest: (req) => {
-          n++;
-          return {
-            ...req,
-            headers: {
-              ...req.headers,
-              'content-type': 'application/json; charset=utf-8',
-              'x-apprefer-key': key,
-              'x-sdk-version': '0.4.0',
-            },
-            body: JSON.stringify({
-              device_id: `fwd-${tag}-${n % DEVICES}`,
-              event_name: n % 10 ? 'level_complete' : 'purchase',
-              properties: { level: n, run: `${RUN}-${m}` },
-              revenue: n % 10 ? undefined : 4.99,
-              currency: 'usd',
-            }),
-          };
-        },
-      },
+      sdkEventRequest(key, (n) => ({
+        device_id: `fwd-${tag}-${n % DEVICES}`,
+        event_name: n % 10 ? 'level_complete' : 'purchase',
+        properties: { level: n, run: `${RUN}-${m}` },
+        revenue: n % 10 ? undefined : 4.99,
+        currency: 'usd',
+      })),
     ],
   });
 }

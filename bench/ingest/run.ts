@@ -15,7 +15,7 @@
  *   PROFILE=1 npx tsx bench/ingest/run.ts   # sample pg_stat_activity: where PostgreSQL time and waits go
  */
 import autocannon from 'autocannon';
-import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import { benchDatabase, freePort, sdkEventRequest, startServer, waitUntilUp } from '../support.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
@@ -78,33 +78,19 @@ const answered = { event: 0, configure: 0 };
 
 /** Events: a distinct device per 20 events and a distinct body per request (no dedup shortcut). */
 function eventRequest(key: string, tag: string): autocannon.Request {
-  let n = 0;
-  return {
-    method: 'POST',
-    path: '/api/track/event',
-    onResponse: (status) => {
+  return sdkEventRequest(
+    key,
+    (n) => ({
+      device_id: `bench-${tag}-${RUN}-${n % 5000}`,
+      event_name: 'level_complete',
+      properties: { level: n, mode: 'hard' },
+      revenue: n % 10 ? undefined : 4.99,
+      currency: 'usd',
+    }),
+    (status) => {
       if (status === 200) answered.event++;
     },
-    setupRequest: (req) => {
-      n++;
-      return {
-        ...req,
-        headers: {
-          ...req.headers,
-          'content-type': 'application/json; charset=utf-8',
-          'x-apprefer-key': key,
-          'x-sdk-version': '0.4.0',
-        },
-        body: JSON.stringify({
-          device_id: `bench-${tag}-${RUN}-${n % 5000}`,
-          event_name: 'level_complete',
-          properties: { level: n, mode: 'hard' },
-          revenue: n % 10 ? undefined : 4.99,
-          currency: 'usd',
-        }),
-      };
-    },
-  };
+  );
 }
 
 /**

@@ -24,7 +24,14 @@ import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { RC_TRIAL_CONVERTED } from '../../src/modules/webhooks/fixtures.ts';
 import { patchRevenueCat } from '../../src/modules/webhooks/settings.ts';
-import { benchDatabase, freePort, roundsRow, startServer, waitUntilUp } from '../support.ts';
+import {
+  benchDatabase,
+  freePort,
+  roundsRow,
+  sdkEventRequest,
+  startServer,
+  waitUntilUp,
+} from '../support.ts';
 
 const step = (msg: string) => process.stderr.write(`… ${msg}\n`);
 const DURATION = Number(process.env.DURATION ?? 10);
@@ -64,23 +71,16 @@ const measureEvents = (port: number, seconds: number, key: string) =>
     connections: CONNECTIONS,
     duration: seconds,
     requests: [
-      {
-        method: 'POST',
-        path: '/api/track/event',
-        setupRequest: (req) => {
-          e++;
-          return {
-            ...req,
-            headers: { 'content-type': 'application/json', 'x-apprefer-key': key },
-            body: JSON.stringify({
-              device_id: `sdk-device-${e % 1000}`,
-              event_name: 'level_complete',
-              event_id: `sdk-${RUN}-${e}`,
-              properties: { level: e % 50 },
-            }),
-          };
-        },
-      },
+      // A counter across measurements: event ids stay unique from run to run.
+      sdkEventRequest(key, () => {
+        e++;
+        return {
+          device_id: `sdk-device-${e % 1000}`,
+          event_name: 'level_complete',
+          event_id: `sdk-${RUN}-${e}`,
+          properties: { level: e % 50 },
+        };
+      }),
     ],
   });
 
