@@ -79,7 +79,7 @@ export async function startTestServer(
   const services = createServices(config, db.sql, log);
   const app = await buildServer(services, MODULES);
   const jobs: JobRunner | null =
-    opts.jobs === false ? null : await startJobRunner(services, JOBS, { stopTimeoutMs: 2_000 });
+    opts.jobs === false ? null : await startJobRunner(services, JOBS, { stopTimeoutMs: 10_000 });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   return {
@@ -88,6 +88,8 @@ export async function startTestServer(
     app,
     config,
     close: async () => {
+      // The runner's pool must be closed before the database is dropped: a stop cut short left
+      // its connections to be terminated, an unhandled error in the test run (CI saw it once).
       await Promise.all([app.close(), jobs?.stop()]);
       await db.drop();
       rmSync(dataDir, { recursive: true, force: true });
