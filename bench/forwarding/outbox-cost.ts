@@ -7,12 +7,10 @@
  *
  *   npx tsx bench/forwarding/outbox-cost.ts
  *   ROUNDS=7 SECONDS=4 CONCURRENCY=8 npx tsx bench/forwarding/outbox-cost.ts
+ *   DATABASE_URL=postgres://… npx tsx bench/forwarding/outbox-cost.ts   # instead of an embedded PostgreSQL
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { benchDatabase } from '../support.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
-import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
@@ -25,14 +23,12 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const BATCH = 100;
 const DEVICES = 5000;
 
-const dir = mkdtempSync(path.join(tmpdir(), 'apprefer-outbox-bench-'));
-chmodSync(dir, 0o755);
-const pg = await startEmbeddedPostgres(dir);
-const sql = createSql(pg.url, { max: CONCURRENCY + 1 });
+const db = await benchDatabase('outbox-bench');
+const sql = createSql(db.url, { max: CONCURRENCY + 1 });
 let seq = 0;
 
 try {
-  await migrate(sql, pg.url);
+  await migrate(sql, db.url);
   const { organization } = await createOrganizationWithOwner(sql, {
     org: 'B',
     email: 'b@example.com',
@@ -71,8 +67,7 @@ try {
   console.log(`on / off: ${(med(rounds.on) / med(rounds.off)).toFixed(3)}`);
 } finally {
   await sql.end({ timeout: 5 });
-  await pg.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await db.close();
 }
 
 /** Batches per second from CONCURRENCY connections, each inserting batches back to back. */
@@ -107,9 +102,9 @@ function ingestBatch(appId: string, pks: number[]) {
 }
 
 /** An app whose DEVICES devices are installed and attributed to Meta clicks (fbclid). */
-async function attributedApp(db: Sql, orgId: string, tag: string) {
-  const app = await createApp(db, orgId, AppCreate.parse({ name: tag }));
-  const rows = await db<{ id: string }[]>`
+async function attributedApp(q: Sql, orgId: string, tag: string) {
+  const app = await createApp(q, orgId, AppCreate.parse({ name: tag }));
+  const rows = await q<{ id: string }[]>`
     with d as (
       insert into devices (app_id, environment, device_id, platform, installed_at)
       select ${app.id}, 'live', 'd' || g, 'android', now() from generate_series(0, ${DEVICES - 1}::int) g
