@@ -5,7 +5,7 @@
  * outbox statement runs and writes nothing), `on` forwards to Meta. Phases:
  *  1. outbox only (Meta enabled but paused as `unauthorized`: deliveries recorded, not sent);
  *  2. the backlog of phase 1 sent with no ingestion: deliveries per second of the sender alone;
- *  3. forwarding on: ingestion and sending at once (delivered count each second).
+ *  3. forwarding on: ingestion and sending at once (deliveries sent during the `on` rounds).
  * In phases 1 and 3, rounds of the `off` app and the `on` app alternate and the medians are
  * compared: the machine's drift and the growing tables weigh on both sides alike.
  *
@@ -83,16 +83,14 @@ async function fakeCount(port: number) {
     events: number;
   };
 }
-async function open(sql: Sql) {
+/** Deliveries in these states. */
+async function countDeliveries(sql: Sql, statuses: string[]) {
   const [r] = await sql<{ n: number }[]>`
-    select count(*)::int as n from deliveries where status in ('pending', 'retrying')`;
+    select count(*)::int as n from deliveries where status = any(${statuses})`;
   return r.n;
 }
-async function delivered(sql: Sql) {
-  const [r] = await sql<{ n: number }[]>`
-    select count(*)::int as n from deliveries where status = 'delivered'`;
-  return r.n;
-}
+const open = (sql: Sql) => countDeliveries(sql, ['pending', 'retrying']);
+const delivered = (sql: Sql) => countDeliveries(sql, ['delivered']);
 async function untilDrained(sql: Sql) {
   while ((await open(sql)) > 0) await new Promise((res) => setTimeout(res, 50));
 }
