@@ -25,6 +25,9 @@ export function createSql(
     onnotice: () => {},
     connect_timeout: 5,
     idle_timeout: 60,
+    // postgres.js waits up to 20 s between reconnects, counting failures across the whole pool: a
+    // database back after a restart stayed unused that long. At most 2 s here (with jitter).
+    backoff: (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 2),
     connection: {
       application_name: processApplicationName(),
       ...(opts.keyLookups ? { enable_seqscan: 'off' } : {}),
