@@ -87,6 +87,13 @@ export async function reclaimJobsOfDeadWorkers(sql: Sql): Promise<string[]> {
   return ids;
 }
 
+/** Frees the jobs of workers of this process that stopped (a runner that failed and is replaced). */
+export async function releaseWorkers(sql: Sql, workerIds: string[]): Promise<void> {
+  if (!workerIds.length) return;
+  await sql`delete from job_workers where worker_id = any(${workerIds}::text[])`;
+  await sql`select graphile_worker.force_unlock_workers(${workerIds}::text[])`;
+}
+
 /** The recurring job: logs what it gave back to the queue. */
 export async function reclaimJob(_payload: unknown, { services, log }: JobContext): Promise<void> {
   const ids = await reclaimJobsOfDeadWorkers(services.sql);

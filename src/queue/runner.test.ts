@@ -125,6 +125,12 @@ describe('the job queue', () => {
     expect(finished).toBe(true);
     expect(await queuedJobs(db.sql, 'slow')).toEqual([]);
     expect(await queuedJobs(db.sql, 'later')).toHaveLength(1);
+    // A stop leaves no connection behind: one closing after it returned was cut by the database's
+    // shutdown as an unhandled error.
+    const left = await db.sql<{ application_name: string }[]>`
+      select application_name from pg_stat_activity
+      where datname = current_database() and application_name like 'apprefer-jobs%'`;
+    expect(left).toEqual([]);
   });
 
   it('a job still running when its process is killed (SIGKILL) runs again as soon as a runner starts', async () => {

@@ -10,14 +10,17 @@ import {
   parseCronItems,
   run,
   type CronItem,
+  type Runner,
+  type RunnerOptions,
   type Task,
   type TaskList,
   type WorkerEvents,
 } from 'graphile-worker';
+import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Services } from '../services.ts';
 import type { JobContext, JobDefinition } from './job.ts';
-import { ProcessLiveness, reclaimJobsOfDeadWorkers } from './reclaim.ts';
+import { ProcessLiveness, reclaimJobsOfDeadWorkers, releaseWorkers } from './reclaim.ts';
 
 export type JobRunnerOptions = {
   /** Jobs run at the same time in this process (an Apple lookup must not hold up the fold). */
@@ -33,6 +36,8 @@ export type JobRunner = { stop(): Promise<void> };
 const DEFAULT_MAX_ATTEMPTS = 10;
 /** A chained job that fails runs again after everySeconds × 2^failures, at most this long. */
 const MAX_CHAIN_BACKOFF_S = 60;
+/** A runner stopped by a database failure is started again after this long (and retried). */
+const RESTART_MS = 5_000;
 
 export async function startJobRunner(
   services: Services,
@@ -53,8 +58,10 @@ export async function startJobRunner(
   const unregistered = new Set<string>();
   let registering: Promise<null> | null = null;
   const events: WorkerEvents = new EventEmitter();
+  const workersOfThisRunner = new Set<string>();
   events.on('worker:create', ({ worker }) => {
     unregistered.add(worker.workerId);
+    workersOfThisRunner.add(worker.workerId);
   });
   const registerWorkers = (): null | Promise<null> => {
     if (!unregistered.size) return null;
@@ -70,8 +77,19 @@ export async function startJobRunner(
     return registering;
   };
 
-  const runner = await run({
+  // The pool is ours, not graphile-worker's: graphile-worker takes its error listener off before its
+  // own pool has ended, so a connection dropped during a stop (the database shutting down, a test
+  // dropping its database) was an unhandled 'error' event. Ours listens for the pool's whole life.
+  const pool = new pg.Pool({
     connectionString: services.databaseUrl,
+    max: 10,
+    application_name: 'apprefer-jobs',
+  });
+  pool.on('error', (err) => {
+    log.warn({ err: { message: err.message } }, 'job queue connection lost; it is replaced');
+  });
+  const options: RunnerOptions = {
+    pgPool: pool,
     concurrency: opts.concurrency ?? 4,
     pollInterval: opts.pollIntervalMs ?? 1_000,
     noHandleSignals: true,
@@ -81,19 +99,68 @@ export async function startJobRunner(
     forbiddenFlags: registerWorkers,
     taskList: taskList(services, jobs),
     parsedCronItems: parseCronItems(cronItems(jobs)),
-  });
-  // Chained jobs start now rather than at the next minute's safety net.
-  for (const [name, def] of Object.entries(jobs)) {
-    if (def.everySeconds)
-      await runner.addJob(name, {}, { ...chainOptions(name), jobKeyMode: 'preserve_run_at' });
-  }
+  };
+
+  // graphile-worker stops its runner for good when the database fails under its cron (a restart or
+  // an outage across a minute boundary) and rejects `runner.promise`: unhandled, that ended the
+  // process. Here the failure is logged and a new runner starts once the database answers again.
+  let runner: Runner | null = null;
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const launch = async () => {
+    // Jobs the failed runner's workers still hold go back to the queue (this process lives on, so
+    // the dead-process reclaim would not free them).
+    for (const id of workersOfThisRunner) unregistered.delete(id);
+    await releaseWorkers(sql, [...workersOfThisRunner]);
+    workersOfThisRunner.clear();
+    const started = await run(options);
+    started.promise.catch((err: unknown) => {
+      if (stopping || runner !== started) return;
+      runner = null;
+      log.error(
+        { err },
+        `job runner stopped on an error; starting it again in ${RESTART_MS / 1000} s`,
+      );
+      scheduleRestart();
+    });
+    runner = started;
+    try {
+      // Chained jobs start now rather than at the next minute's safety net.
+      for (const [name, def] of Object.entries(jobs)) {
+        if (def.everySeconds)
+          await started.addJob(name, {}, { ...chainOptions(name), jobKeyMode: 'preserve_run_at' });
+      }
+    } catch (err) {
+      runner = null;
+      await started.stop().catch(() => {});
+      throw err;
+    }
+  };
+  const scheduleRestart = () => {
+    restartTimer = setTimeout(() => {
+      if (stopping) return;
+      launch().then(
+        () => log.warn('job runner started again'),
+        (err) => {
+          log.warn(
+            { err: { message: String(err?.message ?? err) } },
+            'job runner could not start yet; retrying',
+          );
+          scheduleRestart();
+        },
+      );
+    }, RESTART_MS);
+  };
+  await launch();
   log.debug({ tasks: Object.keys(jobs), processKey: liveness.processKey }, 'job runner started');
 
   return {
     async stop() {
+      stopping = true;
+      clearTimeout(restartTimer);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
-        runner.stop().then(() => false),
+        (runner?.stop() ?? Promise.resolve()).then(() => false),
         new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(true), stopTimeoutMs);
         }),
@@ -104,6 +171,8 @@ export async function startJobRunner(
           { waitedMs: stopTimeoutMs },
           'jobs still running at shutdown; they run again after the restart',
         );
+      // Connections a job still holds are not waited for: the process is going away.
+      if (!timedOut) await pool.end();
       await liveness.stop();
     },
   };
