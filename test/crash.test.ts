@@ -5,7 +5,6 @@
  * the same load. Afterwards every acknowledged event and install is stored, no job is lost, and
  * the clicks are there (see the click rule below).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,27 +21,7 @@ import {
 } from '../src/modules/tracking/test-support.ts';
 import { enqueueJob } from '../src/queue/enqueue.ts';
 import { api, createTestDatabase, eventually, type TestServer } from './helpers.ts';
-
-const BIN = path.resolve('bin/apprefer.js');
-
-type Served = { child: ChildProcess; exited: Promise<unknown>; output: () => string };
-
-function serve(port: number, env: Record<string, string>): Served {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH!,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SECRET_KEY: 'crash-test-secret-0123456789abcdef',
-      ...env,
-    },
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return { child, exited: new Promise((r) => child.on('exit', r)), output: () => out };
-}
+import { serveProcess as serve } from './serve-process.ts';
 
 const readyz = (base: string) =>
   fetch(`${base}/readyz`).then(

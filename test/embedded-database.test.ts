@@ -2,7 +2,6 @@
  * `npm start` on the embedded database, under the mistakes operators make: a busy port, a second
  * server on the same DATA_DIR, a server killed with SIGKILL, and PostgreSQL itself killed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,8 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/lib/net.ts';
 import { eventually } from './helpers.ts';
-
-const BIN = path.resolve('bin/apprefer.js');
+import { serveProcess } from './serve-process.ts';
 
 let dataDir: string;
 beforeAll(() => {
@@ -19,30 +17,15 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-type Server = {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-  exited: Promise<number | null>;
-};
-
-function start(port: number): Server {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: {
-      PATH: process.env.PATH!,
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'info',
-      SECRET_KEY: 'embedded-test-secret-0123456789abcdef',
-    },
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  return { child, port, output: () => out, exited };
-}
+/** `apprefer serve` on the embedded database in dataDir (no DATABASE_URL). */
+const start = (port: number) => ({
+  port,
+  ...serveProcess(port, {
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    SECRET_KEY: 'embedded-test-secret-0123456789abcdef',
+  }),
+});
 
 const ready = (port: number) =>
   fetch(`http://127.0.0.1:${port}/readyz`).then(
