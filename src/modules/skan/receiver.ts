@@ -8,6 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiInstance } from '../../http/types.ts';
+import { answerError, JSON_UTF8, readBodiesRaw, receiverErrors } from '../../http/raw-body.ts';
 import type { Services } from '../../services.ts';
 import { toPostbackRow } from './postback.ts';
 import { PostbackWriter } from './writer.ts';
@@ -20,39 +21,16 @@ export const RECEIVER_PATHS = [
   '/.well-known/appattribution/report-attribution/',
 ] as const;
 
-const JSON_UTF8 = 'application/json; charset=utf-8';
 const OK = JSON.stringify({ status: 'received' });
-const reject = (reply: FastifyReply, status: number, code: string, message: string) =>
-  reply
-    .code(status)
-    .type(JSON_UTF8)
-    .send(JSON.stringify({ error: { code, message } }));
 
 export async function receiverRoutes(app: ApiInstance, services: Services) {
   const { sql, log, config } = services;
   const writer = new PostbackWriter(sql, log);
   app.addHook('onClose', async () => writer.drain());
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: MAX_POSTBACK_BYTES },
-    (_req, body, done) => done(null, body),
-  );
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('cache-control', 'no-store');
-    return payload;
-  });
-  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-      return reject(reply, 413, 'payload_too_large', `Body over ${MAX_POSTBACK_BYTES} bytes`);
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
-      return reject(reply, 400, 'invalid_json', 'Body could not be read');
-    // Not stored: a 503 makes the device retry later, which is what we want.
-    req.log.error({ err, reqId: req.id }, 'skan postback not stored');
-    reply.header('retry-after', '60');
-    return reject(reply, 503, 'service_unavailable', 'Not stored; retry later');
-  });
+  readBodiesRaw(app, MAX_POSTBACK_BYTES);
+  // Not stored: a 503 makes the device retry later, which is what we want.
+  receiverErrors(app, MAX_POSTBACK_BYTES, 'skan postback not stored');
 
   async function receive(req: FastifyRequest, reply: FastifyReply) {
     const receivedAt = new Date();
@@ -62,7 +40,7 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
       if (!buf || buf.length === 0) throw new Error('empty');
       body = JSON.parse(buf.toString('utf8'));
     } catch {
-      return reject(reply, 400, 'invalid_json', 'The body is not JSON');
+      return answerError(reply, 400, 'invalid_json', 'The body is not JSON');
     }
     await writer.submit(
       toPostbackRow(body, { allowDevelopmentKeys: config.skanAllowDevelopmentKeys, receivedAt }),

@@ -9,7 +9,8 @@ import { MAX_BODY_BYTES, type ApiInstance } from '../../http/types.ts';
 import type { Services } from '../../services.ts';
 import { SdkAppCache } from '../tracking/app-cache.ts';
 import { credentialAndBody } from '../tracking/sdk-auth.ts';
-import { JSON_UTF8, SdkError, sendSdkError, withDeadline } from '../tracking/sdk-errors.ts';
+import { JSON_UTF8, readBodiesRaw } from '../../http/raw-body.ts';
+import { SdkError, sendSdkError, withDeadline } from '../tracking/sdk-errors.ts';
 import { deviceTotals, valuesFor } from './device-values.ts';
 import { currentRevision, toSchemaResource } from './schema-store.ts';
 
@@ -19,17 +20,8 @@ export async function sdkSkanRoutes(app: ApiInstance, services: Services) {
   await apps.start();
   app.addHook('onClose', async () => apps.stop());
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES },
-    (_req, body, done) => done(null, body),
-  );
+  readBodiesRaw(app, MAX_BODY_BYTES);
   app.setErrorHandler(sendSdkError);
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('cache-control', 'no-store');
-    return payload;
-  });
 
   async function schemaHandler(req: FastifyRequest, reply: FastifyReply) {
     // A GET has no body: the key header (or legacy X-App-Id) names the app; `{}` stands in.

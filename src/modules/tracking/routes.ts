@@ -11,7 +11,8 @@ import { normalizeIp } from '../../lib/ip.ts';
 import { SdkAppCache } from './app-cache.ts';
 import { readConfigureBody, readEventBody } from './sdk-body.ts';
 import { credentialAndBody, header } from './sdk-auth.ts';
-import { JSON_UTF8, sendSdkError, withDeadline } from './sdk-errors.ts';
+import { JSON_UTF8, readBodiesRaw } from '../../http/raw-body.ts';
+import { sendSdkError, withDeadline } from './sdk-errors.ts';
 import { configure } from './configure.ts';
 import { EventWriter } from './event-writer.ts';
 import { GroupCommit } from '../../db/group-commit.ts';
@@ -52,12 +53,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
   });
 
   // Any content type (or none) is read as bytes and decoded as UTF-8 JSON by the handler.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: MAX_BODY_BYTES },
-    (_req, body, done) => done(null, body),
-  );
+  readBodiesRaw(app, MAX_BODY_BYTES);
 
   app.setErrorHandler(sendSdkError);
 
@@ -87,12 +83,6 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
         }),
       );
     return reply;
-  });
-
-  // Closing the server adds `Connection: close` to answers in flight (src/http/server.ts).
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('cache-control', 'no-store');
-    return payload;
   });
 
   async function configureHandler(req: FastifyRequest, reply: FastifyReply) {

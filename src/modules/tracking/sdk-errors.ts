@@ -8,10 +8,10 @@ import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../../db/errors.ts';
 import { MAX_BODY_BYTES } from '../../http/types.ts';
 import { isTransient, OverloadedError } from './event-writer.ts';
 import { BodyError } from './sdk-body.ts';
+import { JSON_UTF8 } from '../../http/raw-body.ts';
 
 /** Hard internal deadline of a request (clients time out at 10 s). */
 const REQUEST_DEADLINE_MS = 5_000;
-export const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /** A refusal with its HTTP status and SDK error code (a bad or unknown key). */
 export class SdkError extends Error {

@@ -4,6 +4,7 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiInstance } from '../../http/types.ts';
+import { answerError, answerJson, readBodiesRaw, receiverErrors } from '../../http/raw-body.ts';
 import { errorResponses } from '../../http/errors.ts';
 import { list, ListOf, single, SingleOf } from '../../http/envelope.ts';
 import { page } from '../../http/cursor.ts';
@@ -150,11 +151,6 @@ export async function webhookSettingsRoutes(app: ApiInstance, { sql, config, cur
 
 /** Bodies up to 1 MiB are accepted (a delivery is a few kB). */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
-const JSON_UTF8 = 'application/json; charset=utf-8';
-const answer = (reply: FastifyReply, status: number, body: unknown) =>
-  reply.code(status).type(JSON_UTF8).send(JSON.stringify(body));
-const refuse = (reply: FastifyReply, status: number, code: string, message: string) =>
-  answer(reply, status, { error: { code, message } });
 
 /** The receivers, at the root: their own body parsing (raw bytes: Svix signs them). */
 export async function receiverRoutes(app: ApiInstance, services: Services) {
@@ -164,26 +160,9 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
   const writer = new WebhookWriter(sql, log);
   app.addHook('onClose', async () => writer.drain());
 
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: MAX_WEBHOOK_BYTES },
-    (_req, body, done) => done(null, body),
-  );
-  app.addHook('onSend', async (_req, reply, payload) => {
-    reply.header('cache-control', 'no-store');
-    return payload;
-  });
-  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-      return refuse(reply, 413, 'payload_too_large', `Body over ${MAX_WEBHOOK_BYTES} bytes`);
-    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)
-      return refuse(reply, 400, 'invalid_json', err.message || 'Body could not be read');
-    // Nothing was acknowledged: the sender retries (RevenueCat 5 times, Svix for days).
-    req.log.error({ err, reqId: req.id }, 'webhook not recorded');
-    reply.header('retry-after', '60');
-    return refuse(reply, 503, 'service_unavailable', 'Not recorded; retry later');
-  });
+  readBodiesRaw(app, MAX_WEBHOOK_BYTES);
+  // Nothing was acknowledged: the sender retries (RevenueCat 5 times, Svix for days).
+  receiverErrors(app, MAX_WEBHOOK_BYTES, 'webhook not recorded');
 
   /** Reads, checks and records one delivery; `parse` maps the body, `auth` checks the caller. */
   async function receive(
@@ -197,24 +176,25 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
     const name = source === 'revenuecat' ? 'RevenueCat' : 'Superwall';
     const appId = req.params.appId;
     const a = appId.length <= 64 ? await receiverApp(sql, appId, source) : null;
-    if (!a) return refuse(reply, 404, 'not_found', 'App not found');
+    if (!a) return answerError(reply, 404, 'not_found', 'App not found');
     if (!a.enabled)
-      return refuse(reply, 404, 'not_found', `${name} webhooks are not enabled for this app`);
+      return answerError(reply, 404, 'not_found', `${name} webhooks are not enabled for this app`);
     const raw = (req.body as Buffer | undefined) ?? Buffer.alloc(0);
     const refusal = auth(a, raw);
-    if (refusal) return refuse(reply, 401, 'unauthorized', refusal);
+    if (refusal) return answerError(reply, 401, 'unauthorized', refusal);
 
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      return refuse(reply, 400, 'invalid_json', 'The body is not JSON');
+      return answerError(reply, 400, 'invalid_json', 'The body is not JSON');
     }
     let ev: SubscriptionEvent;
     try {
       ev = parse(body, receivedAt);
     } catch (err) {
-      if (err instanceof PayloadError) return refuse(reply, 400, 'validation_error', err.message);
+      if (err instanceof PayloadError)
+        return answerError(reply, 400, 'validation_error', err.message);
       throw err;
     }
     let outcome: string;
@@ -232,9 +212,14 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
     } catch (err) {
       if (!(err instanceof OverloadedError)) throw err;
       reply.header('retry-after', '60');
-      return refuse(reply, 503, 'service_unavailable', 'Too many webhooks at once; retry later');
+      return answerError(
+        reply,
+        503,
+        'service_unavailable',
+        'Too many webhooks at once; retry later',
+      );
     }
-    return answer(reply, 200, { status: outcome });
+    return answerJson(reply, 200, { status: outcome });
   }
 
   const hidden = { schema: { hide: true } };
@@ -275,7 +260,7 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
 
   app.post('/api/cron/qualified-trials', hidden, async (req, reply) => {
     if (!config.cronSecret)
-      return refuse(
+      return answerError(
         reply,
         404,
         'not_found',
@@ -283,12 +268,12 @@ export async function receiverRoutes(app: ApiInstance, services: Services) {
       );
     const given = (req.headers.authorization ?? '').replace(/^bearer\s+/i, '');
     if (!safeEqual(given, config.cronSecret))
-      return refuse(
+      return answerError(
         reply,
         401,
         'unauthorized',
         'Missing or wrong Authorization: Bearer $CRON_SECRET',
       );
-    return answer(reply, 200, { data: await qualifyDueTrials(sql) });
+    return answerJson(reply, 200, { data: await qualifyDueTrials(sql) });
   });
 }
