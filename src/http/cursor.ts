@@ -1,4 +1,5 @@
 import { hmac, safeEqual } from '../lib/crypto.ts';
+import { list } from './envelope.ts';
 import { ApiError } from './errors.ts';
 
 /**
@@ -51,4 +52,27 @@ export function page<R>(
   const hasMore = rows.length > limit;
   const items = hasMore ? rows.slice(0, limit) : rows;
   return { items, cursor: hasMore ? encode(keyOf(items[items.length - 1])) : null };
+}
+
+/**
+ * A page of a list in `seq` order, as every list of the API answers it: the cursor is bound to
+ * `scope` (the list and its filters), `fetch` reads `limit + 1` rows after the cursor's seq, and
+ * the answer is the `{data, cursor}` envelope of `toResource(row)`s.
+ */
+export async function seqPage<R extends { seq: string }, T>(
+  cursors: CursorCodec,
+  scope: string,
+  q: { limit: number; cursor?: string },
+  fetch: (afterSeq: string | null) => Promise<R[]>,
+  toResource: (row: R) => T,
+) {
+  const after = cursors.decode(scope, q.cursor);
+  const rows = await fetch(after ? String(after[0]) : null);
+  const { items, cursor } = page(
+    rows,
+    q.limit,
+    (r) => [r.seq],
+    (k) => cursors.encode(scope, k),
+  );
+  return list(items.map(toResource), cursor);
 }

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { errorResponses } from '../../http/errors.ts';
-import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
-import { page } from '../../http/cursor.ts';
+import { ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
+import { seqPage } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { principalOf } from '../auth/principal.ts';
 import { createApiKey, listApiKeys, revokeApiKey, toApiKeyResource } from './keys.ts';
@@ -70,19 +70,17 @@ export async function apiKeyRoutes(app: ApiInstance, { sql, cursors }: Services)
     },
     async (req) => {
       const p = principalOf(req);
-      const scope = `api-keys:${p.orgId}`;
-      const after = cursors.decode(scope, req.query.cursor);
-      const rows = await listApiKeys(sql, p.orgId, {
-        limit: req.query.limit,
-        afterSeq: after ? String(after[0]) : null,
-      });
-      const { items, cursor } = page(
-        rows,
-        req.query.limit,
-        (r) => [r.seq],
-        (k) => cursors.encode(scope, k),
+      return seqPage(
+        cursors,
+        `api-keys:${p.orgId}`,
+        req.query,
+        (afterSeq) =>
+          listApiKeys(sql, p.orgId, {
+            limit: req.query.limit,
+            afterSeq,
+          }),
+        toApiKeyResource,
       );
-      return list(items.map(toApiKeyResource), cursor);
     },
   );
 

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { errorResponses } from '../../http/errors.ts';
-import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
-import { page } from '../../http/cursor.ts';
+import { ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
+import { seqPage } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { assertAppVisible, principalOf } from '../auth/principal.ts';
 import { App, AppCreate, AppIdParams, AppUpdate } from './schemas.ts';
@@ -28,21 +28,19 @@ export async function appRoutes(app: ApiInstance, { sql, cursors }: Services) {
     },
     async (req) => {
       const p = principalOf(req);
-      const scope = `apps:${p.orgId}:${req.query.includeArchived}`;
-      const after = cursors.decode(scope, req.query.cursor);
-      const rows = await listApps(sql, p.orgId, {
-        limit: req.query.limit,
-        afterSeq: after ? String(after[0]) : null,
-        appIds: p.appIds,
-        includeArchived: req.query.includeArchived,
-      });
-      const { items, cursor } = page(
-        rows,
-        req.query.limit,
-        (r) => [r.seq],
-        (k) => cursors.encode(scope, k),
+      return seqPage(
+        cursors,
+        `apps:${p.orgId}:${req.query.includeArchived}`,
+        req.query,
+        (afterSeq) =>
+          listApps(sql, p.orgId, {
+            limit: req.query.limit,
+            afterSeq,
+            appIds: p.appIds,
+            includeArchived: req.query.includeArchived,
+          }),
+        toAppResource,
       );
-      return list(items.map(toAppResource), cursor);
     },
   );
 

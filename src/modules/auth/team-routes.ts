@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { errorResponses } from '../../http/errors.ts';
 import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
-import { page } from '../../http/cursor.ts';
+import { page, seqPage } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { principalOf, type Principal } from './principal.ts';
 import {
@@ -163,19 +163,17 @@ export async function teamRoutes(app: ApiInstance, { sql, cursors, config }: Ser
     },
     async (req) => {
       const c = caller(principalOf(req));
-      const scope = `invitations:${c.orgId}`;
-      const after = cursors.decode(scope, req.query.cursor);
-      const rows = await listInvitations(sql, c.orgId, {
-        limit: req.query.limit,
-        afterSeq: after ? String(after[0]) : null,
-      });
-      const { items, cursor } = page(
-        rows,
-        req.query.limit,
-        (r) => [r.seq],
-        (k) => cursors.encode(scope, k),
+      return seqPage(
+        cursors,
+        `invitations:${c.orgId}`,
+        req.query,
+        (afterSeq) =>
+          listInvitations(sql, c.orgId, {
+            limit: req.query.limit,
+            afterSeq,
+          }),
+        toInvitationResource,
       );
-      return list(items.map(toInvitationResource), cursor);
     },
   );
 

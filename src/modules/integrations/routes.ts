@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { conflict, errorResponses, notFound } from '../../http/errors.ts';
-import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
-import { page } from '../../http/cursor.ts';
+import { ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
+import { seqPage } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { endOf, Instant } from '../../http/instant.ts';
 import { visibleApp } from '../auth/principal.ts';
@@ -198,24 +198,22 @@ export async function integrationRoutes(app: ApiInstance, { sql, cursors, config
     async (req) => {
       const a = await visibleApp(sql, req);
       const q = req.query;
-      const scope = `deliveries:${a.id}:${JSON.stringify([q.network, q.status, q.eventId, q.from, q.to])}`;
-      const after = cursors.decode(scope, q.cursor);
-      const rows = await listDeliveries(sql, a.id, {
-        limit: q.limit,
-        afterSeq: after ? String(after[0]) : null,
-        network: q.network ?? null,
-        status: q.status ?? null,
-        eventId: q.eventId ?? null,
-        from: q.from ? new Date(q.from) : null,
-        to: q.to ? endOf(q.to) : null,
-      });
-      const { items, cursor } = page(
-        rows,
-        q.limit,
-        (r) => [r.seq],
-        (k) => cursors.encode(scope, k),
+      return seqPage(
+        cursors,
+        `deliveries:${a.id}:${JSON.stringify([q.network, q.status, q.eventId, q.from, q.to])}`,
+        q,
+        (afterSeq) =>
+          listDeliveries(sql, a.id, {
+            limit: q.limit,
+            afterSeq,
+            network: q.network ?? null,
+            status: q.status ?? null,
+            eventId: q.eventId ?? null,
+            from: q.from ? new Date(q.from) : null,
+            to: q.to ? endOf(q.to) : null,
+          }),
+        toDeliveryResource,
       );
-      return list(items.map(toDeliveryResource), cursor);
     },
   );
 

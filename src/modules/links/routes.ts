@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ApiInstance } from '../../http/types.ts';
 import { errorResponses } from '../../http/errors.ts';
-import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
-import { page } from '../../http/cursor.ts';
+import { ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
+import { seqPage } from '../../http/cursor.ts';
 import type { Services } from '../../services.ts';
 import { visibleApp } from '../auth/principal.ts';
 import { AppIdParams } from '../apps/schemas.ts';
@@ -50,20 +50,18 @@ export async function linkRoutes(
     },
     async (req) => {
       const a = await visibleApp(sql, req);
-      const scope = `links:${a.id}:${req.query.includeArchived}`;
-      const after = cursors.decode(scope, req.query.cursor);
-      const rows = await listLinks(sql, a.id, {
-        limit: req.query.limit,
-        afterSeq: after ? String(after[0]) : null,
-        includeArchived: req.query.includeArchived,
-      });
-      const { items, cursor } = page(
-        rows,
-        req.query.limit,
-        (r) => [r.seq],
-        (k) => cursors.encode(scope, k),
+      return seqPage(
+        cursors,
+        `links:${a.id}:${req.query.includeArchived}`,
+        req.query,
+        (afterSeq) =>
+          listLinks(sql, a.id, {
+            limit: req.query.limit,
+            afterSeq,
+            includeArchived: req.query.includeArchived,
+          }),
+        resource,
       );
-      return list(items.map(resource), cursor);
     },
   );
 

@@ -1,7 +1,7 @@
 import type { ApiInstance } from '../../http/types.ts';
 import { errorResponses, validationError } from '../../http/errors.ts';
 import { list, ListOf, PageQuery, single, SingleOf } from '../../http/envelope.ts';
-import { page } from '../../http/cursor.ts';
+import { seqPage } from '../../http/cursor.ts';
 import { z } from 'zod';
 import { resolvePeriod } from '../analytics/period.ts';
 import type { Services } from '../../services.ts';
@@ -94,26 +94,21 @@ export async function skanRoutes(app: ApiInstance, services: Services) {
     async (req) => {
       const a = await visibleApp(sql, req);
       const q = req.query;
-      const scope = `skan-postbacks:${a.id}:${q.verified}:${q.window}:${q.from}:${q.to}`;
-      const after = cursors.decode(scope, q.cursor);
-      const rows = await listPostbacks(sql, a, {
-        limit: q.limit,
-        afterSeq: after ? String(after[0]) : null,
-        verified: q.verified,
-        window: q.window,
-        from: q.from,
-        to: q.to,
-      });
       const decode = decoderFor(await schemaRevisions(sql, a.id));
-      const { items, cursor } = page(
-        rows,
-        q.limit,
-        (r) => [r.seq],
-        (k) => cursors.encode(scope, k),
-      );
-      return list(
-        items.map((r) => toPostbackResource(r, decode)),
-        cursor,
+      return seqPage(
+        cursors,
+        `skan-postbacks:${a.id}:${q.verified}:${q.window}:${q.from}:${q.to}`,
+        q,
+        (afterSeq) =>
+          listPostbacks(sql, a, {
+            limit: q.limit,
+            afterSeq,
+            verified: q.verified,
+            window: q.window,
+            from: q.from,
+            to: q.to,
+          }),
+        (r) => toPostbackResource(r, decode),
       );
     },
   );

@@ -6,8 +6,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiInstance } from '../../http/types.ts';
 import { answerError, answerJson, readBodiesRaw, receiverErrors } from '../../http/raw-body.ts';
 import { errorResponses } from '../../http/errors.ts';
-import { list, ListOf, single, SingleOf } from '../../http/envelope.ts';
-import { page } from '../../http/cursor.ts';
+import { ListOf, single, SingleOf } from '../../http/envelope.ts';
+import { seqPage } from '../../http/cursor.ts';
 import { safeEqual } from '../../lib/crypto.ts';
 import { endOf } from '../../http/instant.ts';
 import type { Services } from '../../services.ts';
@@ -128,23 +128,21 @@ export async function webhookSettingsRoutes(app: ApiInstance, { sql, config, cur
     async (req) => {
       const a = await visibleApp(sql, req);
       const q = req.query;
-      const scope = `qualified-trials:${a.id}:${JSON.stringify([q.status, q.environment, q.from, q.to])}`;
-      const after = cursors.decode(scope, q.cursor);
-      const rows = await listQualifiedTrials(sql, a.id, {
-        limit: q.limit,
-        afterSeq: after ? String(after[0]) : null,
-        status: q.status ?? null,
-        environment: q.environment,
-        from: q.from ? new Date(q.from) : null,
-        to: q.to ? endOf(q.to) : null,
-      });
-      const { items, cursor } = page(
-        rows,
-        q.limit,
-        (r) => [r.seq],
-        (k) => cursors.encode(scope, k),
+      return seqPage(
+        cursors,
+        `qualified-trials:${a.id}:${JSON.stringify([q.status, q.environment, q.from, q.to])}`,
+        q,
+        (afterSeq) =>
+          listQualifiedTrials(sql, a.id, {
+            limit: q.limit,
+            afterSeq,
+            status: q.status ?? null,
+            environment: q.environment,
+            from: q.from ? new Date(q.from) : null,
+            to: q.to ? endOf(q.to) : null,
+          }),
+        toQualifiedTrialResource,
       );
-      return list(items.map(toQualifiedTrialResource), cursor);
     },
   );
 }
