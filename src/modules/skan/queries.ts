@@ -1,37 +1,15 @@
 import type { Sql } from '../../db/client.ts';
 import type { AppRow } from '../apps/queries.ts';
 import { campaignOf, decodeValue, installEstimate, revisionAt } from './decode.ts';
+import type { PostbackRow } from './postback.ts';
 import type { SchemaRevision } from './schema-store.ts';
 import type { SkanPostback, StatsDimension } from './schemas.ts';
 
 /** Postbacks are kept this long (docs/spec/product.md §13). */
 export const POSTBACK_RETENTION_DAYS = 90;
 
-type StoredPostback = {
-  id: string;
-  seq: string;
-  kind: 'skadnetwork' | 'adattributionkit';
-  dedup_key: string | null;
-  version: string | null;
-  verified: boolean;
-  unverified_reason: string | null;
-  sandbox: boolean;
-  ad_network_id: string | null;
-  source_identifier: string | null;
-  campaign_id: number | null;
-  source_app_id: string | null;
-  source_domain: string | null;
-  redownload: boolean | null;
-  fidelity_type: number | null;
-  did_win: boolean | null;
-  conversion_type: string | null;
-  window_index: number | null;
-  fine_value: number | null;
-  coarse_value: string | null;
-  country_code: string | null;
-  raw: unknown;
-  received_at: Date;
-};
+/** A stored postback: the row written for it (postback.ts) and its place in the table. */
+type StoredPostback = PostbackRow & { seq: string };
 
 /**
  * The postbacks of an app: those whose app id is its App Store id. When several apps name the same
