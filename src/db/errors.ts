@@ -16,3 +16,21 @@ export function isInvalidTextError(err: unknown): boolean {
 
 export const INVALID_TEXT_MESSAGE =
   'a value contains a character that cannot be stored (NUL, or an invalid Unicode escape)';
+
+/** Connection loss, overload, shutdown, serialization/deadlock: the request gets a 503 and is retried. */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return (
+    /^(08|53|57|40001|40P01)/.test(code) ||
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'CONNECT_TIMEOUT',
+      'CONNECTION_CLOSED',
+      'CONNECTION_ENDED',
+      'CONNECTION_DESTROYED',
+    ].includes(code)
+  );
+}

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
+import { isTransient } from '../../db/errors.ts';
+import { Batcher } from '../../lib/batcher.ts';
 import type { PostbackRow } from './postback.ts';
 
 const MAX_BATCH = 500;
@@ -67,8 +69,6 @@ const UPDATE_SET = COLUMNS.filter((c) => c !== 'id' && c !== 'received_at')
   .map((c) => `${c} = excluded.${c}`)
   .join(', ');
 
-type Pending = { row: PostbackRow; resolve: () => void; reject: (e: unknown) => void };
-
 /**
  * Stores postbacks in batches: postbacks that arrive while the inserts in flight run queue up and
  * go together in the next statement, so a burst costs one commit per batch instead of one per
@@ -80,42 +80,31 @@ type Pending = { row: PostbackRow; resolve: () => void; reject: (e: unknown) => 
  * shadow Apple's), never the other way round.
  */
 export class PostbackWriter {
-  private queue: Pending[] = [];
-  private running = new Set<Promise<void>>();
+  private readonly batcher: Batcher<PostbackRow>;
 
   constructor(
     private sql: Sql,
     private log: Logger,
-  ) {}
-
-  submit(row: PostbackRow): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ row, resolve, reject });
-      if (this.running.size < MAX_IN_FLIGHT) {
-        const run: Promise<void> = this.loop().finally(() => this.running.delete(run));
-        this.running.add(run);
-      }
+  ) {
+    this.batcher = new Batcher<PostbackRow>((rows) => this.write(rows), {
+      maxBatch: MAX_BATCH,
+      maxConcurrent: MAX_IN_FLIGHT,
+      retryAlone: (err, size) => {
+        if (isTransient(err)) return false;
+        // One bad postback must not fail its neighbours: write them one by one.
+        this.log.warn({ err, size }, 'skan postback batch failed; retrying one by one');
+        return true;
+      },
     });
   }
 
-  /** Waits for every queued postback to be written (server close). */
-  async drain() {
-    while (this.running.size) await Promise.all(this.running);
+  submit(row: PostbackRow): Promise<void> {
+    return this.batcher.submit(row);
   }
 
-  private async loop() {
-    // Let the requests of this turn of the event loop queue up first.
-    await new Promise((r) => setImmediate(r));
-    while (this.queue.length) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      try {
-        await this.write(batch.map((p) => p.row));
-        for (const p of batch) p.resolve();
-      } catch (err) {
-        this.log.error({ err, rows: batch.length }, 'skan postback write failed');
-        for (const p of batch) p.reject(err);
-      }
-    }
+  /** Waits for every queued postback to be written (server close). */
+  drain(): Promise<void> {
+    return this.batcher.drain();
   }
 
   private async write(rows: PostbackRow[]) {

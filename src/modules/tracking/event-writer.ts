@@ -18,7 +18,8 @@ import type { Environment } from '../attribution/waterfall.ts';
 import { eventFingerprint, type EventBody } from './sdk-body.ts';
 import { linkUser } from './device-store.ts';
 import { DEFAULT_MAPPING } from '../integrations/outbox.ts';
-import { foreground } from '../../lib/foreground.ts';
+import { Batcher } from '../../lib/batcher.ts';
+import { isTransient } from '../../db/errors.ts';
 
 export const DEDUP_WINDOW_SECONDS = 120;
 const DEVICE_CACHE_MAX = 200_000;
@@ -41,8 +42,6 @@ export class OverloadedError extends Error {}
 type Queued = PendingEvent & {
   id: string;
   fingerprint: string | null;
-  resolve: () => void;
-  reject: (e: unknown) => void;
 };
 
 export type WriterOptions = {
@@ -54,15 +53,11 @@ export type WriterOptions = {
 };
 
 export class EventWriter {
-  private queue: Queued[] = [];
-  private active = 0;
-  private readonly maxBatch: number;
-  private readonly maxConcurrent: number;
+  private readonly batcher: Batcher<Queued>;
   private readonly maxQueue: number;
   private readonly maxQueueBytes: number;
   private heldBytes = 0;
   private held = 0;
-  private idle: (() => void) | null = null;
   private readonly deviceCache = new Map<string, string>();
 
   constructor(
@@ -70,10 +65,19 @@ export class EventWriter {
     private readonly log: Logger,
     opts: WriterOptions = {},
   ) {
-    this.maxBatch = opts.maxBatch ?? 1000;
-    this.maxConcurrent = opts.maxConcurrent ?? 2;
     this.maxQueue = opts.maxQueue ?? 20_000;
     this.maxQueueBytes = opts.maxQueueBytes ?? 64 * 1024 * 1024;
+    this.batcher = new Batcher<Queued>((batch) => this.write(batch), {
+      maxBatch: opts.maxBatch ?? 1000,
+      maxConcurrent: opts.maxConcurrent ?? 2,
+      foreground: true,
+      retryAlone: (err, size) => {
+        if (isTransient(err)) return false;
+        // One bad row must not fail its neighbours: write them one by one.
+        this.log.warn({ err, size }, 'event batch failed; retrying its events one by one');
+        return true;
+      },
+    });
   }
 
   /** Events (and their body bytes) accepted and not yet settled: queued or being written. */
@@ -84,73 +88,22 @@ export class EventWriter {
   /** Resolves once the event (or the decision that it is a duplicate) is committed. */
   submit(e: PendingEvent): Promise<void> {
     const bytes = e.bytes ?? 0;
-    if (this.queue.length >= this.maxQueue)
+    if (this.batcher.queued >= this.maxQueue)
       return Promise.reject(new OverloadedError('event queue full'));
     if (this.held > 0 && this.heldBytes + bytes > this.maxQueueBytes)
       return Promise.reject(new OverloadedError('event queue full (bytes)'));
     const fingerprint = e.body.eventId ? null : eventFingerprint(e.body).toString('hex');
     this.held++;
     this.heldBytes += bytes;
-    const settle = () => {
+    return this.batcher.submit({ ...e, id: newId('evt'), fingerprint }).finally(() => {
       this.held--;
       this.heldBytes -= bytes;
-    };
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({
-        ...e,
-        id: newId('evt'),
-        fingerprint,
-        resolve: () => {
-          settle();
-          resolve();
-        },
-        reject: (err) => {
-          settle();
-          reject(err);
-        },
-      });
-      this.kick();
     });
   }
 
   /** Waits until every queued event is written (shutdown). */
-  async drain(): Promise<void> {
-    while (this.queue.length || this.active) await new Promise<void>((r) => (this.idle = r));
-  }
-
-  private kick() {
-    // Every batch slot taken and events still waiting: ingestion is at capacity.
-    if (this.active >= this.maxConcurrent && this.queue.length) foreground.busy();
-    while (this.active < this.maxConcurrent && this.queue.length) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.active++;
-      void this.flush(batch).finally(() => {
-        this.active--;
-        if (!this.queue.length && !this.active) {
-          this.idle?.();
-          this.idle = null;
-        }
-        this.kick();
-      });
-    }
-  }
-
-  private async flush(batch: Queued[]): Promise<void> {
-    try {
-      await this.write(batch);
-      for (const e of batch) e.resolve();
-    } catch (err) {
-      if (batch.length > 1 && !isTransient(err)) {
-        // One bad row must not fail its neighbours: write them one by one.
-        this.log.warn(
-          { err, size: batch.length },
-          'event batch failed; retrying its events one by one',
-        );
-        for (const e of batch) await this.flush([e]);
-        return;
-      }
-      for (const e of batch) e.reject(err);
-    }
+  drain(): Promise<void> {
+    return this.batcher.drain();
   }
 
   /**
@@ -301,24 +254,6 @@ export class EventWriter {
 function bump(m: Map<string, number>, e: PendingEvent) {
   const k = `${e.appId}\u0000${e.environment}`;
   m.set(k, (m.get(k) ?? 0) + 1);
-}
-
-/** Connection loss, overload, shutdown, serialization/deadlock: the request gets a 503 and is retried. */
-export function isTransient(err: unknown): boolean {
-  const code = (err as { code?: string })?.code ?? '';
-  return (
-    /^(08|53|57|40001|40P01)/.test(code) ||
-    [
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      'EPIPE',
-      'CONNECT_TIMEOUT',
-      'CONNECTION_CLOSED',
-      'CONNECTION_ENDED',
-      'CONNECTION_DESTROYED',
-    ].includes(code)
-  );
 }
 
 /** Deletes fingerprints older than the dedup window. */

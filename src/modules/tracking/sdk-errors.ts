@@ -4,9 +4,9 @@
  * or a request outlives its deadline, so that SDKs retry later.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { INVALID_TEXT_MESSAGE, isInvalidTextError } from '../../db/errors.ts';
+import { INVALID_TEXT_MESSAGE, isInvalidTextError, isTransient } from '../../db/errors.ts';
 import { MAX_BODY_BYTES } from '../../http/types.ts';
-import { isTransient, OverloadedError } from './event-writer.ts';
+import { OverloadedError } from './event-writer.ts';
 import { BodyError } from './sdk-body.ts';
 import { JSON_UTF8 } from '../../http/raw-body.ts';
 

@@ -13,11 +13,12 @@ import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
 import { recordDeliveries } from '../integrations/outbox.ts';
-import { isTransient, OverloadedError } from '../tracking/event-writer.ts';
+import { isTransient } from '../../db/errors.ts';
+import { OverloadedError } from '../tracking/event-writer.ts';
 import { MAX_REVENUE, storableJson } from '../tracking/sdk-body.ts';
 import type { Tx } from '../tracking/device-store.ts';
 import type { SubscriptionEvent } from './subscription-event.ts';
-import { foreground } from '../../lib/foreground.ts';
+import { Batcher } from '../../lib/batcher.ts';
 
 export type WebhookApp = {
   id: string;
@@ -33,8 +34,6 @@ type Item = {
   ev: SubscriptionEvent;
   raw: unknown;
   receivedAt: Date;
-  resolve: (o: Outcome) => void;
-  reject: (e: unknown) => void;
 };
 
 /** Only these are ever forwarded; the other lifecycle events are recorded for analytics only. */
@@ -54,61 +53,37 @@ const MAX_QUEUE = 5_000;
 const FIRST_RECHECK_MS = 60_000;
 
 export class WebhookWriter {
-  private queue: Item[] = [];
-  private active = 0;
-  private idle: (() => void) | null = null;
+  private readonly batcher: Batcher<Item, Outcome>;
 
   constructor(
-    private readonly sql: Sql,
+    sql: Sql,
     private readonly log: Logger,
-  ) {}
-
-  /** Resolves with the outcome once the delivery (or the decision that it is a duplicate) is committed. */
-  submit(app: WebhookApp, ev: SubscriptionEvent, raw: unknown, receivedAt: Date): Promise<Outcome> {
-    if (this.queue.length >= MAX_QUEUE)
-      return Promise.reject(new OverloadedError('webhook queue full'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ app, ev, raw, receivedAt, resolve, reject });
-      this.kick();
+  ) {
+    this.batcher = new Batcher((batch) => recordBatch(sql, batch), {
+      maxBatch: MAX_BATCH,
+      maxConcurrent: MAX_CONCURRENT,
+      // Ingestion first (src/lib/foreground.ts): while SDK writes back up, the next batch waits a
+      // little — fewer, larger batches; the senders only see a later 200.
+      yieldMs: YIELD_MS,
+      retryAlone: (err, size) => {
+        if (isTransient(err)) return false;
+        // One bad delivery must not fail its neighbours: write them one by one.
+        this.log.warn({ err, size }, 'webhook batch failed; retrying one by one');
+        return true;
+      },
     });
   }
 
+  /** Resolves with the outcome once the delivery (or the decision that it is a duplicate) is committed. */
+  submit(app: WebhookApp, ev: SubscriptionEvent, raw: unknown, receivedAt: Date): Promise<Outcome> {
+    if (this.batcher.queued >= MAX_QUEUE)
+      return Promise.reject(new OverloadedError('webhook queue full'));
+    return this.batcher.submit({ app, ev, raw, receivedAt });
+  }
+
   /** Waits until every queued delivery is written (shutdown). */
-  async drain(): Promise<void> {
-    while (this.queue.length || this.active) await new Promise<void>((r) => (this.idle = r));
-  }
-
-  private kick() {
-    while (this.active < MAX_CONCURRENT && this.queue.length) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      this.active++;
-      void this.flush(batch).finally(async () => {
-        // Ingestion first (src/lib/foreground.ts): while SDK writes back up, the next batch waits
-        // a little — fewer, larger batches; the senders only see a later 200.
-        if (foreground.isBusy()) await new Promise((r) => setTimeout(r, YIELD_MS));
-        this.active--;
-        if (!this.queue.length && !this.active) {
-          this.idle?.();
-          this.idle = null;
-        }
-        this.kick();
-      });
-    }
-  }
-
-  private async flush(batch: Item[]): Promise<void> {
-    try {
-      const outcomes = await recordBatch(this.sql, batch);
-      batch.forEach((item, i) => item.resolve(outcomes[i]));
-    } catch (err) {
-      if (batch.length > 1 && !isTransient(err)) {
-        // One bad delivery must not fail its neighbours: write them one by one.
-        this.log.warn({ err, size: batch.length }, 'webhook batch failed; retrying one by one');
-        for (const item of batch) await this.flush([item]);
-        return;
-      }
-      for (const item of batch) item.reject(err);
-    }
+  drain(): Promise<void> {
+    return this.batcher.drain();
   }
 }
 
