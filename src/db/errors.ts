@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+
 /**
  * PostgreSQL refusing a text value it was given: a NUL (22021 character_not_in_repertoire), a
  * character the encoding cannot hold (22P05 untranslatable_character, e.g. `\u0000` in jsonb), or
@@ -33,4 +35,17 @@ export function isTransient(err: unknown): boolean {
       'CONNECTION_DESTROYED',
     ].includes(code)
   );
+}
+
+/**
+ * For a batch writer (`retryAlone` of src/lib/batcher.ts): a batch that failed because of its rows,
+ * not because the database is away, is written again row by row, so one bad row cannot fail its
+ * neighbours; logged with `message`.
+ */
+export function retryRowsAlone(log: Logger, message: string) {
+  return (err: unknown, size: number): boolean => {
+    if (isTransient(err)) return false;
+    log.warn({ err, size }, message);
+    return true;
+  };
 }

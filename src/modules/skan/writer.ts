@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
-import { isTransient } from '../../db/errors.ts';
+import { retryRowsAlone } from '../../db/errors.ts';
 import { Batcher } from '../../lib/batcher.ts';
 import type { PostbackRow } from './postback.ts';
 
@@ -89,12 +89,7 @@ export class PostbackWriter {
     this.batcher = new Batcher<PostbackRow>((rows) => this.write(rows), {
       maxBatch: MAX_BATCH,
       maxConcurrent: MAX_IN_FLIGHT,
-      retryAlone: (err, size) => {
-        if (isTransient(err)) return false;
-        // One bad postback must not fail its neighbours: write them one by one.
-        this.log.warn({ err, size }, 'skan postback batch failed; retrying one by one');
-        return true;
-      },
+      retryAlone: retryRowsAlone(this.log, 'skan postback batch failed; retrying one by one'),
     });
   }
 

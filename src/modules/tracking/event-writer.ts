@@ -19,7 +19,7 @@ import { eventFingerprint, type EventBody } from './sdk-body.ts';
 import { linkUser } from './device-store.ts';
 import { DEFAULT_MAPPING } from '../integrations/outbox.ts';
 import { Batcher } from '../../lib/batcher.ts';
-import { isTransient } from '../../db/errors.ts';
+import { retryRowsAlone } from '../../db/errors.ts';
 
 export const DEDUP_WINDOW_SECONDS = 120;
 const DEVICE_CACHE_MAX = 200_000;
@@ -71,12 +71,7 @@ export class EventWriter {
       maxBatch: opts.maxBatch ?? 1000,
       maxConcurrent: opts.maxConcurrent ?? 2,
       foreground: true,
-      retryAlone: (err, size) => {
-        if (isTransient(err)) return false;
-        // One bad row must not fail its neighbours: write them one by one.
-        this.log.warn({ err, size }, 'event batch failed; retrying its events one by one');
-        return true;
-      },
+      retryAlone: retryRowsAlone(this.log, 'event batch failed; retrying its events one by one'),
     });
   }
 

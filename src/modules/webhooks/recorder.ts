@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { newId } from '../../lib/crypto.ts';
 import { recordDeliveries } from '../integrations/outbox.ts';
-import { isTransient } from '../../db/errors.ts';
+import { retryRowsAlone } from '../../db/errors.ts';
 import { OverloadedError } from '../tracking/event-writer.ts';
 import { MAX_REVENUE, storableJson } from '../tracking/sdk-body.ts';
 import type { Tx } from '../tracking/device-store.ts';
@@ -65,12 +65,7 @@ export class WebhookWriter {
       // Ingestion first (src/lib/foreground.ts): while SDK writes back up, the next batch waits a
       // little — fewer, larger batches; the senders only see a later 200.
       yieldMs: YIELD_MS,
-      retryAlone: (err, size) => {
-        if (isTransient(err)) return false;
-        // One bad delivery must not fail its neighbours: write them one by one.
-        this.log.warn({ err, size }, 'webhook batch failed; retrying one by one');
-        return true;
-      },
+      retryAlone: retryRowsAlone(this.log, 'webhook batch failed; retrying one by one'),
     });
   }
 
