@@ -107,6 +107,7 @@ export async function startJobRunner(
   let runner: Runner | null = null;
   let stopping = false;
   let restartTimer: NodeJS.Timeout | undefined;
+  let restarting: Promise<void> | null = null;
   const launch = async () => {
     // Jobs the failed runner's workers still hold go back to the queue (this process lives on, so
     // the dead-process reclaim would not free them).
@@ -139,16 +140,20 @@ export async function startJobRunner(
   const scheduleRestart = () => {
     restartTimer = setTimeout(() => {
       if (stopping) return;
-      launch().then(
-        () => log.warn('job runner started again'),
-        (err) => {
-          log.warn(
-            { err: { message: String(err?.message ?? err) } },
-            'job runner could not start yet; retrying',
-          );
-          scheduleRestart();
-        },
-      );
+      restarting = launch()
+        .then(
+          () => log.warn('job runner started again'),
+          (err) => {
+            log.warn(
+              { err: { message: String(err?.message ?? err) } },
+              'job runner could not start yet; retrying',
+            );
+            if (!stopping) scheduleRestart();
+          },
+        )
+        .finally(() => {
+          restarting = null;
+        });
     }, RESTART_MS);
   };
   await launch();
@@ -160,7 +165,12 @@ export async function startJobRunner(
       clearTimeout(restartTimer);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
-        (runner?.stop() ?? Promise.resolve()).then(() => false),
+        (async () => {
+          await restarting; // a runner being started again is stopped too
+          // (it may have stopped itself on an error a moment ago: nothing more to stop then)
+          await runner?.stop().catch(() => {});
+          return false;
+        })(),
         new Promise<boolean>((resolve) => {
           timer = setTimeout(() => resolve(true), stopTimeoutMs);
         }),
