@@ -3,8 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Sql } from '../src/db/client.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-
 import { freePort } from '../src/lib/net.ts';
 
 export { freePort };
@@ -124,5 +124,28 @@ export function sdkEventRequest(
       },
       body: JSON.stringify(body(++n)),
     }),
+  };
+}
+
+/**
+ * Sequential scans of `tables` from now on: a plan that scans a growing table per request or per
+ * batch makes a hot path slow down as the table grows. `report()` prints what happened since.
+ */
+export async function countSeqScans(sql: Sql, tables: string[]) {
+  const read = () =>
+    sql<{ relname: string; seq_scan: string; seq_tup_read: string }[]>`
+      select relname, seq_scan, seq_tup_read from pg_stat_user_tables where relname = any(${tables})`;
+  const before = await read();
+  return async () => {
+    await new Promise((r) => setTimeout(r, 600)); // statistics are reported with a short delay
+    const after = await read();
+    const line = tables
+      .map((tbl) => {
+        const b = before.find((x) => x.relname === tbl);
+        const a = after.find((x) => x.relname === tbl);
+        return `${tbl} ${Number(a?.seq_scan ?? 0) - Number(b?.seq_scan ?? 0)} (${Number(a?.seq_tup_read ?? 0) - Number(b?.seq_tup_read ?? 0)} rows)`;
+      })
+      .join(', ');
+    return `sequential scans in the run   ${line}`;
   };
 }

@@ -15,7 +15,14 @@
  *   PROFILE=1 npx tsx bench/ingest/run.ts   # sample pg_stat_activity: where PostgreSQL time and waits go
  */
 import autocannon from 'autocannon';
-import { benchDatabase, freePort, sdkEventRequest, startServer, waitUntilUp } from '../support.ts';
+import {
+  benchDatabase,
+  countSeqScans,
+  freePort,
+  sdkEventRequest,
+  startServer,
+  waitUntilUp,
+} from '../support.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
@@ -210,17 +217,18 @@ try {
   const baseConfigures = await measureConfigures(barePort, 'x', DURATION, 'bare');
   bare.kill('SIGTERM');
 
-  // Sequential scans of the big tables during the run: a plan that scans them per request or per
-  // batch makes ingestion slow down as the tables grow.
-  const scanTables = ['clicks', 'devices', 'attributions', 'events', 'event_fingerprints'];
-  const scans = () => sql<{ relname: string; seq_scan: string; seq_tup_read: string }[]>`
-    select relname, seq_scan, seq_tup_read from pg_stat_user_tables where relname = any(${scanTables})`;
   // Diagnostic only: the analytics rollup triggers off, to separate their cost from ingestion's.
   const withoutTriggers = !!process.env.WITHOUT_ANALYTICS_TRIGGERS;
   if (withoutTriggers)
     for (const tbl of ['events', 'attributions', 'clicks'])
       await sql.unsafe(`alter table ${tbl} disable trigger user`);
-  const scansBefore = await scans();
+  const seqScans = await countSeqScans(sql, [
+    'clicks',
+    'devices',
+    'attributions',
+    'events',
+    'event_fingerprints',
+  ]);
 
   // The platform: a real `apprefer serve` process.
   const { port, child: server, exited } = await startServer(dbUrl, path.join(dir, 'data'));
@@ -286,17 +294,7 @@ try {
   console.log(
     `configures answered / installs ${answeredConfigures} / ${counts.installs}   (click_id ${counts.click}, probabilistic ${counts.prob})   ${durable(answeredConfigures, counts.installs) ? 'every answered install stored' : 'MISMATCH'}   server exit ${code} after SIGTERM`,
   );
-  await new Promise((r) => setTimeout(r, 600)); // statistics are reported with a short delay
-  const scansAfter = await scans();
-  console.log(
-    `sequential scans in the run   ${scanTables
-      .map((tbl) => {
-        const b = scansBefore.find((x) => x.relname === tbl);
-        const a = scansAfter.find((x) => x.relname === tbl);
-        return `${tbl} ${Number(a?.seq_scan ?? 0) - Number(b?.seq_scan ?? 0)} (${Number(a?.seq_tup_read ?? 0) - Number(b?.seq_tup_read ?? 0)} rows)`;
-      })
-      .join(', ')}`,
-  );
+  console.log(await seqScans());
   process.exitCode =
     durable(answeredEvents, counts.events) && durable(answeredConfigures, counts.installs) ? 0 : 1;
 } finally {

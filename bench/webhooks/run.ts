@@ -26,6 +26,7 @@ import { RC_TRIAL_CONVERTED } from '../../src/modules/webhooks/fixtures.ts';
 import { patchRevenueCat } from '../../src/modules/webhooks/settings.ts';
 import {
   benchDatabase,
+  countSeqScans,
   freePort,
   roundsRow,
   sdkEventRequest,
@@ -108,6 +109,13 @@ try {
   });
   children.push(bare);
   await waitUntilUp(barePort, bare);
+  const seqScans = await countSeqScans(sql, [
+    'devices',
+    'device_users',
+    'events',
+    'webhook_events',
+    'qualified_trials',
+  ]);
   const { port, child: server, exited } = await startServer(db.url, path.join(db.dir, 'data'));
   children.push(server);
 
@@ -156,6 +164,7 @@ try {
   console.log(
     `deliveries answered 200 / stored   ${answered} / ${stored}   ${ok ? 'every answered delivery stored' : 'DELIVERIES MISSING'} (server exit code ${code} after SIGTERM)`,
   );
+  console.log(await seqScans());
   process.exitCode = ok ? 0 : 1;
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
