@@ -15,7 +15,10 @@ export function createSql(
      * A pool whose statements all look rows up by key (the SDK's hot path): it never plans a
      * sequential scan. Statements are prepared, and PostgreSQL keeps a generic plan made while a
      * table was small — a scan that grows with every row (measured: 36 M rows read by 7 000 scans
-     * of `attributions` in one 15 s configure benchmark on a fresh database).
+     * of `attributions` in one 15 s configure benchmark on a fresh database). And it always uses
+     * the generic plan: PostgreSQL otherwise kept planning configure's statements anew on every
+     * execution (its cost model prefers custom plans for them), which cost more than running them
+     * (configure's candidate clicks: 650 → 400 µs per round trip, `bench/ingest/plans.ts`).
      */
     keyLookups?: boolean;
   } = {},
@@ -30,7 +33,7 @@ export function createSql(
     backoff: (failures: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** failures, 2),
     connection: {
       application_name: processApplicationName(),
-      ...(opts.keyLookups ? { enable_seqscan: 'off' } : {}),
+      ...(opts.keyLookups ? { enable_seqscan: 'off', plan_cache_mode: 'force_generic_plan' } : {}),
     },
   }) as Sql;
 }
