@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from '../src/db/client.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { createOrganizationWithOwner } from '../src/modules/auth/accounts.ts';
 import { freePort } from '../src/lib/net.ts';
 
 export { freePort };
@@ -148,4 +150,19 @@ export async function countSeqScans(sql: Sql, tables: string[]) {
       .join(', ');
     return `sequential scans in the run   ${line}`;
   };
+}
+
+/**
+ * Migrates the benchmark's database and creates an organization with an owner to put apps in;
+ * returns its id. Names are unique per call, so runs can share a DATABASE_URL.
+ */
+export async function benchOrganization(sql: Sql, databaseUrl: string): Promise<string> {
+  await migrate(sql, databaseUrl);
+  const tag = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const { organization } = await createOrganizationWithOwner(sql, {
+    org: `Bench ${tag}`,
+    email: `bench${tag}@example.com`,
+    password: 'correct horse battery',
+  });
+  return organization.id;
 }

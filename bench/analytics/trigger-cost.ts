@@ -5,13 +5,12 @@
  *
  *   npx tsx bench/analytics/trigger-cost.ts
  */
+import { benchOrganization } from '../support.ts';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSql, type Sql } from '../../src/db/client.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 
@@ -23,15 +22,10 @@ const sql = createSql(pg.url, { max: 4 });
 let seq = 0;
 
 try {
-  await migrate(sql, pg.url);
-  const { organization } = await createOrganizationWithOwner(sql, {
-    org: 'B',
-    email: 'b@example.com',
-    password: 'correct horse battery',
-  });
+  const orgId = await benchOrganization(sql, pg.url);
   const app = await createApp(
     sql,
-    organization.id,
+    orgId,
     AppCreate.parse({ name: 'B', timezone: 'Europe/Berlin' }),
   );
   await sql`

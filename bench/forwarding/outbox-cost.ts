@@ -9,10 +9,8 @@
  *   ROUNDS=7 SECONDS=4 CONCURRENCY=8 npx tsx bench/forwarding/outbox-cost.ts
  *   DATABASE_URL=postgres://… npx tsx bench/forwarding/outbox-cost.ts   # instead of an embedded PostgreSQL
  */
-import { benchDatabase } from '../support.ts';
+import { benchDatabase, benchOrganization } from '../support.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { DEFAULT_MAPPING } from '../../src/modules/integrations/networks.ts';
@@ -28,15 +26,10 @@ const sql = createSql(db.url, { max: CONCURRENCY + 1 });
 let seq = 0;
 
 try {
-  await migrate(sql, db.url);
-  const { organization } = await createOrganizationWithOwner(sql, {
-    org: 'B',
-    email: 'b@example.com',
-    password: 'correct horse battery',
-  });
+  const orgId = await benchOrganization(sql, db.url);
   const apps = {
-    off: await attributedApp(sql, organization.id, 'off'),
-    on: await attributedApp(sql, organization.id, 'on'),
+    off: await attributedApp(sql, orgId, 'off'),
+    on: await attributedApp(sql, orgId, 'on'),
   };
   await sql`
     insert into integrations (app_id, network, enabled, configured, status, settings, secrets)

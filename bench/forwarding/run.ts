@@ -17,6 +17,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import {
   benchDatabase,
+  benchOrganization,
   freePort,
   roundsRow,
   sdkEventRequest,
@@ -24,9 +25,7 @@ import {
   waitUntilUp,
 } from '../support.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { encryptSecret } from '../../src/lib/crypto.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 
@@ -99,14 +98,9 @@ const db = await benchDatabase('forwarding-bench');
 const sql = createSql(db.url, { max: 2 });
 const children: ChildProcess[] = [];
 try {
-  await migrate(sql, db.url);
-  const { organization } = await createOrganizationWithOwner(sql, {
-    org: `Bench ${RUN}`,
-    email: `bench${RUN}@example.com`,
-    password: 'correct horse battery',
-  });
-  const offApp = await attributedApp(sql, organization.id, 'off');
-  const onApp = await attributedApp(sql, organization.id, 'on');
+  const orgId = await benchOrganization(sql, db.url);
+  const offApp = await attributedApp(sql, orgId, 'off');
+  const onApp = await attributedApp(sql, orgId, 'on');
   await sql`analyze`;
 
   const fakePort = await freePort();

@@ -7,10 +7,8 @@
  *   npx tsx bench/ingest/plans.ts            # 3 000 lookups per round, 2 rounds
  *   N=5000 npx tsx bench/ingest/plans.ts
  */
-import { benchDatabase } from '../support.ts';
+import { benchDatabase, benchOrganization } from '../support.ts';
 import { createSql, type Sql } from '../../src/db/client.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { loadCandidates } from '../../src/modules/attribution/engine.ts';
@@ -22,15 +20,10 @@ const ROUNDS = 2;
 const db = await benchDatabase('plans');
 const admin = createSql(db.url, { max: 2 });
 try {
-  await migrate(admin, db.url);
-  const { organization } = await createOrganizationWithOwner(admin, {
-    org: 'Bench',
-    email: 'bench@example.com',
-    password: 'correct horse battery',
-  });
+  const orgId = await benchOrganization(admin, db.url);
   const app = await createApp(
     admin,
-    organization.id,
+    orgId,
     AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack' } }),
   );
   await admin`

@@ -17,6 +17,7 @@
 import autocannon from 'autocannon';
 import {
   benchDatabase,
+  benchOrganization,
   countSeqScans,
   freePort,
   sdkEventRequest,
@@ -26,8 +27,6 @@ import {
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { fold } from '../../src/modules/analytics/rollups.ts';
@@ -169,18 +168,13 @@ const dir = db.dir;
 const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
-  await migrate(sql, dbUrl);
+  const orgId = await benchOrganization(sql, dbUrl);
   const [{ fsync, sc }] = await sql<
     { fsync: string; sc: string }[]
   >`select current_setting('fsync') as fsync, current_setting('synchronous_commit') as sc`;
-  const { organization } = await createOrganizationWithOwner(sql, {
-    org: `Bench ${RUN}`,
-    email: `bench${RUN}@example.com`,
-    password: 'correct horse battery',
-  });
   const app = await createApp(
     sql,
-    organization.id,
+    orgId,
     AppCreate.parse({
       name: 'FitTrack',
       ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' },

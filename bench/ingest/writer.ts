@@ -6,14 +6,13 @@
  *   npx tsx bench/ingest/writer.ts
  *   INFLIGHT=400 CONCURRENCY=4 WITHOUT_ANALYTICS_TRIGGER=1 npx tsx bench/ingest/writer.ts
  */
+import { benchOrganization } from '../support.ts';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createSql } from '../../src/db/client.ts';
 import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { readEventBody } from '../../src/modules/tracking/sdk-body.ts';
@@ -29,13 +28,8 @@ chmodSync(dir, 0o755);
 const pg = await startEmbeddedPostgres(path.join(dir, 'pg')); // default durability
 const sql = createSql(pg.url, { max: 10 });
 try {
-  await migrate(sql, pg.url);
-  const { organization } = await createOrganizationWithOwner(sql, {
-    org: 'Bench',
-    email: 'bench@example.com',
-    password: 'correct horse battery',
-  });
-  const app = await createApp(sql, organization.id, AppCreate.parse({ name: 'FitTrack' }));
+  const orgId = await benchOrganization(sql, pg.url);
+  const app = await createApp(sql, orgId, AppCreate.parse({ name: 'FitTrack' }));
   if (withoutTrigger) await sql`alter table events disable trigger analytics_inbox_events`;
   const writer = new EventWriter(sql, pino({ level: 'silent' }), { maxConcurrent: CONCURRENCY });
   let n = 0;

@@ -10,14 +10,18 @@
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/redirect/run.ts   # profile the server
  */
 import autocannon from 'autocannon';
-import { benchDatabase, freePort, startServer, waitUntilUp } from '../support.ts';
+import {
+  benchDatabase,
+  benchOrganization,
+  freePort,
+  startServer,
+  waitUntilUp,
+} from '../support.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { createLink } from '../../src/modules/links/queries.ts';
@@ -115,15 +119,10 @@ const { dir, url: dbUrl, pgDir } = db;
 const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
-  await migrate(sql, dbUrl);
-  const { organization } = await createOrganizationWithOwner(sql, {
-    org: `Bench ${Date.now()}`,
-    email: `bench${Date.now()}@example.com`,
-    password: 'correct horse battery',
-  });
+  const orgId = await benchOrganization(sql, dbUrl);
   const app = await createApp(
     sql,
-    organization.id,
+    orgId,
     AppCreate.parse({
       name: 'FitTrack',
       ios: { bundleId: 'com.example.fittrack', appStoreId: '1234567890' },

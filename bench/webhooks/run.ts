@@ -18,14 +18,13 @@ import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { createOrganizationWithOwner } from '../../src/modules/auth/accounts.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { RC_TRIAL_CONVERTED } from '../../src/modules/webhooks/fixtures.ts';
 import { patchRevenueCat } from '../../src/modules/webhooks/settings.ts';
 import {
   benchDatabase,
+  benchOrganization,
   countSeqScans,
   freePort,
   roundsRow,
@@ -89,15 +88,10 @@ const db = await benchDatabase('webhooks-bench', step);
 const sql = createSql(db.url, { max: 2 });
 const children: ChildProcess[] = [];
 try {
-  await migrate(sql, db.url);
-  const { organization } = await createOrganizationWithOwner(sql, {
-    org: `Bench ${RUN}`,
-    email: `bench${RUN}@example.com`,
-    password: 'correct horse battery',
-  });
+  const orgId = await benchOrganization(sql, db.url);
   const app = await createApp(
     sql,
-    organization.id,
+    orgId,
     AppCreate.parse({ name: 'FitTrack', ios: { bundleId: 'com.example.fittrack' } }),
   );
   const { secret } = await patchRevenueCat(sql, app.id, { enabled: true });
