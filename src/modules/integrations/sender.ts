@@ -74,7 +74,9 @@ export async function forwardDue(
   limits: { parallel: number; batch?: number } = { parallel: PARALLEL },
 ): Promise<number> {
   const { parallel } = limits;
-  // Each group with its due deliveries counted up to what `parallel` full batches could take.
+  // Each group with its due deliveries counted up to what `parallel` batches could take (a trickle
+  // batch is small: counting a thousand-row Meta batch's worth four times a second cost ingestion).
+  const countUpTo = parallel * (limits.batch ?? Math.max(...Object.values(BATCH_LIMIT)));
   const groups = await sql<{ app_id: string; network: Network; due: number }[]>`
     select i.app_id, i.network, due.n as due from integrations i
     cross join lateral (
@@ -82,7 +84,7 @@ export async function forwardDue(
         select 1 from deliveries d
         where d.network = i.network and d.app_id = i.app_id
           and d.status in ('pending', 'retrying') and d.next_attempt_at <= now()
-        limit ${parallel * Math.max(...Object.values(BATCH_LIMIT))}) x) due
+        limit ${countUpTo}) x) due
     where i.status <> 'unauthorized' and i.enabled and i.configured and due.n > 0`;
   // With fewer groups than slots, a group gets several batches at once (`skip locked` gives each
   // its own rows) — only as many as its backlog fills: three deliveries are one request.
