@@ -22,24 +22,18 @@ import { parseInstallReferrer } from '../attribution/referrer.ts';
 import type { AttributionSettings, Environment, InstallSignals } from '../attribution/waterfall.ts';
 import type { SdkApp } from './app-cache.ts';
 import type { ConfigureBody } from './sdk-body.ts';
-import {
-  deviceUpsert,
-  linkUser,
-  upsertConfiguredDevice,
-  type DeviceExtra,
-  type Tx,
-} from './device-store.ts';
+import { linkUser, upsertConfiguredDevice, type DeviceExtra } from './device-store.ts';
 import { configureBody, KILL_SWITCH_BODY, type StoredAttribution } from './configure-response.ts';
 import { mayForward, recordDeliveries } from '../integrations/outbox.ts';
-import type { GroupCommit } from '../../db/group-commit.ts';
+import type { InstallWriter } from './install-writer.ts';
 
 export type ConfigureContext = {
   sql: Sql;
   log: Logger;
   appleUrl: string;
   appleTimeoutMs: number;
-  /** Group commit of the install writes (one commit for the installs that arrive together). */
-  commits?: GroupCommit;
+  /** The install writes, batched (one statement and one commit for the installs that arrive together). */
+  installs: InstallWriter;
 };
 export type RequestMeta = {
   ip: string | null;
@@ -187,110 +181,51 @@ export async function configure(
         )
       : [];
   checkAbandoned(meta.signal);
-  const forward = mayForward(resolution.fields);
-  // One statement in the common case (one round trip, one commit); a pending Apple lookup is
-  // queued, and an ad-network install's deliveries recorded, in the same transaction.
-  const write = async (tx: Tx) => {
-    const [row] = await (tx as Sql)<(StoredAttribution & { device_pk_out: string })[]>`
-      ${installStatement(tx, attributionId, installEventId, key, b, signals.platform, resolution, { ...deviceExtra, installedAt: meta.receivedAt })}`;
-    if (forward && row.id) await recordDeliveries(tx, [installEventId], [app.id]);
-    if (!row.id) {
-      // A concurrent configure for the same device won the race: return its attribution.
-      const [winner] = await (tx as Sql)<
-        StoredAttribution[]
-      >`select * from attributions where device_pk = ${row.device_pk_out}`;
-      return winner;
-    }
-    if (pending) {
-      await enqueueAsaResolution(tx, {
-        attributionId,
-        appId: app.id,
-        environment,
-        devicePk: row.device_pk_out,
-        token: b.asaToken!,
-        signals: { signals, settings: settingsOf(app), excludeClickIds: [] },
-        receivedAt: meta.receivedAt,
-        firstAnswer: resolution.apple,
-      });
-    }
-    if (lateClicks.length) {
-      await enqueueLateClickCheck(
-        tx,
-        {
+  const stored = await ctx.installs.write({
+    attributionId,
+    installEventId,
+    key,
+    body: b,
+    platform: signals.platform,
+    resolution,
+    extra: { ...deviceExtra, installedAt: meta.receivedAt },
+    forward: mayForward(resolution.fields),
+    after: async (tx, devicePk) => {
+      if (pending) {
+        await enqueueAsaResolution(tx, {
           attributionId,
           appId: app.id,
           environment,
-          signals: {
-            platform: signals.platform,
-            osVersion: signals.osVersion,
-            language: signals.language,
-            clickIds: signals.clickIds,
-            referrerClickTs: signals.referrerClickTs,
-            referrerInstallTs: signals.referrerInstallTs,
+          devicePk,
+          token: b.asaToken!,
+          signals: { signals, settings: settingsOf(app), excludeClickIds: [] },
+          receivedAt: meta.receivedAt,
+          firstAnswer: resolution.apple,
+        });
+      }
+      if (lateClicks.length) {
+        await enqueueLateClickCheck(
+          tx,
+          {
+            attributionId,
+            appId: app.id,
+            environment,
+            signals: {
+              platform: signals.platform,
+              osVersion: signals.osVersion,
+              language: signals.language,
+              clickIds: signals.clickIds,
+              referrerClickTs: signals.referrerClickTs,
+              referrerInstallTs: signals.referrerInstallTs,
+            },
+            settings: settingsOf(app),
           },
-          settings: settingsOf(app),
-        },
-        meta.receivedAt,
-      );
-    }
-    return row;
-  };
-  const stored = ctx.commits
-    ? await ctx.commits.run(write)
-    : pending || forward || lateClicks.length
-      ? await ctx.sql.begin((tx) => write(tx))
-      : await write(ctx.sql);
+          meta.receivedAt,
+        );
+      }
+    },
+  });
   return configureBody(stored);
-}
-
-/**
- * Device upsert + attribution + user link + the `install` event, as one statement. The attribution
- * is written only if the device took this attribution id (no concurrent configure got there first).
- */
-function installStatement(
-  tx: Tx,
-  id: string,
-  eventId: string,
-  key: { appId: string; environment: Environment; deviceId: string },
-  b: ConfigureBody,
-  platform: string,
-  r: Resolution,
-  extra: DeviceExtra,
-) {
-  const f = r.fields;
-  const sql = tx as Sql;
-  const at = extra.installedAt!;
-  const explanation =
-    r.apple?.kind === 'attributed' && r.apple.record.testData
-      ? { ...r.explanation, asaTestData: true }
-      : r.explanation;
-  return sql`
-    with dev as (${deviceUpsert(tx, key, b, extra, id)}),
-    att as (
-      insert into attributions (
-        id, app_id, environment, device_pk, device_id, platform, status, network, match_type, campaign, campaign_id, campaign_name,
-        ad_group_id, ad_group_name, ad_id, keyword, link_id, click_id, fbclid, gclid, ttclid, query_params, custom_data,
-        clicked_at, installed_at, country, explanation, created_at, updated_at)
-      select
-        ${id}, ${key.appId}, ${key.environment}, dev.id, ${key.deviceId}, ${platform}, ${r.status}, ${f.network}, ${f.match_type},
-        ${f.campaign}, ${f.campaign_id}, ${f.campaign_name}, ${f.ad_group_id}, ${f.ad_group_name}, ${f.ad_id}, ${f.keyword}, ${f.link_id},
-        ${f.click_id}, ${f.fbclid}, ${f.gclid}, ${f.ttclid}, ${sql.json(f.query_params)}, ${sql.json(f.custom_data)},
-        ${f.clicked_at}, ${at}, ${f.country ?? extra.country}, ${sql.json(explanation as never)}, ${at}, ${at}
-      from dev where dev.attribution_id = ${id}
-      on conflict (device_pk) do nothing
-      returning *),
-    usr as (
-      insert into device_users (device_pk, user_id, app_id, environment, first_linked_at, linked_at)
-      select dev.id, ${b.customerUserId}, ${key.appId}, ${key.environment}, ${at}, ${at} from dev where ${b.customerUserId}::text is not null
-      on conflict (device_pk, user_id) do update set linked_at = excluded.linked_at
-      returning 1),
-    evt as (
-      insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
-      select ${eventId}, ${key.appId}, ${key.environment}, att.device_pk, ${key.deviceId}, dev.customer_user_id, 'install', 'system',
-             ${sql.json({ platform })}, ${at}, ${at}
-      from att join dev on dev.id = att.device_pk
-      returning 1)
-    select att.*, dev.id as device_pk_out from dev left join att on true`;
 }
 
 /**

@@ -31,21 +31,42 @@ export async function upsertConfiguredDevice(
 ): Promise<{ id: string; attribution_id: string | null }> {
   const [row] = await (tx as Sql)<
     { id: string; attribution_id: string | null }[]
-  >`${deviceUpsert(tx, key, b, extra, null)}`;
+  >`${deviceUpsert(tx, key, b, extra)}`;
   return row;
 }
 
 /**
- * The device upsert as a statement fragment (usable inside a CTE). With `attributionId`, a device
- * without an attribution takes that id; one that has one keeps it (a concurrent configure won).
+ * How a configure merges into a stored device (the `do update set` of its upsert, for repeats and
+ * for new installs alike): absent values never erase stored ones, and a device keeps the first
+ * attribution id it took.
  */
-export function deviceUpsert(
-  tx: Tx,
-  key: DeviceKey,
-  b: ConfigureBody,
-  extra: DeviceExtra,
-  attributionId: string | null,
-) {
+export const DEVICE_MERGE = `
+  platform = case when excluded.platform <> 'unknown' then excluded.platform else devices.platform end,
+  installed_at = coalesce(devices.installed_at, excluded.installed_at),
+  last_seen_at = excluded.last_seen_at,
+  idfa = coalesce(excluded.idfa, devices.idfa),
+  gaid = coalesce(excluded.gaid, devices.gaid),
+  customer_user_id = coalesce(excluded.customer_user_id, devices.customer_user_id),
+  app_version = coalesce(excluded.app_version, devices.app_version),
+  os_version = coalesce(excluded.os_version, devices.os_version),
+  model = coalesce(excluded.model, devices.model),
+  locale = coalesce(excluded.locale, devices.locale),
+  timezone = coalesce(excluded.timezone, devices.timezone),
+  country = coalesce(devices.country, excluded.country),
+  sdk_version = coalesce(excluded.sdk_version, devices.sdk_version),
+  device_info = devices.device_info || excluded.device_info,
+  language = coalesce(excluded.language, devices.language),
+  region = coalesce(excluded.region, devices.region),
+  utc_offset_minutes = coalesce(excluded.utc_offset_minutes, devices.utc_offset_minutes),
+  bundle_mismatch = devices.bundle_mismatch or excluded.bundle_mismatch,
+  user_agent = coalesce(excluded.user_agent, devices.user_agent),
+  attribution_id = coalesce(devices.attribution_id, excluded.attribution_id)`;
+
+/**
+ * The device upsert of a repeat configure. New installs are written in batches by
+ * install-writer.ts, whose statement merges a device the same way.
+ */
+function deviceUpsert(tx: Tx, key: DeviceKey, b: ConfigureBody, extra: DeviceExtra) {
   const sql = tx as Sql;
   const info = b.deviceInfo;
   const { language, region } = parseLocale(info.locale);
@@ -58,28 +79,8 @@ export function deviceUpsert(
       ${key.appId}, ${key.environment}, ${key.deviceId}, ${info.platform}, ${extra.installedAt}, ${extra.now}, ${extra.now},
       ${b.idfa}, ${b.gaid}, ${b.customerUserId}, ${info.appVersion}, ${info.osVersion}, ${info.model}, ${info.locale},
       ${info.timezone}, ${extra.country}, ${extra.sdkVersion}, ${sql.json(info.raw as never)},
-      ${language}, ${region}, ${utcOffsetMinutes(info.timezone, extra.now)}, ${extra.bundleMismatch}, ${extra.userAgent}, ${attributionId})
-    on conflict (app_id, environment, device_id) do update set
-      platform = case when excluded.platform <> 'unknown' then excluded.platform else devices.platform end,
-      installed_at = coalesce(devices.installed_at, excluded.installed_at),
-      last_seen_at = excluded.last_seen_at,
-      idfa = coalesce(excluded.idfa, devices.idfa),
-      gaid = coalesce(excluded.gaid, devices.gaid),
-      customer_user_id = coalesce(excluded.customer_user_id, devices.customer_user_id),
-      app_version = coalesce(excluded.app_version, devices.app_version),
-      os_version = coalesce(excluded.os_version, devices.os_version),
-      model = coalesce(excluded.model, devices.model),
-      locale = coalesce(excluded.locale, devices.locale),
-      timezone = coalesce(excluded.timezone, devices.timezone),
-      country = coalesce(devices.country, excluded.country),
-      sdk_version = coalesce(excluded.sdk_version, devices.sdk_version),
-      device_info = devices.device_info || excluded.device_info,
-      language = coalesce(excluded.language, devices.language),
-      region = coalesce(excluded.region, devices.region),
-      utc_offset_minutes = coalesce(excluded.utc_offset_minutes, devices.utc_offset_minutes),
-      bundle_mismatch = devices.bundle_mismatch or excluded.bundle_mismatch,
-      user_agent = coalesce(excluded.user_agent, devices.user_agent),
-      attribution_id = coalesce(devices.attribution_id, excluded.attribution_id)
+      ${language}, ${region}, ${utcOffsetMinutes(info.timezone, extra.now)}, ${extra.bundleMismatch}, ${extra.userAgent}, null)
+    on conflict (app_id, environment, device_id) do update set ${sql.unsafe(DEVICE_MERGE)}
     returning id, attribution_id, customer_user_id`;
 }
 

@@ -15,7 +15,7 @@ import { JSON_UTF8, readBodiesRaw } from '../../http/raw-body.ts';
 import { sendSdkError, withDeadline } from './sdk-errors.ts';
 import { configure } from './configure.ts';
 import { EventWriter } from './event-writer.ts';
-import { GroupCommit } from '../../db/group-commit.ts';
+import { InstallWriter } from './install-writer.ts';
 import { createSql, type Sql } from '../../db/client.ts';
 import { EVENT_OK_BODY } from './configure-response.ts';
 import { Admission } from './admission.ts';
@@ -42,7 +42,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
   // The SDK's writes and lookups get a pool of their own that never plans a scan (client.ts).
   const ingest = createSql(services.databaseUrl, { max: 10, keyLookups: true });
   const writer = new EventWriter(ingest, log);
-  const installs = new GroupCommit(ingest);
+  const installs = new InstallWriter(ingest, log);
   const admission = new Admission();
   loads.set(app.server, { admission, writer, ingest });
   app.addHook('onClose', async () => {
@@ -97,7 +97,7 @@ export async function trackingRoutes(app: ApiInstance, services: Services) {
           log,
           appleUrl: config.appleAdServicesUrl,
           appleTimeoutMs: APPLE_INLINE_TIMEOUT_MS,
-          commits: installs,
+          installs,
         },
         cred.app,
         cred.environment,

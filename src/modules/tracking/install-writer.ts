@@ -1,0 +1,220 @@
+/**
+ * The install write of configure, set-based. Installs that arrive while earlier ones commit go
+ * together (src/lib/batcher.ts) into one transaction and one statement: every device upsert, every
+ * attribution, user link and `install` event of the batch. Each table's analytics trigger then
+ * fires once per batch, and PostgreSQL starts one statement instead of one per install; each
+ * caller still answers only once its install is durable.
+ *
+ * Of two first configures of the same device only one takes its attribution id (the device row
+ * keeps the first), so exactly one install is created and both answers carry its attribution.
+ */
+import type { Logger } from 'pino';
+import type { Sql } from '../../db/client.ts';
+import { Batcher } from '../../lib/batcher.ts';
+import type { Resolution } from '../attribution/engine.ts';
+import { parseLocale, utcOffsetMinutes } from '../attribution/locale.ts';
+import { recordDeliveries } from '../integrations/outbox.ts';
+import type { StoredAttribution } from './configure-response.ts';
+import { DEVICE_MERGE, type DeviceExtra, type DeviceKey } from './device-store.ts';
+import type { ConfigureBody } from './sdk-body.ts';
+
+export type NewInstall = {
+  attributionId: string;
+  installEventId: string;
+  key: DeviceKey;
+  body: ConfigureBody;
+  platform: string;
+  resolution: Resolution;
+  /** `installedAt` set: the install time. */
+  extra: DeviceExtra;
+  /** Conversion deliveries are recorded for the install event (an ad network's install). */
+  forward: boolean;
+  /** More work in the same transaction once the install is written (job queueing). */
+  after?: (tx: Sql, devicePk: string) => Promise<void>;
+};
+
+export type WrittenInstall = StoredAttribution & { device_pk: string };
+
+export class InstallWriter {
+  private readonly batcher: Batcher<NewInstall, WrittenInstall>;
+
+  constructor(sql: Sql, log: Logger, opts = { maxBatch: 64, maxConcurrent: 3 }) {
+    this.batcher = new Batcher(
+      (batch) => sql.begin((tx) => writeInstalls(tx as unknown as Sql, batch)),
+      {
+        ...opts,
+        foreground: true,
+        // Alone, each install in its own transaction: a bad one, two installs of one device in
+        // a batch, or a deadlock between batches fails nobody else.
+        retryAlone: (err, size) => {
+          log.warn({ err, size }, 'install batch failed; writing its installs one by one');
+          return true;
+        },
+      },
+    );
+  }
+
+  /** Resolves with the stored attribution (a concurrent configure's, if it won) once committed. */
+  write(install: NewInstall): Promise<WrittenInstall> {
+    return this.batcher.submit(install);
+  }
+
+  drain(): Promise<void> {
+    return this.batcher.drain();
+  }
+}
+
+/** The record of one install as the statement reads it (`jsonb_to_recordset`). */
+function record(i: NewInstall, ord: number) {
+  const { body: b, extra, resolution: r, key } = i;
+  const info = b.deviceInfo;
+  const { language, region } = parseLocale(info.locale);
+  const f = r.fields;
+  const at = extra.installedAt!.toISOString();
+  const explanation =
+    r.apple?.kind === 'attributed' && r.apple.record.testData
+      ? { ...r.explanation, asaTestData: true }
+      : r.explanation;
+  return {
+    ord,
+    app_id: key.appId,
+    environment: key.environment,
+    device_id: key.deviceId,
+    device_platform: info.platform,
+    installed_at: at,
+    seen_at: extra.now.toISOString(),
+    idfa: b.idfa,
+    gaid: b.gaid,
+    customer_user_id: b.customerUserId,
+    app_version: info.appVersion,
+    os_version: info.osVersion,
+    model: info.model,
+    locale: info.locale,
+    timezone: info.timezone,
+    device_country: extra.country,
+    sdk_version: extra.sdkVersion,
+    device_info: info.raw,
+    language,
+    region,
+    utc_offset_minutes: utcOffsetMinutes(info.timezone, extra.now),
+    bundle_mismatch: extra.bundleMismatch,
+    user_agent: extra.userAgent,
+    attribution_id: i.attributionId,
+    event_id: i.installEventId,
+    platform: i.platform,
+    status: r.status,
+    network: f.network,
+    match_type: f.match_type,
+    campaign: f.campaign,
+    campaign_id: f.campaign_id,
+    campaign_name: f.campaign_name,
+    ad_group_id: f.ad_group_id,
+    ad_group_name: f.ad_group_name,
+    ad_id: f.ad_id,
+    keyword: f.keyword,
+    link_id: f.link_id,
+    click_id: f.click_id,
+    fbclid: f.fbclid,
+    gclid: f.gclid,
+    ttclid: f.ttclid,
+    query_params: f.query_params,
+    custom_data: f.custom_data,
+    clicked_at: f.clicked_at,
+    country: f.country ?? extra.country,
+    explanation,
+  };
+}
+
+const RECORD_COLUMNS = `ord int, app_id text, environment text, device_id text, device_platform text,
+  installed_at timestamptz, seen_at timestamptz, idfa text, gaid text, customer_user_id text, app_version text,
+  os_version text, model text, locale text, timezone text, device_country text, sdk_version text, device_info jsonb,
+  language text, region text, utc_offset_minutes int, bundle_mismatch boolean, user_agent text,
+  attribution_id text, event_id text, platform text, status text, network text, match_type text, campaign text,
+  campaign_id text, campaign_name text, ad_group_id text, ad_group_name text, ad_id text, keyword text, link_id text,
+  click_id text, fbclid text, gclid text, ttclid text, query_params jsonb, custom_data jsonb, clicked_at timestamptz,
+  country text, explanation jsonb`;
+
+/**
+ * Writes a batch of new installs in the caller's transaction: one statement for the devices
+ * (merged as every configure merges them, `DEVICE_MERGE`), attributions, user links and install
+ * events, then the outbox and each install's `after`.
+ */
+export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<WrittenInstall[]> {
+  // Devices in key order: concurrent batches lock them in the same order (no deadlock cycles).
+  const records = batch.map(record);
+  const rows = await tx<(StoredAttribution & { ord: number; device_pk_out: string })[]>`
+    with r as (
+      select * from jsonb_to_recordset(${JSON.stringify(records)}::text::jsonb) as x(${tx.unsafe(RECORD_COLUMNS)})),
+    dev as (
+      insert into devices (
+        app_id, environment, device_id, platform, installed_at, first_seen_at, last_seen_at, idfa, gaid, customer_user_id,
+        app_version, os_version, model, locale, timezone, country, sdk_version, device_info,
+        language, region, utc_offset_minutes, bundle_mismatch, user_agent, attribution_id)
+      select app_id, environment, device_id, device_platform, installed_at, seen_at, seen_at, idfa, gaid, customer_user_id,
+             app_version, os_version, model, locale, timezone, device_country, sdk_version, device_info,
+             language, region, utc_offset_minutes, bundle_mismatch, user_agent, attribution_id
+      from r order by app_id, environment, device_id
+      on conflict (app_id, environment, device_id) do update set ${tx.unsafe(DEVICE_MERGE)}
+      returning id, app_id, environment, device_id, attribution_id as taken, customer_user_id as current_user_id),
+    j as (
+      select r.*, dev.id as device_pk, dev.taken, dev.current_user_id
+      from r join dev using (app_id, environment, device_id)),
+    att as (
+      insert into attributions (
+        id, app_id, environment, device_pk, device_id, platform, status, network, match_type, campaign, campaign_id, campaign_name,
+        ad_group_id, ad_group_name, ad_id, keyword, link_id, click_id, fbclid, gclid, ttclid, query_params, custom_data,
+        clicked_at, installed_at, country, explanation, created_at, updated_at)
+      select attribution_id, app_id, environment, device_pk, device_id, platform, status, network, match_type, campaign,
+             campaign_id, campaign_name, ad_group_id, ad_group_name, ad_id, keyword, link_id, click_id, fbclid, gclid, ttclid,
+             coalesce(query_params, '{}'), coalesce(custom_data, '{}'), clicked_at, installed_at, country,
+             coalesce(explanation, '{}'), installed_at, installed_at
+      from j where taken = attribution_id
+      on conflict (device_pk) do nothing
+      returning *),
+    usr as (
+      insert into device_users (device_pk, user_id, app_id, environment, first_linked_at, linked_at)
+      select device_pk, customer_user_id, app_id, environment, installed_at, installed_at from j
+      where customer_user_id is not null
+      on conflict (device_pk, user_id) do update set linked_at = excluded.linked_at
+      returning 1),
+    evt as (
+      insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
+      select j.event_id, j.app_id, j.environment, att.device_pk, j.device_id, j.current_user_id, 'install', 'system',
+             jsonb_build_object('platform', j.platform), j.installed_at, j.installed_at
+      from att join j on j.device_pk = att.device_pk
+      returning 1)
+    select j.ord, att.*, j.device_pk as device_pk_out from j left join att on att.device_pk = j.device_pk
+    order by j.ord`;
+  const byOrd = new Map(rows.map((r) => [r.ord, r]));
+
+  const forwarded = batch.filter((b, i) => b.forward && byOrd.get(i)?.id);
+  if (forwarded.length)
+    await recordDeliveries(
+      tx,
+      forwarded.map((b) => b.installEventId),
+      new Set(forwarded.map((b) => b.key.appId)),
+    );
+
+  // A concurrent configure of the same device won the race: answer with its attribution.
+  const lost = rows.filter((r) => !r.id).map((r) => r.device_pk_out);
+  const winners = lost.length
+    ? await tx<WrittenInstall[]>`
+        select *, device_pk from attributions where device_pk = any(${lost}::bigint[])`
+    : [];
+
+  const out: WrittenInstall[] = [];
+  for (const [i, install] of batch.entries()) {
+    const row = byOrd.get(i);
+    if (!row) throw new Error('install batch: a device row is missing from the answer');
+    if (!row.id) {
+      const winner = winners.find((w) => String(w.device_pk) === String(row.device_pk_out));
+      if (!winner) throw new Error('install batch: the concurrent attribution is missing');
+      out.push(winner);
+      continue;
+    }
+    await install.after?.(tx, row.device_pk_out);
+    const { ord: _, device_pk_out: __, ...attribution } = row;
+    out.push(attribution as unknown as WrittenInstall);
+  }
+  return out;
+}
