@@ -140,7 +140,6 @@ const RECORD_COLUMNS = `ord int, app_id text, environment text, device_id text, 
  * events, then the outbox and each install's `after`.
  */
 export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<WrittenInstall[]> {
-  // Devices in key order: concurrent batches lock them in the same order (no deadlock cycles).
   const records = batch.map(record);
   const rows = await tx<(StoredAttribution & { ord: number; device_pk_out: string })[]>`
     with r as (
@@ -153,7 +152,7 @@ export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<Writt
       select app_id, environment, device_id, device_platform, installed_at, seen_at, seen_at, idfa, gaid, customer_user_id,
              app_version, os_version, model, locale, timezone, device_country, sdk_version, device_info,
              language, region, utc_offset_minutes, bundle_mismatch, user_agent, attribution_id
-      from r order by app_id, environment, device_id
+      from r order by app_id, environment, device_id -- one lock order for concurrent batches: no cycles
       on conflict (app_id, environment, device_id) do update set ${tx.unsafe(DEVICE_MERGE)}
       returning id, app_id, environment, device_id, attribution_id as taken, customer_user_id as current_user_id),
     j as (
@@ -199,7 +198,7 @@ export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<Writt
   const lost = rows.filter((r) => !r.id).map((r) => r.device_pk_out);
   const winners = lost.length
     ? await tx<WrittenInstall[]>`
-        select *, device_pk from attributions where device_pk = any(${lost}::bigint[])`
+        select * from attributions where device_pk = any(${lost}::bigint[])`
     : [];
 
   const out: WrittenInstall[] = [];
