@@ -181,7 +181,7 @@ export async function configure(
         )
       : [];
   checkAbandoned(meta.signal);
-  const stored = await ctx.installs.write({
+  const stored = await ctx.installs.submit({
     attributionId,
     installEventId,
     key,

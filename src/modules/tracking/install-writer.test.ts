@@ -72,7 +72,7 @@ describe('InstallWriter', () => {
       maxConcurrent: 1,
     });
     const items = Array.from({ length: 12 }, (_, i) => install(`batch-${newId('d')}-${i}`));
-    const answers = await Promise.all(items.map((i) => writer.write(i)));
+    const answers = await Promise.all(items.map((i) => writer.submit(i)));
     expect(answers.map((a) => a.id)).toEqual(items.map((i) => i.attributionId));
     for (const a of answers) expect(a).toMatchObject({ network: 'organic', match_type: 'organic' });
     for (const i of items)
@@ -94,7 +94,7 @@ describe('InstallWriter', () => {
   it('two first configures of one device in one batch make one install, and both get its attribution', async () => {
     const writer = new InstallWriter(t.sql, pino({ level: 'silent' }));
     const d = `dup-${newId('d')}`;
-    const [a, b] = await Promise.all([writer.write(install(d)), writer.write(install(d))]);
+    const [a, b] = await Promise.all([writer.submit(install(d)), writer.submit(install(d))]);
     expect(a.id).toBe(b.id);
     expect((await stored(d))[0]).toMatchObject({ devices: 1, attributions: 1, installs: 1 });
   });
@@ -105,15 +105,15 @@ describe('InstallWriter', () => {
       maxConcurrent: 1,
     });
     const earlier = install(`earlier-${newId('d')}`);
-    await writer.write(earlier);
+    await writer.submit(earlier);
     const good = [install(`ok-${newId('d')}`), install(`ok-${newId('d')}`)];
     // An event id already taken: its install event cannot be inserted.
     const bad = install(`bad-${newId('d')}`, { installEventId: earlier.installEventId });
     const results = await Promise.allSettled([
-      writer.write(install(`first-${newId('d')}`)), // written alone; the next three queue together
-      writer.write(good[0]),
-      writer.write(bad),
-      writer.write(good[1]),
+      writer.submit(install(`first-${newId('d')}`)), // written alone; the next three queue together
+      writer.submit(good[0]),
+      writer.submit(bad),
+      writer.submit(good[1]),
     ]);
     expect(results.map((r) => r.status)).toEqual([
       'fulfilled',

@@ -54,11 +54,15 @@ export class InstallWriter {
     );
   }
 
-  /** Resolves with the stored attribution (a concurrent configure's, if it won) once committed. */
-  write(install: NewInstall): Promise<WrittenInstall> {
+  /**
+   * Resolves with the stored attribution (a concurrent configure's, if it won) once committed.
+   * (`submit`/`drain`, as the other batch writers: EventWriter, WebhookWriter, PostbackWriter.)
+   */
+  submit(install: NewInstall): Promise<WrittenInstall> {
     return this.batcher.submit(install);
   }
 
+  /** Waits until every install handed in is written (shutdown). */
   drain(): Promise<void> {
     return this.batcher.drain();
   }
