@@ -163,8 +163,13 @@ describe('qualified trials', () => {
     expect(sent.networkEventName).toBe('StartTrial');
     expect(meta.received.some((r) => JSON.stringify(r.body).includes(sent.forwardId))).toBe(true);
 
-    const kpis = (await api(t, 'GET', `/api/v1/apps/${app.appId}/overview`, { auth: app.apiKey }))
-      .body.data.kpis;
+    // The qualified trial counts on its due day, which may be tomorrow in the app's time zone
+    // (the default period ends today): a period around both days.
+    const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+    const period = `from=${day(start - 2 * 24 * HOUR)}&to=${day(start + 2 * 24 * HOUR)}`;
+    const kpis = (
+      await api(t, 'GET', `/api/v1/apps/${app.appId}/overview?${period}`, { auth: app.apiKey })
+    ).body.data.kpis;
     expect(kpis).toMatchObject({ trials: 1, qualifiedTrials: 1 });
     // Running again changes nothing.
     await qualifyDueTrials(t.sql, new Date(start + 5 * HOUR));
