@@ -40,6 +40,7 @@ export function createLogger(config: Config, destination: 1 | 2 = 1): Logger {
 
 /** How often a server on the embedded database checks that it is still running (and restarts it if not). */
 const EMBEDDED_WATCH_MS = 5_000;
+const EMBEDDED_PROBE_MS = 3_000;
 
 export type Database = {
   sql: Sql;
@@ -88,11 +89,19 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
         if (busy) return;
         busy = true;
         // Through the pool: its open connection is also how other processes see this one as a user.
-        sql`select 1`
-          .then(
-            () => false,
-            () => embedded.restartIfDown(),
-          )
+        // Time-boxed: a probe stuck on a pool connection must not stop the watch for good.
+        let timer: NodeJS.Timeout | undefined;
+        Promise.race([
+          sql`select 1`.then(() => true),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), EMBEDDED_PROBE_MS);
+          }),
+        ])
+          .catch(() => false)
+          .then((answered) => {
+            clearTimeout(timer);
+            return answered ? false : embedded.restartIfDown();
+          })
           .then((restarted) => {
             if (restarted) log.warn('embedded PostgreSQL was not running; started it again');
           })

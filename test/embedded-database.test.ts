@@ -102,8 +102,13 @@ describe('the embedded database', () => {
     try {
       const pid = postmasterPid()!;
       process.kill(pid, 'SIGKILL');
-      await eventually(async () => (await ready(a.port)) === 503, 30_000);
-      await eventually(async () => (await ready(a.port)) === 200, 60_000);
+      try {
+        await eventually(async () => (await ready(a.port)) === 503, 30_000);
+        await eventually(async () => (await ready(a.port)) === 200, 60_000);
+      } catch (err) {
+        // What the server said is the diagnosis.
+        throw new Error(`${(err as Error).message}; server output:\n${a.output().slice(-6_000)}`);
+      }
       expect(postmasterPid()).not.toBe(pid);
       expect(a.output()).toContain('started it again');
     } finally {

