@@ -178,9 +178,11 @@ export async function serve(config: Config) {
     app = await buildServer(services, MODULES);
     jobs = await startJobRunner(services, JOBS);
     unwatch = db.watch();
+    // Before listening: once it answers, nothing may fail the start (PostgreSQL killed a moment
+    // after the first ready answer made this query end the process).
+    const firstRun = !(await anyOrganizationExists(sql));
     await listen(app, config); // last: ready means fully started
     log.info({ url: config.publicUrl, trackingUrl: config.trackingUrl }, 'server listening');
-    const firstRun = !(await anyOrganizationExists(sql));
     if (firstRun)
       log.warn(
         `first run: no organization yet. Create it with POST /api/v1/auth/setup and "setupToken": "${setupToken(config)}", or with \`apprefer setup\``,
