@@ -13,7 +13,7 @@ export type Tx = Sql | TransactionSql<Record<string, never>>;
 
 export type DeviceKey = { appId: string; environment: Environment; deviceId: string };
 
-/** Upserts the device of a configure and returns its primary key. `installedAt` null keeps it unset. */
+/** What a configure knows about its device beyond the body. `installedAt` null keeps it unset. */
 export type DeviceExtra = {
   installedAt: Date | null;
   now: Date;
@@ -23,16 +23,80 @@ export type DeviceExtra = {
   country: string | null;
 };
 
-export async function upsertConfiguredDevice(
-  tx: Tx,
+/** The `devices` columns a configure writes, with their types as its JSON record is read. */
+const DEVICE_FIELDS = [
+  ['app_id', 'text'],
+  ['environment', 'text'],
+  ['device_id', 'text'],
+  ['platform', 'text'],
+  ['installed_at', 'timestamptz'],
+  ['first_seen_at', 'timestamptz'],
+  ['last_seen_at', 'timestamptz'],
+  ['idfa', 'text'],
+  ['gaid', 'text'],
+  ['customer_user_id', 'text'],
+  ['app_version', 'text'],
+  ['os_version', 'text'],
+  ['model', 'text'],
+  ['locale', 'text'],
+  ['timezone', 'text'],
+  ['country', 'text'],
+  ['sdk_version', 'text'],
+  ['device_info', 'jsonb'],
+  ['language', 'text'],
+  ['region', 'text'],
+  ['utc_offset_minutes', 'int'],
+  ['bundle_mismatch', 'boolean'],
+  ['user_agent', 'text'],
+  ['attribution_id', 'text'],
+] as const;
+
+type DeviceRecord = Record<(typeof DEVICE_FIELDS)[number][0], unknown>;
+
+/** `insert into devices (…)` column list and the matching `jsonb_to_record(…) as d(…)` definition. */
+export const DEVICE_COLUMNS = DEVICE_FIELDS.map(([name]) => name).join(', ');
+export const DEVICE_RECORD_TYPE = DEVICE_FIELDS.map(([name, type]) => `${name} ${type}`).join(', ');
+
+/**
+ * A configure's device as one JSON record of `devices` columns: the single mapping of its fields
+ * (locale → language and region, time zone → UTC offset…), read by the repeat upsert below and by
+ * the install batch of install-writer.ts.
+ */
+export function deviceRecord(
   key: DeviceKey,
   b: ConfigureBody,
   extra: DeviceExtra,
-): Promise<{ id: string; attribution_id: string | null }> {
-  const [row] = await (tx as Sql)<
-    { id: string; attribution_id: string | null }[]
-  >`${deviceUpsert(tx, key, b, extra)}`;
-  return row;
+  attributionId: string | null,
+): DeviceRecord {
+  const info = b.deviceInfo;
+  const { language, region } = parseLocale(info.locale);
+  const now = extra.now.toISOString();
+  return {
+    app_id: key.appId,
+    environment: key.environment,
+    device_id: key.deviceId,
+    platform: info.platform,
+    installed_at: extra.installedAt?.toISOString() ?? null,
+    first_seen_at: now,
+    last_seen_at: now,
+    idfa: b.idfa,
+    gaid: b.gaid,
+    customer_user_id: b.customerUserId,
+    app_version: info.appVersion,
+    os_version: info.osVersion,
+    model: info.model,
+    locale: info.locale,
+    timezone: info.timezone,
+    country: extra.country,
+    sdk_version: extra.sdkVersion,
+    device_info: info.raw,
+    language,
+    region,
+    utc_offset_minutes: utcOffsetMinutes(info.timezone, extra.now),
+    bundle_mismatch: extra.bundleMismatch,
+    user_agent: extra.userAgent,
+    attribution_id: attributionId,
+  };
 }
 
 /**
@@ -63,25 +127,24 @@ export const DEVICE_MERGE = `
   attribution_id = coalesce(devices.attribution_id, excluded.attribution_id)`;
 
 /**
- * The device upsert of a repeat configure. New installs are written in batches by
- * install-writer.ts, whose statement merges a device the same way.
+ * The device upsert of a repeat configure; returns the device's primary key. New installs are
+ * written in batches by install-writer.ts, from the same record and with the same merge.
  */
-function deviceUpsert(tx: Tx, key: DeviceKey, b: ConfigureBody, extra: DeviceExtra) {
+export async function upsertConfiguredDevice(
+  tx: Tx,
+  key: DeviceKey,
+  b: ConfigureBody,
+  extra: DeviceExtra,
+): Promise<{ id: string; attribution_id: string | null }> {
   const sql = tx as Sql;
-  const info = b.deviceInfo;
-  const { language, region } = parseLocale(info.locale);
-  return sql`
-    insert into devices (
-      app_id, environment, device_id, platform, installed_at, first_seen_at, last_seen_at, idfa, gaid, customer_user_id,
-      app_version, os_version, model, locale, timezone, country, sdk_version, device_info,
-      language, region, utc_offset_minutes, bundle_mismatch, user_agent, attribution_id)
-    values (
-      ${key.appId}, ${key.environment}, ${key.deviceId}, ${info.platform}, ${extra.installedAt}, ${extra.now}, ${extra.now},
-      ${b.idfa}, ${b.gaid}, ${b.customerUserId}, ${info.appVersion}, ${info.osVersion}, ${info.model}, ${info.locale},
-      ${info.timezone}, ${extra.country}, ${extra.sdkVersion}, ${sql.json(info.raw as never)},
-      ${language}, ${region}, ${utcOffsetMinutes(info.timezone, extra.now)}, ${extra.bundleMismatch}, ${extra.userAgent}, null)
+  const record = JSON.stringify(deviceRecord(key, b, extra, null));
+  const [row] = await sql<{ id: string; attribution_id: string | null }[]>`
+    insert into devices (${sql.unsafe(DEVICE_COLUMNS)})
+    select ${sql.unsafe(DEVICE_COLUMNS)}
+    from jsonb_to_record(${record}::text::jsonb) as d(${sql.unsafe(DEVICE_RECORD_TYPE)})
     on conflict (app_id, environment, device_id) do update set ${sql.unsafe(DEVICE_MERGE)}
-    returning id, attribution_id, customer_user_id`;
+    returning id, attribution_id`;
+  return row;
 }
 
 /**

@@ -12,10 +12,16 @@ import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
 import { Batcher } from '../../lib/batcher.ts';
 import type { Resolution } from '../attribution/engine.ts';
-import { parseLocale, utcOffsetMinutes } from '../attribution/locale.ts';
 import { recordDeliveries } from '../integrations/outbox.ts';
 import type { StoredAttribution } from './configure-response.ts';
-import { DEVICE_MERGE, type DeviceExtra, type DeviceKey } from './device-store.ts';
+import {
+  DEVICE_COLUMNS,
+  DEVICE_MERGE,
+  DEVICE_RECORD_TYPE,
+  type DeviceExtra,
+  type DeviceKey,
+  deviceRecord,
+} from './device-store.ts';
 import type { ConfigureBody } from './sdk-body.ts';
 
 export type NewInstall = {
@@ -68,41 +74,21 @@ export class InstallWriter {
   }
 }
 
-/** The record of one install as the statement reads it (`jsonb_to_recordset`). */
+/** The record of one install as the statement reads it (`jsonb_to_recordset`): its device and its attribution. */
 function record(i: NewInstall, ord: number) {
   const { body: b, extra, resolution: r, key } = i;
-  const info = b.deviceInfo;
-  const { language, region } = parseLocale(info.locale);
   const f = r.fields;
-  const at = extra.installedAt!.toISOString();
   const explanation =
     r.apple?.kind === 'attributed' && r.apple.record.testData
       ? { ...r.explanation, asaTestData: true }
       : r.explanation;
   return {
     ord,
+    device: deviceRecord(key, b, extra, i.attributionId),
     app_id: key.appId,
     environment: key.environment,
     device_id: key.deviceId,
-    device_platform: info.platform,
-    installed_at: at,
-    seen_at: extra.now.toISOString(),
-    idfa: b.idfa,
-    gaid: b.gaid,
-    customer_user_id: b.customerUserId,
-    app_version: info.appVersion,
-    os_version: info.osVersion,
-    model: info.model,
-    locale: info.locale,
-    timezone: info.timezone,
-    device_country: extra.country,
-    sdk_version: extra.sdkVersion,
-    device_info: info.raw,
-    language,
-    region,
-    utc_offset_minutes: utcOffsetMinutes(info.timezone, extra.now),
-    bundle_mismatch: extra.bundleMismatch,
-    user_agent: extra.userAgent,
+    installed_at: extra.installedAt!.toISOString(),
     attribution_id: i.attributionId,
     event_id: i.installEventId,
     platform: i.platform,
@@ -129,10 +115,7 @@ function record(i: NewInstall, ord: number) {
   };
 }
 
-const RECORD_COLUMNS = `ord int, app_id text, environment text, device_id text, device_platform text,
-  installed_at timestamptz, seen_at timestamptz, idfa text, gaid text, customer_user_id text, app_version text,
-  os_version text, model text, locale text, timezone text, device_country text, sdk_version text, device_info jsonb,
-  language text, region text, utc_offset_minutes int, bundle_mismatch boolean, user_agent text,
+const RECORD_COLUMNS = `ord int, device jsonb, app_id text, environment text, device_id text, installed_at timestamptz,
   attribution_id text, event_id text, platform text, status text, network text, match_type text, campaign text,
   campaign_id text, campaign_name text, ad_group_id text, ad_group_name text, ad_id text, keyword text, link_id text,
   click_id text, fbclid text, gclid text, ttclid text, query_params jsonb, custom_data jsonb, clicked_at timestamptz,
@@ -148,20 +131,18 @@ export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<Writt
   const rows = await tx<(StoredAttribution & { ord: number; device_pk_out: string })[]>`
     with r as (
       select * from jsonb_to_recordset(${JSON.stringify(records)}::text::jsonb) as x(${tx.unsafe(RECORD_COLUMNS)})),
+    d as (
+      select r.ord, d.* from r, jsonb_to_record(r.device) as d(${tx.unsafe(DEVICE_RECORD_TYPE)})),
     dev as (
-      insert into devices (
-        app_id, environment, device_id, platform, installed_at, first_seen_at, last_seen_at, idfa, gaid, customer_user_id,
-        app_version, os_version, model, locale, timezone, country, sdk_version, device_info,
-        language, region, utc_offset_minutes, bundle_mismatch, user_agent, attribution_id)
-      select app_id, environment, device_id, device_platform, installed_at, seen_at, seen_at, idfa, gaid, customer_user_id,
-             app_version, os_version, model, locale, timezone, device_country, sdk_version, device_info,
-             language, region, utc_offset_minutes, bundle_mismatch, user_agent, attribution_id
-      from r order by app_id, environment, device_id -- one lock order for concurrent batches: no cycles
+      insert into devices (${tx.unsafe(DEVICE_COLUMNS)})
+      select ${tx.unsafe(DEVICE_COLUMNS)}
+      from d order by app_id, environment, device_id -- one lock order for concurrent batches: no cycles
       on conflict (app_id, environment, device_id) do update set ${tx.unsafe(DEVICE_MERGE)}
       returning id, app_id, environment, device_id, attribution_id as taken, customer_user_id as current_user_id),
     j as (
-      select r.*, dev.id as device_pk, dev.taken, dev.current_user_id
-      from r join dev using (app_id, environment, device_id)),
+      select r.*, d.customer_user_id, dev.id as device_pk, dev.taken, dev.current_user_id
+      from r join d using (ord)
+      join dev on (dev.app_id, dev.environment, dev.device_id) = (r.app_id, r.environment, r.device_id)),
     att as (
       insert into attributions (
         id, app_id, environment, device_pk, device_id, platform, status, network, match_type, campaign, campaign_id, campaign_name,
