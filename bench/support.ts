@@ -1,6 +1,14 @@
 import type autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sql } from '../src/db/client.ts';
@@ -88,6 +96,37 @@ export async function startServer(databaseUrl: string, dataDir: string) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   await waitUntilUp(port, child);
   return { port, child, exited };
+}
+
+/**
+ * CPU seconds used so far by a process, its living children and its reaped ones (Linux /proc;
+ * 0 elsewhere). Per request, a steadier figure than requests per second on a shared machine: a
+ * neighbour's load slows a run down but hardly changes what each request costs.
+ */
+export function treeCpuSeconds(pid: number): number {
+  const stat = (p: number | string) => {
+    try {
+      const text = readFileSync(`/proc/${p}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): state, ppid, … utime is the 14th field.
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      return {
+        ppid: Number(f[1]),
+        own: Number(f[11]) + Number(f[12]),
+        reaped: Number(f[13]) + Number(f[14]),
+      };
+    } catch {
+      return null;
+    }
+  };
+  const root = stat(pid);
+  if (!root) return 0;
+  let ticks = root.own + root.reaped;
+  for (const entry of existsSync('/proc') ? readdirSync('/proc') : []) {
+    if (!/^\d+$/.test(entry)) continue;
+    const child = stat(entry);
+    if (child?.ppid === pid) ticks += child.own;
+  }
+  return ticks / 100; // USER_HZ
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

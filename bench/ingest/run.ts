@@ -20,11 +20,13 @@ import {
   benchOrganization,
   countSeqScans,
   freePort,
+  treeCpuSeconds,
   sdkEventRequest,
   startServer,
   waitUntilUp,
 } from '../support.ts';
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
@@ -145,6 +147,37 @@ function configureRequest(key: string, tag: string): autocannon.Request {
   };
 }
 
+/**
+ * CPU time per answered request of one measurement: the server process, PostgreSQL (postmaster and
+ * backends) and this process (the load generator), from /proc. Their sum bounds the rate two
+ * cores allow; unlike req/s, it hardly moves when a neighbour slows the machine.
+ */
+function cpuMeter(serverPid: number, pgDir: string | null) {
+  let postmaster = 0;
+  try {
+    if (pgDir)
+      postmaster = Number(
+        readFileSync(path.join(pgDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
+      );
+  } catch {}
+  const now = () => ({
+    server: treeCpuSeconds(serverPid),
+    postgres: postmaster ? treeCpuSeconds(postmaster) : Number.NaN,
+    load: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  });
+  return async <T extends autocannon.Result>(run: () => Promise<T>) => {
+    const before = now();
+    const result = await run();
+    const after = now();
+    const per = (k: keyof typeof before) =>
+      Math.round(((after[k] - before[k]) * 1e6) / Math.max(1, result.requests.total));
+    return {
+      result,
+      cpu: `CPU per request: server ${per('server')} µs, PostgreSQL ${per('postgres')} µs, load generator ${per('load')} µs`,
+    };
+  };
+}
+
 const measure = (port: number, seconds: number, requests: autocannon.Request[]) =>
   autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -229,16 +262,23 @@ try {
   children.push(server);
   answered.event = answered.configure = 0; // (the bare server's answers are not the platform's)
   await measureEvents(port, app.sdk_key_live, WARMUP, 'warm');
+  const metered = cpuMeter(server.pid!, db.pgDir);
   const profile = !!process.env.PROFILE;
   let report = profile ? sampleActivity(dbUrl) : null;
-  const events = await measureEvents(port, app.sdk_key_live, DURATION, 'run');
+  const { result: events, cpu: eventsCpu } = await metered(() =>
+    measureEvents(port, app.sdk_key_live, DURATION, 'run'),
+  );
   await report?.('events');
   report = profile ? sampleActivity(dbUrl) : null;
-  const configures = await measureConfigures(port, app.sdk_key_live, DURATION, 'run');
+  const { result: configures, cpu: configuresCpu } = await metered(() =>
+    measureConfigures(port, app.sdk_key_live, DURATION, 'run'),
+  );
   await report?.('configures');
   report = profile ? sampleActivity(dbUrl) : null;
   const beforeMixed = { ...answered };
-  const mixed = await measureMixed(port, app.sdk_key_live, DURATION, 'mix');
+  const { result: mixed, cpu: mixedCpu } = await metered(() =>
+    measureMixed(port, app.sdk_key_live, DURATION, 'mix'),
+  );
   const mixedRates = {
     events: (answered.event - beforeMixed.event) / DURATION,
     configures: (answered.configure - beforeMixed.configure) / DURATION,
@@ -261,15 +301,18 @@ try {
   );
   console.log(row('bare node:http, event body', baseEvents));
   console.log(row('POST /api/track/event', events));
+  console.log(`  ${eventsCpu}`);
   console.log(
     `ratio (events / bare)          ${(events.requests.average / baseEvents.requests.average).toFixed(2)}   (target: ≥ 10 000 events/s, p99 < 30 ms)`,
   );
   console.log(row('bare node:http, configure body', baseConfigures));
   console.log(row('POST /api/track/configure', configures));
+  console.log(`  ${configuresCpu}`);
   console.log(
     `ratio (configures / bare)      ${(configures.requests.average / baseConfigures.requests.average).toFixed(2)}   (target: ≥ 3 000 configures/s, p99 < 50 ms)`,
   );
   console.log(row('mixed, 1 configure : 10 events', mixed));
+  console.log(`  ${mixedCpu}`);
   console.log(
     `  of which                     ${Math.round(mixedRates.configures)} configures/s (${((100 * mixedRates.configures) / configures.requests.average).toFixed(0)} % of alone) and ${Math.round(mixedRates.events)} events/s (${((100 * mixedRates.events) / events.requests.average).toFixed(0)} % of alone)`,
   );
