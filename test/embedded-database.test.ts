@@ -7,6 +7,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSql } from '../src/db/client.ts';
 import { freePort } from '../src/lib/net.ts';
 import { eventually } from './helpers.ts';
 import { serveProcess } from './serve-process.ts';
@@ -82,6 +83,29 @@ describe('the embedded database', () => {
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
     expect(alive(pid)).toBe(false);
+  }, 120_000);
+
+  it('the server talks to PostgreSQL over its Unix socket, not loopback TCP', async () => {
+    const s = await startReady();
+    const { port, password } = JSON.parse(
+      readFileSync(path.join(dataDir, 'postgres.json'), 'utf8'),
+    );
+    const probe = createSql(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, {
+      max: 1,
+    });
+    try {
+      // A Unix-socket connection has no client address.
+      const [counts] = await probe<{ socket: number; tcp: number }[]>`
+        select count(*) filter (where client_addr is null)::int as socket,
+               count(*) filter (where client_addr is not null)::int as tcp
+        from pg_stat_activity where application_name = ${`apprefer/${s.child.pid}`}`;
+      expect(counts.socket).toBeGreaterThan(0);
+      expect(counts.tcp).toBe(0);
+    } finally {
+      await probe.end();
+      s.child.kill('SIGTERM');
+      expect(await s.exited).toBe(0);
+    }
   }, 120_000);
 
   it('a server killed with SIGKILL leaves PostgreSQL running; the next server takes it over and stops it', async () => {

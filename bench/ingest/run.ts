@@ -153,13 +153,10 @@ function configureRequest(key: string, tag: string): autocannon.Request {
  * cores allow; unlike req/s, it hardly moves when a neighbour slows the machine.
  */
 function cpuMeter(serverPid: number, pgDir: string | null) {
-  let postmaster = 0;
-  try {
-    if (pgDir)
-      postmaster = Number(
-        readFileSync(path.join(pgDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
-      );
-  } catch {}
+  // (With DATABASE_URL PostgreSQL is not this run's: its CPU is not measured.)
+  const postmaster = pgDir
+    ? Number(readFileSync(path.join(pgDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0])
+    : 0;
   const now = () => ({
     server: treeCpuSeconds(serverPid),
     postgres: postmaster ? treeCpuSeconds(postmaster) : Number.NaN,

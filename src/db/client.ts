@@ -21,12 +21,16 @@ export function createSql(
      * (configure's candidate clicks: 650 → 400 µs per round trip, `bench/ingest/plans.ts`).
      */
     keyLookups?: boolean;
+    /** Seconds to wait for a connection (default 5). */
+    connectTimeout?: number;
   } = {},
 ): Sql {
-  return postgres(url, {
+  const socket = unixSocket(url);
+  return postgres(socket?.url ?? url, {
+    ...(socket ? { host: socket.dir } : {}),
     max: opts.max ?? 20,
     onnotice: () => {},
-    connect_timeout: 5,
+    connect_timeout: opts.connectTimeout ?? 5,
     idle_timeout: 60,
     // postgres.js waits up to 20 s between reconnects, counting failures across the whole pool: a
     // database back after a restart stayed unused that long. At most 2 s here (with jitter).
@@ -36,4 +40,17 @@ export function createSql(
       ...(opts.keyLookups ? { enable_seqscan: 'off', plan_cache_mode: 'force_generic_plan' } : {}),
     },
   }) as Sql;
+}
+
+/**
+ * A Unix-socket directory named in the URL the libpq way, `postgres://…@localhost:5432/db?host=/dir`
+ * (node-postgres, used by the job runner and migrations, reads it the same); postgres.js takes the
+ * directory as an option instead, and would send `host` to the server as a setting.
+ */
+function unixSocket(url: string): { url: string; dir: string } | undefined {
+  const u = new URL(url);
+  const dir = u.searchParams.get('host');
+  if (!dir?.startsWith('/')) return undefined;
+  u.searchParams.delete('host');
+  return { url: u.href, dir };
 }
