@@ -99,11 +99,47 @@ export async function startServer(databaseUrl: string, dataDir: string) {
 }
 
 /**
- * CPU seconds used so far by a process, its living children and its reaped ones (Linux /proc;
- * 0 elsewhere). Per request, a steadier figure than requests per second on a shared machine: a
- * neighbour's load slows a run down but hardly changes what each request costs.
+ * CPU time per request of a measurement, per process (each with its children: PostgreSQL's
+ * postmaster and backends), and of this process, the load generator. On a shared machine a
+ * steadier figure than requests per second: a neighbour's load slows a run down but hardly changes
+ * what each request costs; and the sum bounds the rate the machine's cores allow.
+ *
+ *   const read = cpuMeter({ server: pid })(); …run…; read(requests) → { server: µs, … }
  */
-export function treeCpuSeconds(pid: number): number {
+export function cpuMeter(pids: Record<string, number | null>) {
+  const now = (): Record<string, number> => {
+    const self = process.cpuUsage();
+    return {
+      ...Object.fromEntries(
+        Object.entries(pids).map(([name, pid]) => [name, pid ? treeCpuSeconds(pid) : Number.NaN]),
+      ),
+      'load generator': (self.user + self.system) / 1e6,
+    };
+  };
+  return () => {
+    const before = now();
+    return (requests: number) => {
+      const after = now();
+      return Object.fromEntries(
+        Object.keys(after).map((k) => [k, ((after[k] - before[k]) * 1e6) / Math.max(1, requests)]),
+      );
+    };
+  };
+}
+
+export const formatCpu = (perRequest: Record<string, number>) =>
+  `CPU per request: ${Object.entries(perRequest)
+    .map(([name, us]) => `${name} ${Math.round(us)} µs`)
+    .join(', ')}`;
+
+/** The embedded PostgreSQL's postmaster (null with DATABASE_URL: that server is not the run's). */
+export const postmasterPid = (pgDir: string | null) =>
+  pgDir
+    ? Number(readFileSync(path.join(pgDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0])
+    : null;
+
+/** CPU seconds used so far by a process, its living children and its reaped ones (Linux /proc; 0 elsewhere). */
+function treeCpuSeconds(pid: number): number {
   const stat = (p: number | string) => {
     try {
       const text = readFileSync(`/proc/${p}/stat`, 'utf8');

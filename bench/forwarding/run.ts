@@ -18,7 +18,10 @@ import path from 'node:path';
 import {
   benchDatabase,
   benchOrganization,
+  cpuMeter,
+  formatCpu,
   freePort,
+  postmasterPid,
   roundsRow,
   sdkEventRequest,
   startServer,
@@ -114,23 +117,53 @@ try {
   process.env.META_GRAPH_URL = `http://127.0.0.1:${fakePort}/v24.0/`;
   const { port, child: server, exited } = await startServer(db.url, path.join(db.dir, 'data'));
   children.push(server);
+  const meter = cpuMeter({
+    server: server.pid!,
+    PostgreSQL: postmasterPid(db.pgDir),
+    'fake Meta': fake.pid!,
+  });
+  /** A side's rounds: CPU per event, weighted by the events of each round. */
+  type Cpu = { requests: number; us: Record<string, number> };
+  const metered = async (cpu: Cpu, run: () => Promise<autocannon.Result>) => {
+    const read = meter();
+    const result = await run();
+    for (const [k, us] of Object.entries(read(result.requests.total)))
+      cpu.us[k] = (cpu.us[k] ?? 0) + us * result.requests.total;
+    cpu.requests += result.requests.total;
+    return result;
+  };
+  const perEvent = (cpu: Cpu) =>
+    Object.fromEntries(Object.entries(cpu.us).map(([k, us]) => [k, us / cpu.requests]));
+  /** What the platform spends per event: the server and PostgreSQL. */
+  const platformUs = (cpu: Cpu) => {
+    const e = perEvent(cpu);
+    return e.server + e.PostgreSQL;
+  };
 
   /**
-   * ROUNDS × (the `off` app, then the `on` app), each side's results in order. With `drain`, the
-   * `off` rounds start once the deliveries are all sent, so they carry no sending of their own.
+   * ROUNDS × (the `off` app, then the `on` app), each side's results in order. With `drain`, each
+   * `on` round ends once its deliveries are all sent (the rate counts its DURATION only, the CPU
+   * until then), so the `off` rounds carry no sending of their own.
    */
   async function alternate(drain: boolean) {
     const off: autocannon.Result[] = [];
     const on: autocannon.Result[] = [];
+    const offCpu: Cpu = { requests: 0, us: {} };
+    const onCpu: Cpu = { requests: 0, us: {} };
     let deliveredDuringOn = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      if (drain) await untilDrained(sql);
-      off.push(await measure(port, offApp.sdk_key_live, DURATION, 'off'));
+      off.push(await metered(offCpu, () => measure(port, offApp.sdk_key_live, DURATION, 'off')));
       const before = await delivered(sql);
-      on.push(await measure(port, onApp.sdk_key_live, DURATION, 'on'));
-      deliveredDuringOn += (await delivered(sql)) - before;
+      const round = async () => {
+        const result = await measure(port, onApp.sdk_key_live, DURATION, 'on');
+        deliveredDuringOn += (await delivered(sql)) - before;
+        // The round's CPU runs until its deliveries are sent: the sending is part of its cost.
+        if (drain) await untilDrained(sql);
+        return result;
+      };
+      on.push(await metered(onCpu, round));
     }
-    return { off, on, deliveredDuringOn };
+    return { off, on, offCpu, onCpu, deliveredDuringOn };
   }
 
   // Outbox only: Meta enabled but paused (`unauthorized`), so deliveries are recorded, not sent.
@@ -170,12 +203,21 @@ try {
   );
   console.log('phase 1, alternating:');
   console.log(`  ${rows.pausedOff.line}`);
+  console.log(`    ${formatCpu(perEvent(paused.offCpu))}`);
   console.log(`  ${rows.pausedOn.line}`);
+  console.log(`    ${formatCpu(perEvent(paused.onCpu))}`);
   console.log('phase 3, alternating:');
   console.log(`  ${rows.sendingOff.line}`);
+  console.log(`    ${formatCpu(perEvent(sending.offCpu))}`);
   console.log(`  ${rows.sendingOn.line}`);
+  console.log(`    ${formatCpu(perEvent(sending.onCpu))}`);
   console.log(
     `ingest / off (medians)             outbox only ${(rows.pausedOn.rps / rows.pausedOff.rps).toFixed(3)}, sending ${(rows.sendingOn.rps / rows.sendingOff.rps).toFixed(3)}   (target ≥ 0.85)`,
+  );
+  // The platform's own cost per event (server and PostgreSQL CPU), off against on: steadier than
+  // the rates on a shared machine, and without the fake network's and the load generator's share.
+  console.log(
+    `platform CPU per event, on / off   outbox only ${(platformUs(paused.onCpu) / platformUs(paused.offCpu)).toFixed(3)}, sending ${(platformUs(sending.onCpu) / platformUs(sending.offCpu)).toFixed(3)}   (server + PostgreSQL)`,
   );
   console.log(
     `deliveries, backlog alone          ${backlog} in ${drainS.toFixed(2)} s = ${Math.round(backlog / drainS)}/s   (${fakeAfter.requests - fakeBefore.requests} requests, ${fakeAfter.events - fakeBefore.events} events)   (target ≥ 2 000/s)`,

@@ -20,13 +20,14 @@ import {
   benchOrganization,
   countSeqScans,
   freePort,
-  treeCpuSeconds,
+  cpuMeter,
+  formatCpu,
+  postmasterPid,
   sdkEventRequest,
   startServer,
   waitUntilUp,
 } from '../support.ts';
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createSql } from '../../src/db/client.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
@@ -147,34 +148,6 @@ function configureRequest(key: string, tag: string): autocannon.Request {
   };
 }
 
-/**
- * CPU time per answered request of one measurement: the server process, PostgreSQL (postmaster and
- * backends) and this process (the load generator), from /proc. Their sum bounds the rate two
- * cores allow; unlike req/s, it hardly moves when a neighbour slows the machine.
- */
-function cpuMeter(serverPid: number, pgDir: string | null) {
-  // (With DATABASE_URL PostgreSQL is not this run's: its CPU is not measured.)
-  const postmaster = pgDir
-    ? Number(readFileSync(path.join(pgDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0])
-    : 0;
-  const now = () => ({
-    server: treeCpuSeconds(serverPid),
-    postgres: postmaster ? treeCpuSeconds(postmaster) : Number.NaN,
-    load: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
-  });
-  return async <T extends autocannon.Result>(run: () => Promise<T>) => {
-    const before = now();
-    const result = await run();
-    const after = now();
-    const per = (k: keyof typeof before) =>
-      Math.round(((after[k] - before[k]) * 1e6) / Math.max(1, result.requests.total));
-    return {
-      result,
-      cpu: `CPU per request: server ${per('server')} µs, PostgreSQL ${per('postgres')} µs, load generator ${per('load')} µs`,
-    };
-  };
-}
-
 const measure = (port: number, seconds: number, requests: autocannon.Request[]) =>
   autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -259,7 +232,12 @@ try {
   children.push(server);
   answered.event = answered.configure = 0; // (the bare server's answers are not the platform's)
   await measureEvents(port, app.sdk_key_live, WARMUP, 'warm');
-  const metered = cpuMeter(server.pid!, db.pgDir);
+  const meter = cpuMeter({ server: server.pid!, PostgreSQL: postmasterPid(db.pgDir) });
+  const metered = async (run: () => Promise<autocannon.Result>) => {
+    const read = meter();
+    const result = await run();
+    return { result, cpu: formatCpu(read(result.requests.total)) };
+  };
   const profile = !!process.env.PROFILE;
   let report = profile ? sampleActivity(dbUrl) : null;
   const { result: events, cpu: eventsCpu } = await metered(() =>
