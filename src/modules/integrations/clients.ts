@@ -16,6 +16,11 @@ export type Outcome =
 export type BatchResult = {
   httpStatus: number | null;
   response: unknown;
+  /**
+   * The answer narrowed to each event, in order, when it speaks of each row (Google): a delivery's
+   * audit log keeps its own part. Otherwise every delivery of the batch keeps `response`.
+   */
+  rowResponses?: unknown[];
   /** One per event, in order; or `split` to resend them one by one. */
   rows: Outcome[] | 'split';
 };
@@ -218,6 +223,42 @@ type GoogleError = {
   location?: { fieldPathElements?: { fieldName?: string; index?: number }[] };
 };
 
+/** The conversion a partial-failure error is about (`location.fieldPathElements`). */
+const rowIndex = (e: GoogleError): number | undefined => {
+  const idx = e.location?.fieldPathElements?.find((f) => f.fieldName === 'conversions')?.index;
+  return typeof idx === 'number' && idx >= 0 ? idx : undefined;
+};
+
+/**
+ * A 200 answer of uploadClickConversions narrowed to conversion `i`: its result and its own
+ * errors (as Google numbered them), with the answer's other fields (jobId, requestId…). Each
+ * delivery's audit log keeps this: the whole answer to a 2 000-row batch, stored on each of its
+ * 2 000 deliveries, would grow with the square of the batch.
+ */
+export function googleRowAnswer(body: unknown, i: number): unknown {
+  if (!body || typeof body !== 'object') return body;
+  const b = body as {
+    results?: unknown[];
+    partialFailureError?: { details?: unknown };
+  };
+  const out: Record<string, unknown> = { ...b };
+  if (Array.isArray(b.results)) out.results = [b.results[i] ?? {}];
+  const pfe = b.partialFailureError;
+  if (pfe) {
+    const details = (Array.isArray(pfe.details) ? pfe.details : [])
+      .map((d) => {
+        const errors = (d as { errors?: unknown }).errors;
+        if (!Array.isArray(errors)) return d;
+        const own = (errors as GoogleError[]).filter((e) => rowIndex(e) === i);
+        return own.length ? { ...(d as object), errors: own } : null;
+      })
+      .filter((d) => d !== null);
+    if (details.length) out.partialFailureError = { ...pfe, details };
+    else delete out.partialFailureError;
+  }
+  return out;
+}
+
 function googleErrors(details: unknown): GoogleError[] {
   if (!Array.isArray(details)) return [];
   return details.flatMap((d) =>
@@ -256,8 +297,8 @@ export function classifyGoogle(a: HttpAnswer, n: number): BatchResult {
     const rows: Outcome[] = all(n, { kind: 'ok' });
     const failed = new Map<number, GoogleError>();
     for (const e of googleErrors(body?.partialFailureError?.details)) {
-      const idx = e.location?.fieldPathElements?.find((f) => f.fieldName === 'conversions')?.index;
-      if (typeof idx === 'number' && idx >= 0 && idx < n && !failed.has(idx)) failed.set(idx, e);
+      const idx = rowIndex(e);
+      if (idx !== undefined && idx < n && !failed.has(idx)) failed.set(idx, e);
     }
     for (let i = 0; i < n; i++) {
       const e = failed.get(i);
@@ -265,7 +306,8 @@ export function classifyGoogle(a: HttpAnswer, n: number): BatchResult {
       else if (body?.results && !(body.results[i] && Object.keys(body.results[i] as object).length))
         rows[i] = { kind: 'permanent', error: 'google: empty result without an error' };
     }
-    return { ...base, rows };
+    const rowResponses = Array.from({ length: n }, (_, i) => googleRowAnswer(a.body, i));
+    return { ...base, rows, rowResponses };
   }
   const first = googleErrors(body?.error?.details)[0];
   const code = first ? Object.values(first.errorCode ?? {})[0] : undefined;

@@ -557,6 +557,24 @@ describe('Google Ads', () => {
       ['purchase', 'delivered', null],
       ['sign_up', 'failed', 'google EVENT_NOT_FOUND: EVENT_NOT_FOUND'],
     ]);
+    // Each delivery's audit log keeps its own part of the answer: its result and its own errors.
+    const failure = (error: object) => ({
+      partialFailureError: {
+        code: 3,
+        message: 'partial',
+        details: [
+          {
+            '@type': 'type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure',
+            errors: [error],
+          },
+        ],
+      },
+    });
+    expect(ds.slice(0, 3).map((d) => d.response)).toEqual([
+      { results: [{}], ...failure(rowError(2, 'CLICK_CONVERSION_ALREADY_EXISTS')) },
+      { results: [{ gclid: 'x' }] },
+      { results: [{}], ...failure(rowError(0, 'EVENT_NOT_FOUND')) },
+    ]);
 
     google.script(
       ':uploadClickConversions',

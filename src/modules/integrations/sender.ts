@@ -198,7 +198,7 @@ async function send(
           row: x.row,
           outcome: rowsOut[i] ?? { kind: 'permanent', error: 'google: no result' },
           httpStatus: r.httpStatus,
-          response: r.response,
+          response: r.rowResponses?.[i] ?? r.response,
           request: { conversions: [x.conv], partialFailure: true, validateOnly: false },
         }),
       );
@@ -229,7 +229,7 @@ async function send(
         row: rows[i],
         outcome: (r.rows as Outcome[])[k],
         httpStatus: r.httpStatus,
-        response: r.response,
+        response: r.rowResponses?.[k] ?? r.response,
         request: envelope(events[i]),
       }),
     );
