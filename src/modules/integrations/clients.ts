@@ -230,33 +230,39 @@ const rowIndex = (e: GoogleError): number | undefined => {
 };
 
 /**
- * A 200 answer of uploadClickConversions narrowed to conversion `i`: its result and its own
- * errors (as Google numbered them), with the answer's other fields (jobId, requestId…). Each
- * delivery's audit log keeps this: the whole answer to a 2 000-row batch, stored on each of its
- * 2 000 deliveries, would grow with the square of the batch.
+ * A 200 answer of uploadClickConversions narrowed to each of its `n` conversions: its result and
+ * its own errors (as Google numbered them), with the answer's other fields (jobId, requestId…).
+ * Each delivery's audit log keeps its own: the whole answer to a 2 000-row batch, stored on each
+ * of its 2 000 deliveries, would grow with the square of the batch.
  */
-export function googleRowAnswer(body: unknown, i: number): unknown {
-  if (!body || typeof body !== 'object') return body;
-  const b = body as {
-    results?: unknown[];
-    partialFailureError?: { details?: unknown };
-  };
-  const out: Record<string, unknown> = { ...b };
-  if (Array.isArray(b.results)) out.results = [b.results[i] ?? {}];
+export function googleRowAnswers(body: unknown, n: number): unknown[] {
+  if (!body || typeof body !== 'object') return Array(n).fill(body);
+  const b = body as { results?: unknown[]; partialFailureError?: { details?: unknown } };
   const pfe = b.partialFailureError;
-  if (pfe) {
-    const details = (Array.isArray(pfe.details) ? pfe.details : [])
-      .map((d) => {
-        const errors = (d as { errors?: unknown }).errors;
-        if (!Array.isArray(errors)) return d;
-        const own = (errors as GoogleError[]).filter((e) => rowIndex(e) === i);
-        return own.length ? { ...(d as object), errors: own } : null;
-      })
-      .filter((d) => d !== null);
-    if (details.length) out.partialFailureError = { ...pfe, details };
-    else delete out.partialFailureError;
-  }
-  return out;
+  // Each detail's errors grouped by the conversion they name, once for the whole batch.
+  const details = (Array.isArray(pfe?.details) ? pfe.details : []).map((d) => {
+    const errors = (d as { errors?: unknown }).errors;
+    const byRow = new Map<number, GoogleError[]>();
+    for (const e of Array.isArray(errors) ? (errors as GoogleError[]) : []) {
+      const idx = rowIndex(e);
+      if (idx === undefined) continue;
+      const list = byRow.get(idx);
+      if (list) list.push(e);
+      else byRow.set(idx, [e]);
+    }
+    return { detail: d as object, hasErrors: Array.isArray(errors), byRow };
+  });
+  return Array.from({ length: n }, (_, i) => {
+    const { partialFailureError: _whole, ...out } = b as Record<string, unknown>;
+    if (Array.isArray(b.results)) out.results = [b.results[i] ?? {}];
+    const own = details.flatMap(({ detail, hasErrors, byRow }) => {
+      if (!hasErrors) return [detail];
+      const errors = byRow.get(i);
+      return errors ? [{ ...detail, errors }] : [];
+    });
+    if (pfe && own.length) out.partialFailureError = { ...pfe, details: own };
+    return out;
+  });
 }
 
 function googleErrors(details: unknown): GoogleError[] {
@@ -306,8 +312,7 @@ export function classifyGoogle(a: HttpAnswer, n: number): BatchResult {
       else if (body?.results && !(body.results[i] && Object.keys(body.results[i] as object).length))
         rows[i] = { kind: 'permanent', error: 'google: empty result without an error' };
     }
-    const rowResponses = Array.from({ length: n }, (_, i) => googleRowAnswer(a.body, i));
-    return { ...base, rows, rowResponses };
+    return { ...base, rows, rowResponses: googleRowAnswers(a.body, n) };
   }
   const first = googleErrors(body?.error?.details)[0];
   const code = first ? Object.values(first.errorCode ?? {})[0] : undefined;
