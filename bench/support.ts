@@ -99,37 +99,40 @@ export async function startServer(databaseUrl: string, dataDir: string) {
 }
 
 /**
- * CPU time per request of a measurement, per process (each with its children: PostgreSQL's
- * postmaster and backends), and of this process, the load generator. On a shared machine a
- * steadier figure than requests per second: a neighbour's load slows a run down but hardly changes
- * what each request costs; and the sum bounds the rate the machine's cores allow.
+ * CPU time of a measurement per process (each with its children: PostgreSQL's postmaster and
+ * backends) and of this process, the load generator. Per request, on a shared machine a steadier
+ * figure than requests per second: a neighbour's load slows a run down but moves what each
+ * request costs much less; and the sum bounds the rate the machine's cores allow.
  *
- *   const read = cpuMeter({ server: pid })(); …run…; read(requests) → { server: µs, … }
+ *   const read = cpuMeter({ server: pid })(); …run…; formatCpu(read(), requests)
  */
 export function cpuMeter(pids: Record<string, number | null>) {
   const now = (): Record<string, number> => {
     const self = process.cpuUsage();
     return {
       ...Object.fromEntries(
-        Object.entries(pids).map(([name, pid]) => [name, pid ? treeCpuSeconds(pid) : Number.NaN]),
+        Object.entries(pids).map(([name, pid]) => [
+          name,
+          pid ? treeCpuSeconds(pid) * 1e6 : Number.NaN,
+        ]),
       ),
-      'load generator': (self.user + self.system) / 1e6,
+      'load generator': self.user + self.system,
     };
   };
+  /** Starts a measurement; the function it returns gives the µs each process used since. */
   return () => {
     const before = now();
-    return (requests: number) => {
+    return () => {
       const after = now();
-      return Object.fromEntries(
-        Object.keys(after).map((k) => [k, ((after[k] - before[k]) * 1e6) / Math.max(1, requests)]),
-      );
+      return Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
     };
   };
 }
 
-export const formatCpu = (perRequest: Record<string, number>) =>
-  `CPU per request: ${Object.entries(perRequest)
-    .map(([name, us]) => `${name} ${Math.round(us)} µs`)
+/** µs per process divided by the requests answered: "CPU per request: server 131 µs, …". */
+export const formatCpu = (us: Record<string, number>, requests: number) =>
+  `CPU per request: ${Object.entries(us)
+    .map(([name, total]) => `${name} ${Math.round(total / Math.max(1, requests))} µs`)
     .join(', ')}`;
 
 /** The embedded PostgreSQL's postmaster (null with DATABASE_URL: that server is not the run's). */

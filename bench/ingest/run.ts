@@ -236,7 +236,7 @@ try {
   const metered = async (run: () => Promise<autocannon.Result>) => {
     const read = meter();
     const result = await run();
-    return { result, cpu: formatCpu(read(result.requests.total)) };
+    return { result, cpu: formatCpu(read(), result.requests.total) };
   };
   const profile = !!process.env.PROFILE;
   let report = profile ? sampleActivity(dbUrl) : null;
