@@ -37,7 +37,11 @@ export async function waitUntilUp(port: number, child: ChildProcess) {
  * otherwise an embedded server in the scratch directory with default durability (fsync and
  * synchronous_commit on, unlike the test suite's). `close()` stops it and removes the directory.
  */
-export async function benchDatabase(name: string, log?: (line: string) => void) {
+export async function benchDatabase(
+  name: string,
+  log?: (line: string) => void,
+  opts: { extraFlags?: string[] } = {},
+) {
   const dir = mkdtempSync(path.join(tmpdir(), `apprefer-${name}-`));
   chmodSync(dir, 0o755); // the embedded server may run as the unprivileged `postgres` user
   let url = process.env.DATABASE_URL;
@@ -46,7 +50,7 @@ export async function benchDatabase(name: string, log?: (line: string) => void) 
   if (!url) {
     pgDir = path.join(dir, 'pg');
     log?.('starting an embedded PostgreSQL');
-    const pg = await startEmbeddedPostgres(pgDir);
+    const pg = await startEmbeddedPostgres(pgDir, { extraFlags: opts.extraFlags });
     url = pg.url;
     stop = pg.stop;
   }

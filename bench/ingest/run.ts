@@ -63,6 +63,8 @@ function sampleActivity(url: string) {
     probe<{ folds: number; waiting: number }[]>`
       select (select folds::int from analytics_fold_state) as folds, (select count(*)::int from analytics_inbox) as waiting`;
   const before = folds().execute(); // (postgres.js runs a query only when asked)
+  const statements = !!process.env.STATEMENTS;
+  if (statements) probe`select pg_stat_statements_reset()`.execute();
   return async (label: string) => {
     running = false;
     await loop;
@@ -70,6 +72,17 @@ function sampleActivity(url: string) {
     console.log(
       `\nanalytics folds during ${label}: ${a.folds - b.folds}; inbox rows waiting at the end: ${a.waiting}`,
     );
+    if (statements) {
+      // Time per statement (nested ones inside functions and triggers too), from pg_stat_statements.
+      const top = await probe<{ query: string; calls: number; ms: number; rows: number }[]>`
+        select regexp_replace(left(query, 100), ${'\\s+'}, ' ', 'g') as query, calls::int, total_exec_time::float8 as ms, rows::int
+        from pg_stat_statements order by total_exec_time desc limit 14`;
+      console.log(`\nStatements during ${label} (pg_stat_statements, nested ones included):`);
+      for (const t of top)
+        console.log(
+          `  ${t.ms.toFixed(0).padStart(7)} ms ${String(t.calls).padStart(7)} calls ${((1000 * t.ms) / Math.max(1, t.calls)).toFixed(0).padStart(6)} µs/call  ${t.query}`,
+        );
+    }
     await probe.end();
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     console.log(
@@ -165,13 +178,28 @@ const measureMixed = (port: number, key: string, seconds: number, tag: string) =
   return measure(port, seconds, [configureRequest(key, tag), ...Array(10).fill(event)]);
 };
 
-const db = await benchDatabase('ingest-bench');
+// STATEMENTS=1 (with PROFILE=1) also reports pg_stat_statements per measurement (embedded PostgreSQL).
+const db = await benchDatabase(
+  'ingest-bench',
+  undefined,
+  process.env.STATEMENTS
+    ? {
+        extraFlags: [
+          '-c',
+          'shared_preload_libraries=pg_stat_statements',
+          '-c',
+          'pg_stat_statements.track=all',
+        ],
+      }
+    : {},
+);
 const dbUrl = db.url;
 const dir = db.dir;
 const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
   const orgId = await benchOrganization(sql, dbUrl);
+  if (process.env.STATEMENTS) await sql`create extension if not exists pg_stat_statements`;
   const [{ fsync, sc }] = await sql<
     { fsync: string; sc: string }[]
   >`select current_setting('fsync') as fsync, current_setting('synchronous_commit') as sc`;
@@ -213,6 +241,19 @@ try {
   const baseEvents = await measureEvents(barePort, 'x', DURATION, 'bare');
   const baseConfigures = await measureConfigures(barePort, 'x', DURATION, 'bare');
   bare.kill('SIGTERM');
+
+  // Second baseline: bare node:http committing each event body to the same PostgreSQL (group commit).
+  const barePgPort = await freePort();
+  const barePg = fork(path.join(import.meta.dirname, 'bare-pg-server.mjs'), {
+    env: { ...process.env, PORT: String(barePgPort), DATABASE_URL: dbUrl },
+  });
+  children.push(barePg);
+  await waitUntilUp(barePgPort, barePg).catch(() => {});
+  await measureEvents(barePgPort, 'x', WARMUP, 'bare');
+  const barePgMeter = cpuMeter({ server: barePg.pid!, PostgreSQL: postmasterPid(db.pgDir) })();
+  const barePgEvents = await measureEvents(barePgPort, 'x', DURATION, 'bare');
+  const barePgCpu = formatCpu(barePgMeter(), barePgEvents.requests.total);
+  barePg.kill('SIGTERM');
 
   // Diagnostic only: the analytics rollup triggers off, to separate their cost from ingestion's.
   const withoutTriggers = !!process.env.WITHOUT_ANALYTICS_TRIGGERS;
@@ -275,6 +316,8 @@ try {
     `\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s, folded into the rollups in ${foldSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`,
   );
   console.log(row('bare node:http, event body', baseEvents));
+  console.log(row('bare node:http + PostgreSQL', barePgEvents));
+  console.log(`  ${barePgCpu}`);
   console.log(row('POST /api/track/event', events));
   console.log(`  ${eventsCpu}`);
   console.log(

@@ -6,7 +6,7 @@
  *   npx tsx bench/ingest/writer.ts
  *   INFLIGHT=400 CONCURRENCY=4 WITHOUT_ANALYTICS_TRIGGER=1 npx tsx bench/ingest/writer.ts
  */
-import { benchOrganization } from '../support.ts';
+import { benchOrganization, cpuMeter, formatCpu, postmasterPid } from '../support.ts';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -31,6 +31,8 @@ try {
   const orgId = await benchOrganization(sql, pg.url);
   const app = await createApp(sql, orgId, AppCreate.parse({ name: 'FitTrack' }));
   if (withoutTrigger) await sql`alter table events disable trigger analytics_inbox_events`;
+  // Diagnostic: SQL run before the measurement, e.g. SETUP_SQL='drop index events_log_name_idx'.
+  if (process.env.SETUP_SQL) await sql.unsafe(process.env.SETUP_SQL);
   const writer = new EventWriter(sql, pino({ level: 'silent' }), { maxConcurrent: CONCURRENCY });
   let n = 0;
   const one = () =>
@@ -48,6 +50,7 @@ try {
       }),
     });
   await Promise.all(Array.from({ length: 5000 }, one)); // warm-up: device stubs, caches
+  const read = cpuMeter({ PostgreSQL: postmasterPid(path.join(dir, 'pg')) })();
   const start = performance.now();
   let issued = 0;
   let done = 0;
@@ -60,8 +63,11 @@ try {
     for (let i = 0; i < INFLIGHT; i++) next();
   });
   const perSecond = EVENTS / ((performance.now() - start) / 1000);
+  const cpu = formatCpu(read(), EVENTS)
+    .replace('per request', 'per event')
+    .replace('load generator', 'writer');
   console.log(
-    `EventWriter: ${Math.round(perSecond)} events/s (${EVENTS} events, ${INFLIGHT} in flight, ${CONCURRENCY} batches in flight, analytics inbox trigger ${withoutTrigger ? 'off' : 'on'}, fsync on)`,
+    `EventWriter: ${Math.round(perSecond)} events/s (${EVENTS} events, ${INFLIGHT} in flight, ${CONCURRENCY} batches in flight, analytics inbox trigger ${withoutTrigger ? 'off' : 'on'}, fsync on)\n  ${cpu}`,
   );
 } finally {
   await sql.end();
