@@ -102,27 +102,30 @@ export class EventWriter {
   }
 
   /**
-   * (app, environment, device_id) → devices.id, creating stubs for unknown devices. Known ids are
+   * Device keys (`deviceKey`) → devices.id, creating stubs for unknown devices. Known ids are
    * cached in process (a device row is never re-keyed), so steady traffic costs no device write.
    */
-  private async devicePks(
-    tx: Sql,
-    keys: (readonly [string, string, string])[],
-  ): Promise<Map<string, string>> {
+  private async devicePks(tx: Sql, keys: string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const missing = keys.filter((k) => {
-      const pk = this.deviceCache.get(k.join('\u0000'));
-      if (pk) out.set(k.join('\u0000'), pk);
-      return !pk;
-    });
-    if (!missing.length) return out;
     // Per (app, environment): `device_id = any(…)` keeps the lookup on the unique index whatever
     // the planner guesses about the batch size.
     const groups = new Map<string, { app: string; env: string; ids: string[] }>();
-    for (const [app, env, id] of missing) {
-      const g = groups.get(`${app}\u0000${env}`) ?? { app, env, ids: [] };
-      g.ids.push(id);
-      groups.set(`${app}\u0000${env}`, g);
+    for (const k of keys) {
+      const pk = this.deviceCache.get(k);
+      if (pk) {
+        out.set(k, pk);
+        continue;
+      }
+      const appEnd = k.indexOf('\u0000');
+      const envEnd = k.indexOf('\u0000', appEnd + 1);
+      const group = k.slice(0, envEnd);
+      const g = groups.get(group) ?? {
+        app: k.slice(0, appEnd),
+        env: k.slice(appEnd + 1, envEnd),
+        ids: [],
+      };
+      g.ids.push(k.slice(envEnd + 1));
+      groups.set(group, g);
     }
     for (const { app, env, ids } of groups.values()) {
       const found = await tx<{ id: string; device_id: string }[]>`
@@ -134,13 +137,13 @@ export class EventWriter {
         select id, device_id from ins
         union all
         select id, device_id from devices where app_id = ${app} and environment = ${env} and device_id = any(${ids}::text[])`;
-      for (const d of found) out.set(`${app}\u0000${env}\u0000${d.device_id}`, d.id);
-      const late = ids.filter((id) => !out.has(`${app}\u0000${env}\u0000${id}`));
+      for (const d of found) out.set(deviceKey(app, env, d.device_id), d.id);
+      const late = ids.filter((id) => !out.has(deviceKey(app, env, id)));
       if (late.length) {
         // Created by a concurrent transaction after this statement's snapshot: visible now.
         const rows = await tx<{ id: string; device_id: string }[]>`
           select id, device_id from devices where app_id = ${app} and environment = ${env} and device_id = any(${late}::text[])`;
-        for (const d of rows) out.set(`${app}\u0000${env}\u0000${d.device_id}`, d.id);
+        for (const d of rows) out.set(deviceKey(app, env, d.device_id), d.id);
       }
     }
     return out;
@@ -164,40 +167,28 @@ export class EventWriter {
     // Devices: created lazily for unknown ones (a stub, not an install), in their own statement (a
     // stub is harmless if the batch then fails). Sorted keys keep the row-lock order identical
     // across concurrent batches (no deadlocks).
-    const keys = [
-      ...new Map(
-        unique.map((e) => [`${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`, e]),
-      ).values(),
-    ]
-      .map((e) => [e.appId, e.environment, e.body.deviceId] as const)
-      .sort((a, b) =>
-        a[0] + '\u0000' + a[1] + '\u0000' + a[2] < b[0] + '\u0000' + b[1] + '\u0000' + b[2]
-          ? -1
-          : 1,
-      );
-    const pks = await this.devicePks(this.sql, keys);
-    const key = (e: Queued) => `${e.appId}\u0000${e.environment}\u0000${e.body.deviceId}`;
-    const dev = (e: Queued) => ({ id: pks.get(key(e))! });
+    const deviceKeys = unique.map((e) => deviceKey(e.appId, e.environment, e.body.deviceId));
+    const pks = await this.devicePks(this.sql, [...new Set(deviceKeys)].sort());
+    const devicePk = (i: number) => pks.get(deviceKeys[i])!;
 
     // Control events act on the device; repeating them is harmless (idempotent by design), so they
     // need not share the events' transaction.
-    for (const e of unique) {
-      const d = dev(e);
+    for (const [i, e] of unique.entries()) {
       if (e.body.eventName === '_set_user_id') {
         const userId = e.body.properties.user_id;
         if (typeof userId === 'string' && userId !== '' && userId.length <= 512) {
-          await linkUser(this.sql, d.id, e.appId, e.environment, userId, e.receivedAt);
+          await linkUser(this.sql, devicePk(i), e.appId, e.environment, userId, e.receivedAt);
         }
       } else if (
         e.body.eventName === '_advanced_matching' &&
         Object.keys(e.body.advancedMatching).length
       ) {
         await this
-          .sql`update devices set advanced_matching = advanced_matching || ${this.sql.json(e.body.advancedMatching)} where id = ${d.id}`;
+          .sql`update devices set advanced_matching = advanced_matching || ${this.sql.json(e.body.advancedMatching)} where id = ${devicePk(i)}`;
       }
     }
 
-    const rows = unique.map((e) => {
+    const rows = unique.map((e, i) => {
       const b = e.body;
       const currency = b.revenue !== null ? (b.currency ?? e.defaultCurrency) : b.currency;
       const flags = [...e.flags];
@@ -213,7 +204,7 @@ export class EventWriter {
         id: e.id,
         app: e.appId,
         env: e.environment,
-        pk: dev(e).id,
+        pk: devicePk(i),
         device: b.deviceId,
         name: b.eventName,
         source: e.source,
@@ -245,6 +236,10 @@ export class EventWriter {
     for (const [k, pk] of pks) this.deviceCache.set(k, pk);
   }
 }
+
+/** A device's key in a batch and in the cache: app ids and environments hold no NUL, so it parses back. */
+const deviceKey = (appId: string, environment: string, deviceId: string) =>
+  `${appId}\u0000${environment}\u0000${deviceId}`;
 
 function bump(m: Map<string, number>, e: PendingEvent) {
   const k = `${e.appId}\u0000${e.environment}`;
