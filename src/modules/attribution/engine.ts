@@ -62,6 +62,11 @@ export type LoadOptions = {
   waitForClicksMs?: number;
   /** Stops the wait (the request got its deadline answer). */
   signal?: AbortSignal;
+  /**
+   * Also tells, in the same round trip, whether this device already has an install attribution
+   * (`deviceAttributed`): configure's repeats are rare, so it reads the attribution itself only then.
+   */
+  deviceId?: string;
 };
 
 /** IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is stored by the click writer as plain IPv4. */
@@ -73,7 +78,7 @@ export async function loadCandidates(
   settings: AttributionSettings,
   at: Date,
   opts: LoadOptions = {},
-): Promise<Candidates> {
+): Promise<Candidates & { deviceAttributed: boolean }> {
   const clickIds = s.clickIds.filter((id) => CLICK_ID.test(id));
   const adIds = [s.idfa, s.gaid]
     .filter((v): v is string => !!v)
@@ -103,6 +108,13 @@ export async function loadCandidates(
                and c.clicked_at between ${probStart} and ${until}
              order by c.clicked_at desc limit ${CANDIDATE_LIMIT})`
       : null,
+    // One row of nulls when the device is attributed (the shape of a click row, for the union).
+    opts.deviceId !== undefined
+      ? sql`(select 'attributed' as rule, ${CLICK_COLUMNS(sql)}
+             from (values (1)) k (x) left join clicks c on false left join links l on false
+             where exists (select 1 from devices d join attributions a on a.device_pk = d.id
+                           where d.app_id = ${appId} and d.environment = ${environment} and d.device_id = ${opts.deviceId}))`
+      : null,
   ].filter((b) => b !== null);
   const rows = branches.length
     ? await sql<
@@ -112,6 +124,7 @@ export async function loadCandidates(
   const byRule = (rule: string) =>
     rows.filter((r) => r.rule === rule).map(({ rule: _, ...click }) => click as CandidateClick);
   const [byClickId, byDeviceId, byIp] = [byRule('click_id'), byRule('device_id'), byRule('ip')];
+  const deviceAttributed = rows.some((r) => r.rule === 'attributed');
   const clicks = [...byClickId];
   if (opts.waitForClicksMs) {
     // A click answered a moment ago may still be in a click writer's buffer (in this process or
@@ -127,7 +140,7 @@ export async function loadCandidates(
       late = late.filter((id) => !more.some((c) => c.id === id));
     }
   }
-  return { byClickId: clicks, byDeviceId: [...byDeviceId], byIp: [...byIp] };
+  return { byClickId: clicks, byDeviceId: [...byDeviceId], byIp: [...byIp], deviceAttributed };
 }
 
 export type ResolveInput = {

@@ -135,16 +135,22 @@ export async function configure(
     country: meta.ip ? countryOf(meta.ip) : null,
   };
 
-  // Repeats are rare: the candidate clicks are read alongside the device lookup (one round trip).
+  // One round trip reads the candidate clicks and whether the device is known; repeats are rare
+  // (configure is sent once per install), so only they read the attribution itself.
   const signals = installSignals(b, meta.ip);
-  const [existing, candidates] = await Promise.all([
-    findAttribution(ctx.sql, app.id, environment, b.deviceId),
-    loadCandidates(ctx.sql, app.id, environment, signals, settingsOf(app), meta.receivedAt, {
-      waitForClicksMs: LATE_CLICK_WAIT_MS,
-      signal: meta.signal,
-    }),
-  ]);
+  const candidates = await loadCandidates(
+    ctx.sql,
+    app.id,
+    environment,
+    signals,
+    settingsOf(app),
+    meta.receivedAt,
+    { waitForClicksMs: LATE_CLICK_WAIT_MS, signal: meta.signal, deviceId: b.deviceId },
+  );
   checkAbandoned(meta.signal);
+  const existing = candidates.deviceAttributed
+    ? await findAttribution(ctx.sql, app.id, environment, b.deviceId)
+    : null;
   if (existing) return repeat(ctx, app, environment, b, meta, existing, deviceExtra);
 
   const resolution = await resolveInstall(
