@@ -3,7 +3,7 @@
  * path. Wrong types on optional fields are ignored, `null` is absent, `""` is absent for the
  * optional strings; only the required fields produce errors.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { hasNul, NUL_MESSAGE, truncate } from '../../lib/text.ts';
 
 export class BodyError extends Error {
@@ -235,7 +235,7 @@ export function hashIdentifier(key: (typeof MATCH_KEYS)[number], input: string):
     n = m ? `${m[1]}${m[2]}${m[3]}` : input.trim();
   } else n = input.trim().toLowerCase();
   if (!n) return null;
-  return createHash('sha256').update(n, 'utf8').digest('hex');
+  return hash('sha256', n, 'hex');
 }
 
 export function readEventBody(body: Obj): EventBody {
@@ -295,7 +295,7 @@ export function capProperties(properties: Obj): Obj | null {
   if (json.length * 3 <= MAX_PROPERTIES_BYTES) return null;
   const bytes = Buffer.byteLength(json);
   if (bytes <= MAX_PROPERTIES_BYTES) return null;
-  const sha256 = createHash('sha256').update(canonicalJson(properties)).digest('hex');
+  const sha256 = hash('sha256', canonicalJson(properties), 'hex');
   return { _dropped: { bytes, sha256 } };
 }
 
@@ -323,13 +323,13 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** Dedup fingerprint of an event without event_id (§5.5): app and environment are the table key. */
+/** Dedup fingerprint (SHA-256, hex) of an event without event_id (§5.5): app and environment are the table key. */
 export function eventFingerprint(
   e: Pick<EventBody, 'deviceId' | 'eventName' | 'properties' | 'revenue' | 'currency'>,
-): Buffer {
-  return createHash('sha256')
-    .update(
-      JSON.stringify([e.deviceId, e.eventName, canonicalJson(e.properties), e.revenue, e.currency]),
-    )
-    .digest();
+): string {
+  return hash(
+    'sha256',
+    JSON.stringify([e.deviceId, e.eventName, canonicalJson(e.properties), e.revenue, e.currency]),
+    'hex',
+  );
 }
