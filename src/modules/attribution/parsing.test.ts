@@ -85,6 +85,20 @@ describe('locale and timezone (§4.5)', () => {
       expect(utcOffsetMinutes(zone, at)).toBe(minutes);
     },
   );
+
+  it('UTC offsets change at the daylight-saving switch, also when asked again around it (cached per quarter hour)', () => {
+    // New York switches to EDT on 2026-03-08 at 02:00 EST = 07:00 UTC.
+    const asked = [
+      ['2026-03-08T06:59:59.999Z', -300],
+      ['2026-03-08T07:00:00.000Z', -240],
+      ['2026-03-08T06:45:00.000Z', -300],
+      ['2026-03-08T07:14:59.999Z', -240],
+      ['2026-03-08T06:59:00.000Z', -300],
+    ] as const;
+    for (const [at, minutes] of asked)
+      expect(utcOffsetMinutes('America/New_York', new Date(at)), at).toBe(minutes);
+    expect(utcOffsetMinutes('Asia/Kathmandu', winter)).toBe(345);
+  });
 });
 
 describe('AdServices payload', () => {
