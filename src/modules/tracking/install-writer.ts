@@ -126,6 +126,39 @@ const RECORD_COLUMNS = `ord int, device jsonb, app_id text, environment text, de
  * (merged as every configure merges them, `DEVICE_MERGE`), attributions, user links and install
  * events, then the outbox and each install's `after`.
  */
+/**
+ * What the configure answer needs of an attribution (`StoredAttribution`) and its device: only
+ * these come back, not the explanation and the rest of the row, which each answer parsed for nothing.
+ */
+const ANSWER_COLUMNS = [
+  'id',
+  'status',
+  'network',
+  'match_type',
+  'campaign',
+  'campaign_id',
+  'campaign_name',
+  'ad_group_id',
+  'ad_id',
+  'keyword',
+  'click_id',
+  'fbclid',
+  'gclid',
+  'ttclid',
+  'query_params',
+  'custom_data',
+  'installed_at',
+  'created_at',
+  'device_pk',
+] as const satisfies readonly (keyof WrittenInstall)[];
+// Compiles only while every field of the answer type is in the list.
+const everyAnswerField: Exclude<keyof WrittenInstall, (typeof ANSWER_COLUMNS)[number]> extends never
+  ? true
+  : never = true;
+void everyAnswerField;
+const ANSWER = ANSWER_COLUMNS.join(', ');
+const ANSWER_OF_ATT = ANSWER_COLUMNS.map((c) => `att.${c}`).join(', ');
+
 export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<WrittenInstall[]> {
   const records = batch.map(record);
   const rows = await tx<(StoredAttribution & { ord: number; device_pk_out: string })[]>`
@@ -154,7 +187,7 @@ export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<Writt
              coalesce(explanation, '{}'), installed_at, installed_at
       from j where taken = attribution_id
       on conflict (device_pk) do nothing
-      returning *),
+      returning ${tx.unsafe(ANSWER)}),
     usr as (
       insert into device_users (device_pk, user_id, app_id, environment, first_linked_at, linked_at)
       select device_pk, customer_user_id, app_id, environment, installed_at, installed_at from j
@@ -167,7 +200,8 @@ export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<Writt
              jsonb_build_object('platform', j.platform), j.installed_at, j.installed_at
       from att join j on j.device_pk = att.device_pk
       returning 1)
-    select j.ord, att.*, j.device_pk as device_pk_out from j left join att on att.device_pk = j.device_pk
+    select j.ord, ${tx.unsafe(ANSWER_OF_ATT)}, j.device_pk as device_pk_out
+    from j left join att on att.device_pk = j.device_pk
     order by j.ord`;
   const byOrd = new Map(rows.map((r) => [r.ord, r]));
 
@@ -183,7 +217,7 @@ export async function writeInstalls(tx: Sql, batch: NewInstall[]): Promise<Writt
   const lost = rows.filter((r) => !r.id).map((r) => r.device_pk_out);
   const winners = lost.length
     ? await tx<WrittenInstall[]>`
-        select * from attributions where device_pk = any(${lost}::bigint[])`
+        select ${tx.unsafe(ANSWER)} from attributions where device_pk = any(${lost}::bigint[])`
     : [];
 
   const out: WrittenInstall[] = [];
