@@ -172,7 +172,7 @@ function treeCpuSeconds(pid: number): number {
   return ticks / 100; // USER_HZ
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** One server's alternating autocannon rounds as a result line: medians, each round, failures. */
 export function roundsRow(name: string, rs: autocannon.Result[]) {

@@ -244,7 +244,7 @@ try {
 
   // Second baseline: bare node:http committing each event body to the same PostgreSQL (group commit).
   const barePgPort = await freePort();
-  const barePg = fork(path.join(import.meta.dirname, 'bare-pg-server.mjs'), {
+  const barePg = fork(path.join(import.meta.dirname, 'bare-pg-server.ts'), {
     env: { ...process.env, PORT: String(barePgPort), DATABASE_URL: dbUrl },
   });
   children.push(barePg);

@@ -14,8 +14,8 @@
  * SQL pairs, `base` for none. Env N (events per statement), CALLS (statements per measurement),
  * ROUNDS, NOFP=1 (events without a dedup fingerprint).
  */
-import { benchOrganization } from '../support.ts';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { benchOrganization, cpuMeter, median } from '../support.ts';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
@@ -35,13 +35,6 @@ const dir = mkdtempSync(path.join(tmpdir(), 'apprefer-statement-bench-'));
 chmodSync(dir, 0o755);
 const pg = await startEmbeddedPostgres(path.join(dir, 'pg')); // default durability
 const sql = createSql(pg.url, { max: 1, keyLookups: true });
-/** CPU µs used so far by a process (utime + stime, USER_HZ = 100). */
-const cpuMicros = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-};
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 try {
   const orgId = await benchOrganization(sql, pg.url);
@@ -94,11 +87,11 @@ try {
       if (setup) await sql.unsafe(setup);
       await sql`checkpoint`; // every measurement starts after a checkpoint (same full-page images)
       const [{ lsn }] = await sql<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`;
-      const cpu0 = cpuMicros(pid);
+      const read = cpuMeter({ backend: pid })();
       const t0 = performance.now();
       for (let i = 0; i < CALLS; i++) await batch();
       const wallUs = ((performance.now() - t0) * 1000) / (CALLS * N);
-      const cpuUs = (cpuMicros(pid) - cpu0) / (CALLS * N);
+      const cpuUs = read().backend / (CALLS * N);
       const [{ bytes }] = await sql<{ bytes: number }[]>`
         select (pg_current_wal_lsn() - ${lsn}::pg_lsn)::float8 as bytes`;
       (cpu[v] ??= []).push(cpuUs);

@@ -14,6 +14,7 @@ import {
   benchDatabase,
   benchOrganization,
   freePort,
+  median,
   startServer,
   waitUntilUp,
 } from '../support.ts';
@@ -196,7 +197,6 @@ try {
   const [{ n: stored }] = await sql<
     { n: number }[]
   >`select count(*)::int as n from clicks where link_id = 'bench-meta'`;
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const failures = (rs: autocannon.Result[]) =>
     rs.reduce((n, r) => n + r.non2xx - r['3xx'] + r.errors + r.timeouts, 0);
   const row = (name: string, rs: autocannon.Result[]) => {

@@ -2,17 +2,17 @@
 // with the same group commit as the platform (concurrent requests share one insert and one commit,
 // two batches in flight). The floor of "answered only once durable" on this machine: what HTTP
 // plus a durable write cost without dedup, indexes, devices or analytics.
+// (Forked by run.ts, so it runs under tsx like its parent and can use the platform's client.)
 import { createServer } from 'node:http';
-import postgres from 'postgres';
+import { createSql } from '../../src/db/client.ts';
 
-const url = new URL(process.env.DATABASE_URL);
-const host = url.searchParams.get('host');
-url.searchParams.delete('host');
-const sql = postgres(url.toString(), { max: 4, ...(host ? { host } : {}), onnotice: () => {} });
+type Pending = { body: string; done: () => void; fail: () => void };
+
+const sql = createSql(process.env.DATABASE_URL!, { max: 4 });
 await sql`create table if not exists bare_events (id bigserial primary key, body jsonb not null)`;
 
 const MAX_IN_FLIGHT = 2;
-let queue = [];
+const queue: Pending[] = [];
 let active = 0;
 function kick() {
   while (active < MAX_IN_FLIGHT && queue.length) {
@@ -21,7 +21,7 @@ function kick() {
     sql`insert into bare_events (body) select unnest(${batch.map((b) => b.body)}::jsonb[])`
       .then(
         () => batch.forEach((b) => b.done()),
-        (err) => batch.forEach((b) => b.fail(err)),
+        () => batch.forEach((b) => b.fail()),
       )
       .finally(() => {
         active--;
@@ -31,11 +31,11 @@ function kick() {
 }
 
 const server = createServer((req, res) => {
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const body = Buffer.concat(chunks).toString('utf8');
-    const answer = (status, text) => {
+    const answer = (status: number, text: string) => {
       res.writeHead(status, {
         'content-type': 'application/json; charset=utf-8',
         'cache-control': 'no-store',
