@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
-import { newId } from '../../lib/crypto.ts';
+import { newTimeOrderedId } from '../../lib/crypto.ts';
 import { truncate } from '../../lib/text.ts';
 import { enqueueAsaResolution } from '../attribution/asa-resolution.ts';
 import { countryOf } from '../../lib/geo.ts';
@@ -172,8 +172,8 @@ export async function configure(
       { appId: app.id, reason: resolution.apple.detail },
       'Apple AdServices unreachable during configure; the install is stored pending',
     );
-  const attributionId = newId('att');
-  const installEventId = newId('evt');
+  const attributionId = newTimeOrderedId('att');
+  const installEventId = newTimeOrderedId('evt');
   const pending = resolution.status === 'pending' && !!b.asaToken;
   // A click id issued shortly before and still not stored (a writer far behind): looked for again
   // by a job, which credits the install to the click once it is there (attribution/late-clicks.ts).
@@ -320,7 +320,7 @@ async function repeat(
         updated_at = now()
       where id = ${existing.id}
       returning *`;
-    const installEventId = newId('evt');
+    const installEventId = newTimeOrderedId('evt');
     await tx`
       insert into events (id, app_id, environment, device_pk, device_id, user_id, event_name, source, properties, occurred_at, received_at)
       select ${installEventId}, ${app.id}, ${environment}, id, device_id, customer_user_id, 'install', 'system',

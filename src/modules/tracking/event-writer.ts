@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
-import { newId } from '../../lib/crypto.ts';
+import { newTimeOrderedId } from '../../lib/crypto.ts';
 import type { JobContext } from '../../queue/job.ts';
 import type { Environment } from '../attribution/waterfall.ts';
 import { eventFingerprint, type EventBody } from './sdk-body.ts';
@@ -90,7 +90,7 @@ export class EventWriter {
     const fingerprint = e.body.eventId ? null : eventFingerprint(e.body);
     this.held++;
     this.heldBytes += bytes;
-    return this.batcher.submit({ ...e, id: newId('evt'), fingerprint }).finally(() => {
+    return this.batcher.submit({ ...e, id: newTimeOrderedId('evt'), fingerprint }).finally(() => {
       this.held--;
       this.heldBytes -= bytes;
     });

@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino';
 import type { Sql } from '../../db/client.ts';
-import { newId } from '../../lib/crypto.ts';
+import { newId, newTimeOrderedId } from '../../lib/crypto.ts';
 import { recordDeliveries } from '../integrations/outbox.ts';
 import { retryRowsAlone } from '../../db/errors.ts';
 import { OverloadedError } from '../tracking/event-writer.ts';
@@ -102,7 +102,7 @@ async function recordBatch(sql: Sql, batch: Item[]): Promise<Outcome[]> {
       ...b,
       key,
       recorded,
-      eventId: recorded ? newId('evt') : null,
+      eventId: recorded ? newTimeOrderedId('evt') : null,
       device: null,
       outcome: dup ? 'duplicate' : recorded ? 'unmatched' : (b.ev.eventName as 'ignored' | 'test'),
     };
