@@ -12,7 +12,8 @@
  * bare `insert into events … select from unnest(…)`: the table, its indexes and triggers alone),
  * `bare` (one jsonb column and a primary key: the floor). VARIANTS: `;`-separated `setup|undo`
  * SQL pairs, `base` for none. Env N (events per statement), CALLS (statements per measurement),
- * ROUNDS, NOFP=1 (events without a dedup fingerprint).
+ * ROUNDS, NOFP=1 (events without a dedup fingerprint), FORWARD=1 (every device attributed to a Meta
+ * click and Meta enabled but paused: each event also records a delivery, the conversion outbox).
  */
 import { benchOrganization, cpuMeter, median } from '../support.ts';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -42,6 +43,23 @@ try {
   const devices = await sql<{ id: string }[]>`
     insert into devices (app_id, environment, device_id)
     select ${app.id}, 'live', 'd-' || g from generate_series(1, 5000) g returning id`;
+  if (process.env.FORWARD) {
+    await sql`
+      insert into attributions (id, app_id, environment, device_pk, device_id, platform, network, match_type, fbclid, clicked_at, installed_at)
+      select 'att_' || d.id, ${app.id}, 'live', d.id, d.device_id, 'android', 'meta', 'click_id', 'IwAR' || d.id, now() - interval '1 hour', now()
+      from devices d where d.app_id = ${app.id}`;
+    await sql`
+      insert into integrations (app_id, network, enabled, configured, status, settings, secrets)
+      values (${app.id}, 'meta', true, true, 'unauthorized', ${sql.json({ datasetId: '1' })}, '{}')`;
+  }
+  if (process.env.HISTORY) {
+    // events already stored (random ids, as before this session): the primary key is large
+    await sql`
+      insert into events (id, app_id, environment, device_pk, device_id, event_name, source, properties, occurred_at, received_at)
+      select 'evt_' || left(md5(g::text), 16), ${app.id}, 'live', ${devices[0].id}, 'd-1', 'level_complete', 'sdk', '{}', now(), now()
+      from generate_series(1, ${Number(process.env.HISTORY)}::int) g`;
+    await sql`vacuum analyze events`;
+  }
   await sql`create table bare (id bigserial primary key, body jsonb not null)`;
   const [{ pid }] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
 
@@ -50,7 +68,9 @@ try {
     const rows = Array.from({ length: N }, () => {
       const i = n++;
       return {
-        id: `evt_${randomUUID().replaceAll('-', '').slice(0, 16)}`,
+        id: process.env.SORTED
+          ? `evt_${Date.now().toString(36).padStart(9, '0')}${randomUUID().replaceAll('-', '').slice(0, 11)}`
+          : `evt_${randomUUID().replaceAll('-', '').slice(0, 16)}`,
         pk: devices[i % devices.length].id,
         device: `d-${(i % devices.length) + 1}`,
         props: JSON.stringify({ level: i, mode: 'hard' }),
