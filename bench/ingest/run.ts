@@ -13,6 +13,8 @@
  *   WITHOUT_ANALYTICS_TRIGGERS=1 npx tsx bench/ingest/run.ts  # diagnostic: rollup triggers off
  *   SERVER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npx tsx bench/ingest/run.ts   # profile the server
  *   PROFILE=1 npx tsx bench/ingest/run.ts   # sample pg_stat_activity: where PostgreSQL time and waits go
+ *   SETUP_SQL='alter table …' npx tsx bench/ingest/run.ts   # a schema variant, run after the migrations
+ *   EVENTS=2000000 npx tsx bench/ingest/run.ts   # events already stored (a production-sized table)
  */
 import autocannon from 'autocannon';
 import {
@@ -37,6 +39,8 @@ import { fold } from '../../src/modules/analytics/rollups.ts';
 const DURATION = Number(process.env.DURATION ?? 15);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 100);
 const CLICKS = Number(process.env.CLICKS ?? 1_000_000);
+/** Events stored before the run (default none): a production-sized events table. */
+const EVENTS = Number(process.env.EVENTS ?? 0);
 const WARMUP = 3;
 const RUN = Date.now().toString(36); // unique per run, so runs can share a DATABASE_URL
 
@@ -199,6 +203,7 @@ const sql = createSql(dbUrl, { max: 2 });
 const children: ChildProcess[] = [];
 try {
   const orgId = await benchOrganization(sql, dbUrl);
+  if (process.env.SETUP_SQL) await sql.unsafe(process.env.SETUP_SQL); // a schema variant to compare
   if (process.env.STATEMENTS) await sql`create extension if not exists pg_stat_statements`;
   const [{ fsync, sc }] = await sql<
     { fsync: string; sc: string }[]
@@ -223,6 +228,22 @@ try {
            ('10.' || ((g >> 16) & 255) || '.' || ((g >> 8) & 255) || '.' || (g & 255))::inet,
            'Mozilla/5.0', case when g % 2 = 1 then 'ios' else 'android' end, '17.5', 'en-US'
     from generate_series(1, ${CLICKS}::int) g`;
+  if (EVENTS) {
+    // Events already stored, as in production (ids as they were before they started with the
+    // time). Triggers off: the history is not counted into the rollups, only its indexes matter;
+    // source s2s: the check after the run counts the SDK events it sent.
+    await sql.begin(async (tx) => {
+      await tx`set local session_replication_role = replica`;
+      const [{ id: pk }] = await tx<{ id: string }[]>`
+        insert into devices (app_id, environment, device_id) values (${app.id}, 'live', 'history') returning id`;
+      await tx`
+        insert into events (id, app_id, environment, device_pk, device_id, event_name, source, properties, occurred_at, received_at)
+        select 'evt_' || left(md5(g::text), 16), ${app.id}, 'live', ${pk}, 'history', 'level_complete', 's2s', '{}',
+               now() - interval '1 day', now() - interval '1 day'
+        from generate_series(1, ${EVENTS}::int) g`;
+    });
+    await sql`vacuum analyze events`;
+  }
   await sql`analyze clicks`;
   const seedSeconds = (Date.now() - seedStart) / 1000;
   // The analytics fold counts the seeded clicks now, not during the first measurement.
@@ -313,7 +334,7 @@ try {
   const row = (name: string, r: autocannon.Result) =>
     `${name.padEnd(30)} ${String(Math.round(r.requests.average)).padStart(7)} req/s   p50 ${String(r.latency.p50).padStart(4)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   non-2xx ${r.non2xx + r.errors + r.timeouts}`;
   console.log(
-    `\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks (seeded in ${seedSeconds.toFixed(1)} s, folded into the rollups in ${foldSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`,
+    `\ningest benchmark: ${CONNECTIONS} connections, ${DURATION} s per measurement, ${CLICKS} stored clicks${EVENTS ? ` and ${EVENTS} events` : ''} (seeded in ${seedSeconds.toFixed(1)} s, folded into the rollups in ${foldSeconds.toFixed(1)} s), fsync=${fsync}, synchronous_commit=${sc}${withoutTriggers ? ', ANALYTICS TRIGGERS OFF (diagnostic)' : ''}`,
   );
   console.log(row('bare node:http, event body', baseEvents));
   console.log(row('bare node:http + PostgreSQL', barePgEvents));
