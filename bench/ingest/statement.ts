@@ -13,7 +13,9 @@
  * `bare` (one jsonb column and a primary key: the floor). VARIANTS: `;`-separated `setup|undo`
  * SQL pairs, `base` for none. Env N (events per statement), CALLS (statements per measurement),
  * ROUNDS, NOFP=1 (events without a dedup fingerprint), FORWARD=1 (every device attributed to a Meta
- * click and Meta enabled but paused: each event also records a delivery, the conversion outbox).
+ * click and Meta enabled but paused: each event also records a delivery, the conversion outbox),
+ * HISTORY=n (n events stored first, under random ids), SORTED=1 (new events get the product's
+ * time-ordered ids instead of random ones).
  */
 import { benchOrganization, cpuMeter, median } from '../support.ts';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { createApp } from '../../src/modules/apps/queries.ts';
 import { AppCreate } from '../../src/modules/apps/schemas.ts';
 import { DEFAULT_MAPPING } from '../../src/modules/integrations/outbox.ts';
+import { newTimeOrderedId } from '../../src/lib/crypto.ts';
 
 const N = Number(process.env.N ?? 22);
 const CALLS = Number(process.env.CALLS ?? 1000);
@@ -53,7 +56,7 @@ try {
       values (${app.id}, 'meta', true, true, 'unauthorized', ${sql.json({ datasetId: '1' })}, '{}')`;
   }
   if (process.env.HISTORY) {
-    // events already stored (random ids, as before this session): the primary key is large
+    // Events already stored under random ids (the format before time order): a large primary key.
     await sql`
       insert into events (id, app_id, environment, device_pk, device_id, event_name, source, properties, occurred_at, received_at)
       select 'evt_' || left(md5(g::text), 16), ${app.id}, 'live', ${devices[0].id}, 'd-1', 'level_complete', 'sdk', '{}', now(), now()
@@ -69,8 +72,8 @@ try {
       const i = n++;
       return {
         id: process.env.SORTED
-          ? `evt_${Date.now().toString(36).padStart(9, '0')}${randomUUID().replaceAll('-', '').slice(0, 11)}`
-          : `evt_${randomUUID().replaceAll('-', '').slice(0, 16)}`,
+          ? newTimeOrderedId('evt')
+          : `evt_${randomUUID().replaceAll('-', '').slice(0, 16)}`, // the format before time order
         pk: devices[i % devices.length].id,
         device: `d-${(i % devices.length) + 1}`,
         props: JSON.stringify({ level: i, mode: 'hard' }),

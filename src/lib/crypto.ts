@@ -47,6 +47,8 @@ export const newId = (prefix: string, length = 16) => `${prefix}_${randomBase62(
 
 // Byte order ("C" collation) of the digits: 0-9 < A-Z < a-z.
 const SORTED_BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const TIME_CHARS = 7;
+const RANDOM_CHARS = 13;
 let timePrefixMs = -1;
 let timePrefix = '';
 
@@ -62,26 +64,27 @@ export function newTimeOrderedId(prefix: string, now = Date.now()): string {
   if (now !== timePrefixMs) {
     let t = now;
     let s = '';
-    for (let i = 0; i < 7; i++) {
+    for (let i = 0; i < TIME_CHARS; i++) {
       s = SORTED_BASE62[t % 62] + s;
       t = Math.floor(t / 62);
     }
     timePrefixMs = now;
     timePrefix = s;
   }
-  return `${prefix}_${timePrefix}${randomBase62(13)}`;
+  return `${prefix}_${timePrefix}${randomBase62(RANDOM_CHARS)}`;
 }
 
 /** When an id of `newTimeOrderedId` with this prefix was issued (ms since the epoch), or null. */
 export function timeOfId(prefix: string, id: string): number | null {
-  if (id.length !== prefix.length + 21 || !id.startsWith(`${prefix}_`)) return null;
+  const start = prefix.length + 1; // after `prefix_`
+  if (id.length !== start + TIME_CHARS + RANDOM_CHARS || !id.startsWith(`${prefix}_`)) return null;
   let t = 0;
-  for (let i = prefix.length + 1; i < prefix.length + 8; i++) {
+  for (let i = start; i < start + TIME_CHARS; i++) {
     const digit = SORTED_BASE62.indexOf(id[i]);
     if (digit < 0) return null;
     t = t * 62 + digit;
   }
-  for (let i = prefix.length + 8; i < id.length; i++) if (!BASE62.includes(id[i])) return null;
+  for (let i = start + TIME_CHARS; i < id.length; i++) if (!BASE62.includes(id[i])) return null;
   return t;
 }
 
