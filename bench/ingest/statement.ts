@@ -79,7 +79,7 @@ try {
         props: JSON.stringify({ level: i, mode: 'hard' }),
         fp: process.env.NOFP
           ? null
-          : createHash('sha256').update(`${i}:${Math.random()}`).digest('hex'),
+          : createHash('sha256').update(`${i}:${Math.random()}`).digest('hex').slice(0, 32),
         at: new Date().toISOString(),
       };
     });

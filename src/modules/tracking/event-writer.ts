@@ -87,7 +87,7 @@ export class EventWriter {
       return Promise.reject(new OverloadedError('event queue full'));
     if (this.held > 0 && this.heldBytes + bytes > this.maxQueueBytes)
       return Promise.reject(new OverloadedError('event queue full (bytes)'));
-    const fingerprint = e.body.eventId ? null : eventFingerprint(e.body);
+    const fingerprint = e.body.eventId ? null : eventFingerprint(e.appId, e.environment, e.body);
     this.held++;
     this.heldBytes += bytes;
     return this.batcher.submit({ ...e, id: newTimeOrderedId('evt'), fingerprint }).finally(() => {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../../../test/helpers.ts';
 import { createSdkApp, track, type SdkApp } from './test-support.ts';
+import { eventFingerprint } from './sdk-body.ts';
 
 let t: TestServer;
 let app: SdkApp;
@@ -248,7 +249,16 @@ describe('dedup', () => {
   it('a repeat after the window is a new event', async () => {
     const d = dev();
     await track(t, 'event', app.live, { device_id: d, event_name: 'again' });
-    await t.sql`update event_fingerprints set seen_at = seen_at - interval '121 seconds' where app_id = ${app.appId}`;
+    const fp = eventFingerprint(app.appId, 'live', {
+      deviceId: d,
+      eventName: 'again',
+      properties: {},
+      revenue: null,
+      currency: null,
+    });
+    const aged =
+      await t.sql`update event_fingerprints set seen_at = seen_at - interval '121 seconds' where fingerprint = ${fp}::uuid`;
+    expect(aged.count).toBe(1);
     await track(t, 'event', app.live, { device_id: d, event_name: 'again' });
     expect(await eventsOf(d)).toHaveLength(2);
   });

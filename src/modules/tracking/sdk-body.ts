@@ -323,13 +323,27 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-/** Dedup fingerprint (SHA-256, hex) of an event without event_id (§5.5): app and environment are the table key. */
+/**
+ * Dedup fingerprint of an event without event_id (§5.5): the first 128 bits of a SHA-256 over the
+ * app, the environment and the event, as 32 hex digits (a uuid in `event_fingerprints`, whose key
+ * it is alone: migration 0020).
+ */
 export function eventFingerprint(
+  appId: string,
+  environment: string,
   e: Pick<EventBody, 'deviceId' | 'eventName' | 'properties' | 'revenue' | 'currency'>,
 ): string {
   return hash(
     'sha256',
-    JSON.stringify([e.deviceId, e.eventName, canonicalJson(e.properties), e.revenue, e.currency]),
+    JSON.stringify([
+      appId,
+      environment,
+      e.deviceId,
+      e.eventName,
+      canonicalJson(e.properties),
+      e.revenue,
+      e.currency,
+    ]),
     'hex',
-  );
+  ).slice(0, 32);
 }
