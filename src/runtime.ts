@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { ConfigError, type Config } from './config.ts';
 import { createSql, type Sql } from './db/client.ts';
+import { isTransient } from './db/errors.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { ensureAppRole, grantToServerRole } from './db/app-role.ts';
@@ -129,6 +130,20 @@ export function createServices(
   return { config, sql, databaseUrl, log, cursors: createCursorCodec(config.secretKey) };
 }
 
+/**
+ * When the database goes away, postgres.js rejects every query of the broken connection, including
+ * one nobody awaits any more (seen: an `EPIPE` from a write it had scheduled, when the embedded
+ * PostgreSQL was killed under a starting server). That loss is handled where it matters (`/readyz`,
+ * the restart of the embedded server, the writers' retries), so it is logged, not fatal. Any other
+ * unhandled rejection still ends the process, as Node's default does.
+ */
+export function onUnhandledRejection(log: Logger) {
+  return (reason: unknown) => {
+    if (!isTransient(reason)) throw reason;
+    log.warn({ err: reason }, 'a query nobody awaited failed with its database connection');
+  };
+}
+
 /** `apprefer serve`: database, migrations, HTTP server, job runner; a clean shutdown on SIGTERM / SIGINT. */
 export async function serve(config: Config) {
   const log = createLogger(config);
@@ -157,6 +172,8 @@ export async function serve(config: Config) {
   // Installed before the port opens: a signal during start-up also stops cleanly.
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  const rejections = onUnhandledRejection(log);
+  process.on('unhandledRejection', rejections);
 
   try {
     const applied = await migrateAsOwner(config, db, log);
@@ -192,6 +209,7 @@ export async function serve(config: Config) {
   } catch (err) {
     // Nothing may keep the process alive after a failed start (the pool, the embedded database).
     process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
+    process.removeListener('unhandledRejection', rejections);
     unwatch();
     await Promise.all([app?.close().catch(() => {}), jobs?.stop().catch(() => {})]);
     await appSql?.end({ timeout: 5 }).catch(() => {});
